@@ -1,0 +1,129 @@
+/* test-core.c — guest memory bounds, the I/O bus and the state stream. */
+#include <glib.h>
+#include <string.h>
+
+#include "core/io-bus.h"
+#include "core/memory.h"
+#include "core/state.h"
+
+static void test_mem_bounds(void)
+{
+    static uint8_t ram[1 << 16];
+    HgrGuestMem mem;
+
+    hgr_mem_init_pc(&mem, ram, sizeof(ram));
+    g_assert_nonnull(hgr_mem_ptr(&mem, 0, sizeof(ram)));
+    g_assert_null(hgr_mem_ptr(&mem, 1, sizeof(ram)));
+    g_assert_null(hgr_mem_ptr(&mem, UINT64_MAX, 2));
+    g_assert_null(hgr_mem_ptr(&mem, 16, UINT64_MAX - 8));
+    g_assert_nonnull(hgr_mem_ptr(&mem, sizeof(ram), 0));
+    uint8_t buf[8];
+    g_assert_false(hgr_mem_read(&mem, sizeof(ram) - 4, buf, 8));
+    g_assert_false(hgr_mem_read(&mem, UINT64_MAX - 3, buf, 8));
+    g_assert_true(hgr_mem_write(&mem, 100, "hangar", 6));
+    g_assert_cmpmem(ram + 100, 6, "hangar", 6);
+}
+
+static void test_mem_high_split(void)
+{
+    /* 3 GiB + 8 KiB of "RAM": the last 8 KiB live at 4 GiB. Only the page
+     * table of this mapping is touched. */
+    uint64_t size = HGR_LOWMEM_LIMIT + 8192;
+    HgrGuestMem mem;
+    uint8_t *fake = (uint8_t *)0x10000;   /* never dereferenced */
+
+    hgr_mem_init_pc(&mem, fake, size);
+    g_assert_cmpuint(mem.n_regions, ==, 2);
+    g_assert_cmphex(mem.regions[1].gpa, ==, HGR_HIGHMEM_BASE);
+    g_assert_true(hgr_mem_ptr(&mem, HGR_HIGHMEM_BASE, 4096) == fake + HGR_LOWMEM_LIMIT);
+    g_assert_null(hgr_mem_ptr(&mem, HGR_LOWMEM_LIMIT, 1));   /* the hole */
+    struct iovec iov[4];
+    unsigned n = 0;
+    g_assert_false(hgr_mem_iov(&mem, HGR_LOWMEM_LIMIT - 4096, 8192, iov, &n, 4));
+    g_assert_cmphex(hgr_mem_top(&mem), ==, HGR_HIGHMEM_BASE + 8192);
+}
+
+static unsigned hits;
+static void count_fn(void *opaque, uint64_t off, uint8_t *data, unsigned len, bool w)
+{
+    hits++;
+    if (!w)
+        hgr_io_put(data, len, off);
+}
+
+static void test_io_bus(void)
+{
+    HgrIoBus bus = {0};
+    uint8_t d[4];
+
+    g_assert_true(hgr_io_bus_register(&bus, 0x3f8, 8, count_fn, NULL, "a"));
+    g_assert_false(hgr_io_bus_register(&bus, 0x3fc, 8, count_fn, NULL, "overlap"));
+    g_assert_false(hgr_io_bus_register(&bus, 0x3f0, 9, count_fn, NULL, "overlap"));
+    g_assert_false(hgr_io_bus_register(&bus, UINT64_MAX - 1, 4, count_fn, NULL, "wrap"));
+    g_assert_true(hgr_io_bus_register(&bus, 0x60, 1, count_fn, NULL, "b"));
+    g_assert_true(hgr_io_bus_dispatch(&bus, 0x3fd, d, 1, false));
+    g_assert_cmpuint(d[0], ==, 5);   /* offset, not address */
+    g_assert_false(hgr_io_bus_dispatch(&bus, 0x400, d, 2, false));
+    g_assert_cmpuint(d[0], ==, 0xff);
+    g_assert_cmpuint(hits, ==, 1);
+    hgr_io_bus_clear(&bus);
+}
+
+static void test_state_truncated_everywhere(void)
+{
+    g_autoptr(GByteArray) s = g_byte_array_new();
+    const uint8_t payload[] = { 1, 2, 3, 4, 5 };
+    hgr_state_write_section(s, "dev", 3, payload, sizeof(payload));
+
+    for (size_t cut = 0; cut < s->len; cut++) {
+        size_t pos = 0;
+        HgrStateSection sec;
+        g_autoptr(GError) err = NULL;
+        g_assert_false(hgr_state_read_section(s->data, cut, &pos, &sec, &err));
+        g_assert_nonnull(err);
+    }
+    for (size_t bit = 0; bit < s->len * 8; bit++) {
+        g_autoptr(GByteArray) c = g_byte_array_new();
+        g_byte_array_append(c, s->data, s->len);
+        c->data[bit / 8] ^= 1 << (bit % 8);
+        size_t pos = 0;
+        HgrStateSection sec;
+        g_autoptr(GError) err = NULL;
+        g_assert_false(hgr_state_read_section(c->data, c->len, &pos, &sec, &err));
+    }
+    size_t pos = 0;
+    HgrStateSection sec;
+    g_assert_true(hgr_state_read_section(s->data, s->len, &pos, &sec, NULL));
+    g_assert_cmpstr(sec.name, ==, "dev");
+    g_assert_cmpuint(sec.version, ==, 3);
+    g_assert_cmpmem(sec.data, sec.len, payload, sizeof(payload));
+    g_assert_cmpuint(pos, ==, s->len);
+}
+
+static void test_visitor_roundtrip(void)
+{
+    struct { uint8_t a; uint16_t b; uint32_t c; uint64_t d; bool e; } x = { 1, 2, 3, 4, true }, y;
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    g_autoptr(HgrVisitor) s = hgr_visitor_new_save(out);
+    hgr_visit_u8(s, &x.a); hgr_visit_u16(s, &x.b); hgr_visit_u32(s, &x.c);
+    hgr_visit_u64(s, &x.d); hgr_visit_bool(s, &x.e);
+    g_assert_cmpuint(out->len, ==, 16);
+
+    memset(&y, 0, sizeof(y));
+    g_autoptr(HgrVisitor) l = hgr_visitor_new_load(out->data, out->len - 1);
+    hgr_visit_u8(l, &y.a); hgr_visit_u16(l, &y.b); hgr_visit_u32(l, &y.c);
+    hgr_visit_u64(l, &y.d); hgr_visit_bool(l, &y.e);
+    g_assert_true(hgr_visitor_overrun(l));
+    g_assert_false(y.e);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/vmm/memory/bounds", test_mem_bounds);
+    g_test_add_func("/vmm/memory/high-split", test_mem_high_split);
+    g_test_add_func("/vmm/io-bus/dispatch", test_io_bus);
+    g_test_add_func("/vmm/state/truncated-and-flipped", test_state_truncated_everywhere);
+    g_test_add_func("/vmm/state/visitor-overrun", test_visitor_roundtrip);
+    return g_test_run();
+}

@@ -1,0 +1,95 @@
+/* vm-config.c — the configuration object and the error domain. */
+#include <hangar/vm.h>
+
+G_DEFINE_QUARK(hgr-vm-error-quark, hgr_vm_error)
+
+static void disk_free(gpointer p)
+{
+    HgrDiskConfig *d = p;
+    g_free(d->path);
+    g_free(d);
+}
+
+static void hostfwd_clear(gpointer p)
+{
+    HgrHostFwd *f = p;
+    g_free(f->host_addr);
+}
+
+static void net_free(gpointer p)
+{
+    HgrNetConfig *n = p;
+    g_array_unref(n->hostfwds);
+    g_free(n);
+}
+
+HgrVmConfig *hgr_vm_config_new(void)
+{
+    HgrVmConfig *c = g_new0(HgrVmConfig, 1);
+    c->memory_mib = 512;
+    c->cpus = 1;
+    c->disks = g_ptr_array_new_with_free_func(disk_free);
+    c->nets = g_ptr_array_new_with_free_func(net_free);
+    c->serial = HGR_SERIAL_STDIO;
+    c->serial_fd = -1;
+    return c;
+}
+
+void hgr_vm_config_free(HgrVmConfig *c)
+{
+    if (!c)
+        return;
+    g_free(c->kernel);
+    g_free(c->initrd);
+    g_free(c->cmdline);
+    g_ptr_array_unref(c->disks);
+    g_ptr_array_unref(c->nets);
+    g_free(c->serial_path);
+    g_free(c->console_path);
+    g_free(c->kvm_path);
+    g_free(c);
+}
+
+void hgr_vm_config_add_disk(HgrVmConfig *c, const char *path, HgrDiskFormat format,
+                            bool readonly)
+{
+    HgrDiskConfig *d = g_new0(HgrDiskConfig, 1);
+    d->path = g_strdup(path);
+    d->format = format;
+    d->readonly = readonly;
+    g_ptr_array_add(c->disks, d);
+}
+
+HgrNetConfig *hgr_vm_config_add_net(HgrVmConfig *c)
+{
+    HgrNetConfig *n = g_new0(HgrNetConfig, 1);
+    n->hostfwds = g_array_new(FALSE, TRUE, sizeof(HgrHostFwd));
+    g_array_set_clear_func(n->hostfwds, hostfwd_clear);
+    g_ptr_array_add(c->nets, n);
+    return n;
+}
+
+void hgr_net_config_add_hostfwd(HgrNetConfig *n, bool udp, const char *host_addr,
+                                uint16_t host_port, uint16_t guest_port)
+{
+    HgrHostFwd f = {
+        .udp = udp,
+        .host_addr = g_strdup(host_addr),
+        .host_port = host_port,
+        .guest_port = guest_port,
+    };
+    g_array_append_val(n->hostfwds, f);
+}
+
+const char *hgr_vm_state_name(HgrVmState state)
+{
+    switch (state) {
+    case HGR_VM_STATE_CREATED:     return "created";
+    case HGR_VM_STATE_RUNNING:     return "running";
+    case HGR_VM_STATE_PAUSED:      return "paused";
+    case HGR_VM_STATE_POWERED_OFF: return "powered off";
+    case HGR_VM_STATE_STOPPED:     return "stopped";
+    case HGR_VM_STATE_FAILED:      return "failed";
+    }
+    return "unknown";
+}

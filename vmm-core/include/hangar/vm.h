@@ -1,0 +1,135 @@
+/* hangar/vm.h — the public API of vmm-core: build, run and control one VM.
+ *
+ * Everything hangs off the HgrVm object; several VMs may live in one process.
+ * No GTK here. Functions that can fail take a GError ** in HGR_VM_ERROR.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+G_BEGIN_DECLS
+
+#define HGR_VM_ERROR (hgr_vm_error_quark())
+GQuark hgr_vm_error_quark(void);
+
+typedef enum {
+    HGR_VM_ERROR_KVM_MISSING,     /* no /dev/kvm */
+    HGR_VM_ERROR_KVM_ACCESS,      /* /dev/kvm not accessible (kvm group) */
+    HGR_VM_ERROR_KVM,             /* a KVM ioctl failed */
+    HGR_VM_ERROR_CONFIG,          /* the configuration asks for something impossible */
+    HGR_VM_ERROR_MEMORY,          /* guest RAM could not be had */
+    HGR_VM_ERROR_KERNEL,          /* kernel image missing or not a bzImage */
+    HGR_VM_ERROR_INITRD,          /* initrd missing, unreadable or too large */
+    HGR_VM_ERROR_DISK,            /* disk missing, unreadable, in use */
+    HGR_VM_ERROR_NET,             /* network backend failed */
+    HGR_VM_ERROR_CHARDEV,         /* serial backend failed */
+    HGR_VM_ERROR_STATE,           /* saved state rejected */
+    HGR_VM_ERROR_STATE_INVALID,   /* operation not allowed in the current run state */
+} HgrVmError;
+
+typedef enum {
+    HGR_DISK_FORMAT_RAW,
+} HgrDiskFormat;
+
+typedef struct {
+    char *path;
+    HgrDiskFormat format;
+    bool readonly;
+} HgrDiskConfig;
+
+typedef struct {
+    bool udp;
+    char *host_addr;      /* NULL: 127.0.0.1 */
+    uint16_t host_port;
+    uint16_t guest_port;
+} HgrHostFwd;
+
+typedef struct {
+    GArray *hostfwds;     /* of HgrHostFwd */
+} HgrNetConfig;
+
+typedef enum {
+    HGR_SERIAL_NONE,
+    HGR_SERIAL_STDIO,
+    HGR_SERIAL_FILE,
+    HGR_SERIAL_FD,        /* serial_fd: both directions on one fd (a pty, a socket) */
+} HgrSerialKind;
+
+typedef struct {
+    uint64_t memory_mib;
+    unsigned cpus;
+
+    /* Direct Linux boot. */
+    char *kernel;
+    char *initrd;
+    char *cmdline;
+
+    GPtrArray *disks;     /* of HgrDiskConfig *, in bus order */
+    GPtrArray *nets;      /* of HgrNetConfig * */
+
+    HgrSerialKind serial;
+    char *serial_path;    /* HGR_SERIAL_FILE */
+    int serial_fd;        /* HGR_SERIAL_FD */
+    char *console_path;   /* virtio-console output file; NULL: no virtio-console */
+
+    char *kvm_path;       /* NULL: /dev/kvm (tests point this elsewhere) */
+} HgrVmConfig;
+
+HgrVmConfig *hgr_vm_config_new(void);
+void hgr_vm_config_free(HgrVmConfig *config);
+void hgr_vm_config_add_disk(HgrVmConfig *config, const char *path, HgrDiskFormat format,
+                            bool readonly);
+HgrNetConfig *hgr_vm_config_add_net(HgrVmConfig *config);
+void hgr_net_config_add_hostfwd(HgrNetConfig *net, bool udp, const char *host_addr,
+                                uint16_t host_port, uint16_t guest_port);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HgrVmConfig, hgr_vm_config_free)
+
+typedef enum {
+    HGR_VM_STATE_CREATED,
+    HGR_VM_STATE_RUNNING,
+    HGR_VM_STATE_PAUSED,
+    HGR_VM_STATE_POWERED_OFF,     /* the guest powered off */
+    HGR_VM_STATE_STOPPED,         /* the host stopped it (hgr_vm_stop) */
+    HGR_VM_STATE_FAILED,          /* KVM refused to go on (internal error, bad state) */
+} HgrVmState;
+
+const char *hgr_vm_state_name(HgrVmState state);
+
+typedef struct HgrVm HgrVm;
+
+/* Builds the machine: opens KVM, allocates RAM, opens every backend, loads
+ * the kernel. Nothing is written to any disk before hgr_vm_start(). */
+HgrVm *hgr_vm_new(const HgrVmConfig *config, GError **error);
+void hgr_vm_free(HgrVm *vm);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HgrVm, hgr_vm_free)
+
+bool hgr_vm_start(HgrVm *vm, GError **error);
+bool hgr_vm_pause(HgrVm *vm, GError **error);
+bool hgr_vm_resume(HgrVm *vm, GError **error);
+/* A hardware reset: devices reset, vCPUs back to their power-on state, the
+ * kernel loaded again. The VM keeps its run state. */
+bool hgr_vm_reset(HgrVm *vm, GError **error);
+/* Stops the VM from the host side (pulling the plug). */
+void hgr_vm_stop(HgrVm *vm);
+/* Blocks until the VM is powered off, stopped or failed; returns that state. */
+HgrVmState hgr_vm_wait(HgrVm *vm);
+HgrVmState hgr_vm_get_state(HgrVm *vm);
+/* Why the VM failed, when its state is HGR_VM_STATE_FAILED. */
+const char *hgr_vm_failure(HgrVm *vm);
+
+typedef void (*HgrVmStateFn)(HgrVm *vm, HgrVmState state, void *user_data);
+/* Called from a VMM thread whenever the run state changes. */
+void hgr_vm_set_state_callback(HgrVm *vm, HgrVmStateFn fn, void *user_data);
+
+/* Number of resets the guest asked for (reboot) since start. */
+unsigned hgr_vm_reboot_count(HgrVm *vm);
+
+/* Boot timer: the guest's init writes one byte to I/O port 0x501 (the port
+ * QEMU's isa-debug-exit uses by default, so one init serves both VMMs); this
+ * is the time from hgr_vm_start() to the first such write, in ns, or 0. */
+#define HGR_BOOT_TIMER_PORT 0x501
+uint64_t hgr_vm_boot_time_ns(HgrVm *vm);
+
+G_END_DECLS
