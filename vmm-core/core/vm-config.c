@@ -42,6 +42,7 @@ void hgr_vm_config_free(HgrVmConfig *c)
     g_free(c->kernel);
     g_free(c->initrd);
     g_free(c->cmdline);
+    g_free(c->flat_image);
     g_ptr_array_unref(c->disks);
     g_ptr_array_unref(c->nets);
     g_free(c->serial_path);

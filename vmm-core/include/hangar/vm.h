@@ -66,6 +66,14 @@ typedef struct {
     char *initrd;
     char *cmdline;
 
+    /* Instead of a kernel: a flat binary copied to flat_addr and entered there,
+     * in real mode (CS = flat_addr >> 4, IP 0; flat_addr below 1 MiB, 16-byte
+     * aligned) or in 64-bit mode with the first 4 GiB identity-mapped. For
+     * tiny test programs and the host speed check. */
+    char *flat_image;
+    uint64_t flat_addr;
+    bool flat_64bit;
+
     GPtrArray *disks;     /* of HgrDiskConfig *, in bus order */
     GPtrArray *nets;      /* of HgrNetConfig * */
 
@@ -122,6 +130,10 @@ const char *hgr_vm_failure(HgrVm *vm);
 typedef void (*HgrVmStateFn)(HgrVm *vm, HgrVmState state, void *user_data);
 /* Called from a VMM thread whenever the run state changes. */
 void hgr_vm_set_state_callback(HgrVm *vm, HgrVmStateFn fn, void *user_data);
+
+typedef void (*HgrVmBootFn)(HgrVm *vm, uint64_t boot_ns, void *user_data);
+/* Called from a vCPU thread when the guest writes the boot timer port. */
+void hgr_vm_set_boot_callback(HgrVm *vm, HgrVmBootFn fn, void *user_data);
 
 /* Number of resets the guest asked for (reboot) since start. */
 unsigned hgr_vm_reboot_count(HgrVm *vm);

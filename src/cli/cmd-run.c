@@ -1,0 +1,305 @@
+/* hangarctl run — boot a kernel in a new VM, serial on the terminal, and
+ * exit when the guest powers off. */
+#include <errno.h>
+#include <hangar/vm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hangarctl.h"
+
+static const char run_description[] =
+    "Examples:\n"
+    "  hangarctl run --kernel /boot/vmlinuz --initrd initrd.img --append console=ttyS0\n"
+    "  hangarctl run --kernel bzImage --memory 1024 --cpus 2 \\\n"
+    "      --disk disk.img --disk data.img,readonly=on \\\n"
+    "      --net user,hostfwd=tcp:2222-:22 --serial serial.log\n"
+    "\n"
+    "The guest's first serial port (ttyS0) is on this terminal unless --serial says\n"
+    "otherwise; press Ctrl-A then X to pull the plug. Disks appear in the guest as\n"
+    "virtio disks /dev/vda, /dev/vdb, ... in the order given. With --net user the\n"
+    "guest gets 10.0.2.15 by DHCP, reaches the host as 10.0.2.2 and DNS at 10.0.2.3.\n"
+    "\n"
+    "Exit status: 0 when the guest powers off, 1 on an error or a failed VM,\n"
+    "2 on a usage error, 128+N when stopped by signal N.";
+
+typedef struct {
+    char *kernel, *initrd, *append, *serial, *console, *kvm;
+    char **disks, **nets;
+    int memory, cpus;
+} RunOptions;
+
+static bool parse_bool(const char *v, bool *out)
+{
+    if (!g_ascii_strcasecmp(v, "on") || !strcmp(v, "1") || !g_ascii_strcasecmp(v, "yes")) {
+        *out = true;
+        return true;
+    }
+    if (!g_ascii_strcasecmp(v, "off") || !strcmp(v, "0") || !g_ascii_strcasecmp(v, "no")) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
+/* PATH[,format=raw][,readonly=on] */
+static bool parse_disk(HgrVmConfig *c, const char *spec, GError **error)
+{
+    g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
+    bool readonly = false;
+
+    if (!parts[0] || !*parts[0]) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--disk %s: no path given", spec);
+        return false;
+    }
+    for (int i = 1; parts[i]; i++) {
+        const char *eq = strchr(parts[i], '=');
+        g_autofree char *key = eq ? g_strndup(parts[i], eq - parts[i]) : g_strdup(parts[i]);
+        const char *val = eq ? eq + 1 : "";
+        if (!strcmp(key, "format")) {
+            if (strcmp(val, "raw") != 0) {
+                g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                            "--disk %s: format '%s' is not supported (use format=raw)",
+                            parts[0], val);
+                return false;
+            }
+        } else if (!strcmp(key, "readonly")) {
+            if (!parse_bool(val, &readonly)) {
+                g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                            "--disk %s: readonly takes on or off, not '%s'", parts[0], val);
+                return false;
+            }
+        } else {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "--disk %s: unknown option '%s' (known: format, readonly)",
+                        parts[0], key);
+            return false;
+        }
+    }
+    hgr_vm_config_add_disk(c, parts[0], HGR_DISK_FORMAT_RAW, readonly);
+    return true;
+}
+
+static bool parse_port(const char *s, uint16_t *port)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || v == 0 || v > 65535)
+        return false;
+    *port = (uint16_t)v;
+    return true;
+}
+
+/* tcp:[HOSTADDR:]HOSTPORT-[GUESTADDR]:GUESTPORT, QEMU's spelling (also tcp::P-:P). */
+static bool parse_hostfwd(HgrNetConfig *n, const char *spec, GError **error)
+{
+    const char *dash = strchr(spec, '-');
+    const char *colon = strchr(spec, ':');
+    bool udp;
+
+    if (!dash || !colon || colon > dash)
+        goto bad;
+    g_autofree char *proto = g_strndup(spec, colon - spec);
+    if (!strcmp(proto, "tcp") || !*proto)
+        udp = false;
+    else if (!strcmp(proto, "udp"))
+        udp = true;
+    else
+        goto bad;
+    g_autofree char *host = g_strndup(colon + 1, dash - colon - 1);
+    const char *hp = strrchr(host, ':');
+    g_autofree char *host_addr = hp && hp != host ? g_strndup(host, hp - host) : NULL;
+    const char *host_port_s = hp ? hp + 1 : host;
+    const char *guest = dash + 1;
+    const char *gp = strrchr(guest, ':');
+    const char *guest_port_s = gp ? gp + 1 : guest;
+    uint16_t host_port, guest_port;
+    if (!parse_port(host_port_s, &host_port) || !parse_port(guest_port_s, &guest_port))
+        goto bad;
+    hgr_net_config_add_hostfwd(n, udp, host_addr, host_port, guest_port);
+    return true;
+bad:
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "hostfwd=%s: expected tcp:HOSTPORT-:GUESTPORT (e.g. hostfwd=tcp:2222-:22)",
+                spec);
+    return false;
+}
+
+/* user[,hostfwd=...]... */
+static bool parse_net(HgrVmConfig *c, const char *spec, GError **error)
+{
+    g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
+
+    if (g_strcmp0(parts[0], "user") != 0) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--net %s: only 'user' networking is supported", spec);
+        return false;
+    }
+    HgrNetConfig *n = hgr_vm_config_add_net(c);
+    for (int i = 1; parts[i]; i++) {
+        if (!g_str_has_prefix(parts[i], "hostfwd=")) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "--net %s: unknown option '%s' (known: hostfwd)", spec, parts[i]);
+            return false;
+        }
+        if (!parse_hostfwd(n, parts[i] + strlen("hostfwd="), error))
+            return false;
+    }
+    return true;
+}
+
+static HgrVmConfig *build_config(const RunOptions *o, GError **error)
+{
+    g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
+
+    if (!o->kernel) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--kernel is required");
+        return NULL;
+    }
+    if (o->memory <= 0 || o->cpus <= 0) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--memory and --cpus must be positive");
+        return NULL;
+    }
+    c->kernel = g_strdup(o->kernel);
+    c->initrd = g_strdup(o->initrd);
+    c->cmdline = g_strdup(o->append ? o->append : "console=ttyS0");
+    c->memory_mib = (uint64_t)o->memory;
+    c->cpus = (unsigned)o->cpus;
+    c->kvm_path = g_strdup(o->kvm);
+    c->console_path = g_strdup(o->console);
+    if (!o->serial || !strcmp(o->serial, "stdio")) {
+        c->serial = HGR_SERIAL_STDIO;
+    } else if (!strcmp(o->serial, "none")) {
+        c->serial = HGR_SERIAL_NONE;
+    } else {
+        c->serial = HGR_SERIAL_FILE;
+        c->serial_path = g_strdup(o->serial);
+    }
+    for (char **d = o->disks; d && *d; d++)
+        if (!parse_disk(c, *d, error))
+            return NULL;
+    for (char **n = o->nets; n && *n; n++)
+        if (!parse_net(c, *n, error))
+            return NULL;
+    return g_steal_pointer(&c);
+}
+
+/* Signals: a thread waits for them and stops the VM. */
+static HgrVm *signal_vm;
+static volatile int stop_signal;
+
+static void *signal_thread(void *data)
+{
+    sigset_t *set = data;
+    int sig;
+
+    if (sigwait(set, &sig) == 0) {
+        stop_signal = sig;
+        if (signal_vm)
+            hgr_vm_stop(signal_vm);
+    }
+    return NULL;
+}
+
+static void on_booted(HgrVm *vm, uint64_t ns, void *data)
+{
+    fprintf(stderr, "boot-time-ms: %.1f\n", ns / 1e6);
+}
+
+int hgr_cmd_run(int argc, char **argv)
+{
+    RunOptions o = { .memory = 512, .cpus = 1 };
+    GOptionEntry entries[] = {
+        { "kernel", 'k', 0, G_OPTION_ARG_FILENAME, &o.kernel,
+          "Linux kernel to boot (a bzImage)", "PATH" },
+        { "initrd", 'i', 0, G_OPTION_ARG_FILENAME, &o.initrd, "Initial ramdisk", "PATH" },
+        { "append", 'a', 0, G_OPTION_ARG_STRING, &o.append,
+          "Kernel command line (default: console=ttyS0)", "STR" },
+        { "memory", 'm', 0, G_OPTION_ARG_INT, &o.memory, "Guest memory in MiB (default 512)",
+          "MIB" },
+        { "cpus", 'c', 0, G_OPTION_ARG_INT, &o.cpus, "Number of vCPUs (default 1)", "N" },
+        { "disk", 'd', 0, G_OPTION_ARG_FILENAME_ARRAY, &o.disks,
+          "Add a virtio disk: PATH[,format=raw][,readonly=on]", "SPEC" },
+        { "net", 'n', 0, G_OPTION_ARG_STRING_ARRAY, &o.nets,
+          "Add a NIC: user[,hostfwd=tcp:HOSTPORT-:GUESTPORT]...", "SPEC" },
+        { "serial", 's', 0, G_OPTION_ARG_FILENAME, &o.serial,
+          "Serial port: stdio (default), none, or a file to write", "WHERE" },
+        { "console", 0, 0, G_OPTION_ARG_FILENAME, &o.console,
+          "Add a virtio console (hvc0) whose output goes to FILE", "FILE" },
+        { "kvm", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &o.kvm,
+          "KVM device (default /dev/kvm)", "PATH" },
+        { NULL },
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- boot a Linux kernel in a VM");
+    g_autoptr(GError) error = NULL;
+    int status = 1;
+
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_description(ctx, run_description);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "hangarctl run: %s\n", error->message);
+        return 2;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "hangarctl run: unexpected argument '%s'\n", argv[1]);
+        return 2;
+    }
+    g_autoptr(HgrVmConfig) config = build_config(&o, &error);
+    if (!config) {
+        fprintf(stderr, "hangarctl run: %s\n", error->message);
+        status = 2;
+        goto out;
+    }
+
+    /* Block the stop signals in every thread; one thread waits for them. */
+    static sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    g_autoptr(HgrVm) vm = hgr_vm_new(config, &error);
+    if (!vm) {
+        fprintf(stderr, "hangarctl: %s\n", error->message);
+        goto out;
+    }
+    signal_vm = vm;
+    pthread_t sig_thread;
+    pthread_create(&sig_thread, NULL, signal_thread, &set);
+    pthread_detach(sig_thread);
+    hgr_vm_set_boot_callback(vm, on_booted, NULL);
+    if (!hgr_vm_start(vm, &error)) {
+        fprintf(stderr, "hangarctl: %s\n", error->message);
+        goto out;
+    }
+    HgrVmState end = hgr_vm_wait(vm);
+    signal_vm = NULL;
+    if (end == HGR_VM_STATE_POWERED_OFF) {
+        status = 0;
+        if (hgr_vm_reboot_count(vm))
+            g_debug("guest rebooted %u times", hgr_vm_reboot_count(vm));
+    } else if (end == HGR_VM_STATE_FAILED) {
+        fprintf(stderr, "hangarctl: the VM failed: %s\n", hgr_vm_failure(vm));
+    } else if (stop_signal) {
+        status = 128 + stop_signal;
+    } else {
+        status = 0;                     /* stopped from the terminal (Ctrl-A X) */
+    }
+out:
+    g_free(o.kernel);
+    g_free(o.initrd);
+    g_free(o.append);
+    g_free(o.serial);
+    g_free(o.console);
+    g_free(o.kvm);
+    g_strfreev(o.disks);
+    g_strfreev(o.nets);
+    return status;
+}

@@ -1,0 +1,47 @@
+/* hangarctl — Hangar's headless command line. */
+#include <glib.h>
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hangarctl.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    { "run",        hgr_cmd_run,        "Boot a Linux kernel in a new VM and wait for it" },
+    { "host-check", hgr_cmd_host_check, "Tell whether KVM here runs guests at hardware speed" },
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: hangarctl COMMAND [OPTIONS]\n\nCommands:\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'hangarctl COMMAND --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "");
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("hangarctl %s\n", HANGAR_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "hangarctl: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

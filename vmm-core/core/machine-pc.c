@@ -1,0 +1,318 @@
+/* machine-pc.c — Hangar's PC: the backends a config asks for and the one
+ * explicit table of devices, in the order they are realized. */
+#include "vm-private.h"
+
+#include <string.h>
+
+#include "../block/block.h"
+#include "../boot/acpi.h"
+#include "../boot/linux-boot.h"
+#include "../chardev/chardev.h"
+#include "../hw/acpi-pm.h"
+#include "../hw/boot-timer.h"
+#include "../hw/i8042.h"
+#include "../hw/rtc-cmos.h"
+#include "../hw/serial-8250.h"
+#include "../net/net.h"
+#include "../pci/pci.h"
+#include "../virtio/virtio-blk.h"
+#include "../virtio/virtio-console.h"
+#include "../virtio/virtio-net.h"
+#include "../virtio/virtio-pci.h"
+#include "../virtio/virtio-rng.h"
+#include "../x86/long-mode.h"
+
+#define FLAT_MAX (1u << 20)
+
+struct HgrMachine {
+    HgrLinuxBoot *linux_boot;
+    GBytes *flat;
+    HgrChardev *serial;
+    HgrChardev *console;
+    GPtrArray *blocks;             /* HgrBlock *, one per config disk */
+    GPtrArray *nets;               /* HgrNetBackend *, one per config net */
+    HgrPciBus *pci;
+    uint32_t *apic_ids;
+};
+
+/* Device constructors, one per table row: index counts instances of a row. */
+typedef HgrDevice *(*MakeFn)(HgrVm *vm, unsigned index);
+typedef unsigned (*CountFn)(const HgrVm *vm);
+
+static unsigned one(const HgrVm *vm) { return 1; }
+static unsigned n_disks(const HgrVm *vm) { return vm->config->disks->len; }
+static unsigned n_nets(const HgrVm *vm) { return vm->config->nets->len; }
+static unsigned has_console(const HgrVm *vm) { return vm->machine->console ? 1 : 0; }
+
+static HgrDevice *make_boot_timer(HgrVm *vm, unsigned i) { return hgr_boot_timer_new(); }
+static HgrDevice *make_i8042(HgrVm *vm, unsigned i) { return hgr_i8042_new(); }
+static HgrDevice *make_rtc(HgrVm *vm, unsigned i) { return hgr_rtc_cmos_new(vm->ram_size); }
+static HgrDevice *make_pm(HgrVm *vm, unsigned i) { return hgr_acpi_pm_new(); }
+static HgrDevice *make_host_bridge(HgrVm *vm, unsigned i) { return hgr_pci_host_bridge_new(); }
+
+static HgrDevice *make_com1(HgrVm *vm, unsigned i)
+{
+    return hgr_serial_8250_new("serial-8250.0", HGR_PC_COM1_PORT, HGR_PC_COM1_IRQ,
+                               vm->machine->serial);
+}
+
+static HgrDevice *make_virtio_blk(HgrVm *vm, unsigned i)
+{
+    g_autofree char *id = g_strdup_printf("virtio-blk.%u", i);
+    return hgr_virtio_pci_new(id, hgr_virtio_blk_new(&vm->mem, vm->iothread,
+                                                     vm->machine->blocks->pdata[i]));
+}
+
+static HgrDevice *make_virtio_net(HgrVm *vm, unsigned i)
+{
+    /* Locally administered, QEMU's 52:54:00 prefix so guests' tools recognise it. */
+    const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + i) };
+    g_autofree char *id = g_strdup_printf("virtio-net.%u", i);
+    return hgr_virtio_pci_new(id, hgr_virtio_net_new(&vm->mem, vm->iothread,
+                                                     vm->machine->nets->pdata[i], mac));
+}
+
+static HgrDevice *make_virtio_rng(HgrVm *vm, unsigned i)
+{
+    return hgr_virtio_pci_new("virtio-rng.0", hgr_virtio_rng_new(&vm->mem, vm->iothread));
+}
+
+static HgrDevice *make_virtio_console(HgrVm *vm, unsigned i)
+{
+    return hgr_virtio_pci_new("virtio-console.0",
+                              hgr_virtio_console_new(&vm->mem, vm->iothread,
+                                                     vm->machine->console));
+}
+
+static const struct {
+    MakeFn make;
+    CountFn count;
+} pc_devices[] = {
+    { make_boot_timer,     one },
+    { make_com1,           one },
+    { make_i8042,          one },
+    { make_rtc,            one },
+    { make_pm,             one },
+    { make_host_bridge,    one },
+    { make_virtio_blk,     n_disks },
+    { make_virtio_net,     n_nets },
+    { make_virtio_rng,     one },
+    { make_virtio_console, has_console },
+};
+
+/* Ctrl-A X on the terminal: the same as pulling the plug. */
+static void quit_from_terminal(void *opaque)
+{
+    hgr_vm_stop(opaque);
+}
+
+static bool open_serial(HgrVm *vm, GError **error)
+{
+    HgrMachine *m = vm->machine;
+    const HgrVmConfig *c = vm->config;
+
+    switch (c->serial) {
+    case HGR_SERIAL_NONE:
+        m->serial = hgr_chardev_new_null();
+        break;
+    case HGR_SERIAL_STDIO:
+        m->serial = hgr_chardev_new_stdio(quit_from_terminal, vm);
+        break;
+    case HGR_SERIAL_FILE:
+        m->serial = hgr_chardev_new_file(c->serial_path, error);
+        break;
+    case HGR_SERIAL_FD:
+        m->serial = hgr_chardev_new_fd(c->serial_fd);
+        break;
+    }
+    if (!m->serial)
+        return false;
+    if (c->console_path && !(m->console = hgr_chardev_new_file(c->console_path, error)))
+        return false;
+    return true;
+}
+
+static bool open_boot_image(HgrVm *vm, GError **error)
+{
+    const HgrVmConfig *c = vm->config;
+    HgrMachine *m = vm->machine;
+
+    if (c->flat_image) {
+        g_autoptr(GMappedFile) f = g_mapped_file_new(c->flat_image, FALSE, error);
+        if (!f)
+            return false;
+        if (g_mapped_file_get_length(f) > FLAT_MAX) {
+            g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_KERNEL,
+                        "%s: a flat image may be at most 1 MiB", c->flat_image);
+            return false;
+        }
+        m->flat = g_mapped_file_get_bytes(f);
+        return true;
+    }
+    if (!c->kernel) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
+                    "nothing to boot: give a kernel");
+        return false;
+    }
+    m->linux_boot = hgr_linux_boot_new(c->kernel, c->initrd, c->cmdline, error);
+    return m->linux_boot != NULL;
+}
+
+static bool open_backends(HgrVm *vm, GError **error)
+{
+    HgrMachine *m = vm->machine;
+    const HgrVmConfig *c = vm->config;
+
+    if (!open_boot_image(vm, error) || !open_serial(vm, error))
+        return false;
+    for (guint i = 0; i < c->disks->len; i++) {
+        const HgrDiskConfig *d = c->disks->pdata[i];
+        HgrBlock *b = hgr_block_open(d->path, d->format, d->readonly, error);
+        if (!b)
+            return false;
+        g_ptr_array_add(m->blocks, b);
+    }
+    for (guint i = 0; i < c->nets->len; i++) {
+        HgrNetBackend *n = hgr_net_slirp_new(c->nets->pdata[i], error);
+        if (!n)
+            return false;
+        g_ptr_array_add(m->nets, n);
+    }
+    return true;
+}
+
+static void attach_backends(HgrVm *vm)
+{
+    HgrMachine *m = vm->machine;
+
+    hgr_chardev_attach(m->serial, vm->iothread);
+    if (m->console)
+        hgr_chardev_attach(m->console, vm->iothread);
+    for (guint i = 0; i < m->blocks->len; i++)
+        hgr_block_attach(m->blocks->pdata[i], vm->iothread);
+    for (guint i = 0; i < m->nets->len; i++)
+        hgr_net_attach(m->nets->pdata[i], vm->iothread);
+}
+
+bool hgr_machine_create(HgrVm *vm, GError **error)
+{
+    HgrMachine *m = g_new0(HgrMachine, 1);
+
+    vm->machine = m;
+    m->blocks = g_ptr_array_new();
+    m->nets = g_ptr_array_new();
+    if (!open_backends(vm, error))
+        return false;
+
+    m->pci = hgr_pci_bus_new();
+    vm->board.pci = m->pci;
+    if (!hgr_pci_bus_realize(m->pci, &vm->board, hgr_mem_top(&vm->mem), error))
+        return false;
+    for (size_t row = 0; row < G_N_ELEMENTS(pc_devices); row++) {
+        unsigned n = pc_devices[row].count(vm);
+        for (unsigned i = 0; i < n; i++) {
+            HgrDevice *dev = pc_devices[row].make(vm, i);
+            hgr_vm_add_device(vm, dev);
+            if (dev->ops->realize && !dev->ops->realize(dev, &vm->board, error))
+                return false;
+        }
+    }
+    attach_backends(vm);
+    return true;
+}
+
+static bool load_flat(HgrVm *vm, GError **error)
+{
+    const HgrVmConfig *c = vm->config;
+    HgrCpuEntry *e = &vm->entry;
+    gsize len;
+    const void *data = g_bytes_get_data(vm->machine->flat, &len);
+
+    if (!c->flat_64bit && (c->flat_addr & 15 || c->flat_addr + len > 0x100000)) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
+                    "a real-mode image must sit 16-byte aligned below 1 MiB");
+        return false;
+    }
+    if (!hgr_mem_write(&vm->mem, c->flat_addr, data, len)) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_MEMORY,
+                    "the flat image does not fit in guest RAM at 0x%" G_GINT64_MODIFIER "x",
+                    c->flat_addr);
+        return false;
+    }
+    memset(e, 0, sizeof(*e));
+    if (c->flat_64bit) {
+        e->long_mode = true;
+        e->rip = c->flat_addr;
+        e->rsp = 0x8000;
+        if (!hgr_x86_write_long_mode(&vm->mem, &e->cr3, &e->gdt_base, &e->gdt_limit)) {
+            g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_MEMORY, "RAM too small");
+            return false;
+        }
+    } else {
+        e->cs = (uint16_t)(c->flat_addr >> 4);
+        e->ip = 0;
+        e->rsp = 0xfffe;
+    }
+    return true;
+}
+
+bool hgr_machine_load(HgrVm *vm, GError **error)
+{
+    HgrMachine *m = vm->machine;
+
+    if (m->flat)
+        return load_flat(vm, error);
+
+    g_free(m->apic_ids);
+    m->apic_ids = g_new(uint32_t, vm->n_vcpus);
+    for (unsigned i = 0; i < vm->n_vcpus; i++)
+        m->apic_ids[i] = vm->vcpus[i].apic_id;
+    HgrAcpiConfig acpi = {
+        .n_cpus = vm->n_vcpus,
+        .apic_ids = m->apic_ids,
+        .mmio32_base = HGR_PCI_MMIO_BASE,
+        .mmio32_size = HGR_PCI_MMIO_SIZE,
+        .mmio64_base = hgr_mem_top(&vm->mem),
+        .mmio64_size = HGR_PCI_MMIO64_SIZE,
+    };
+    uint64_t rsdp;
+    if (!hgr_acpi_build(&vm->mem, &acpi, &rsdp, error))
+        return false;
+    HgrBootEntry be;
+    if (!hgr_linux_boot_load(m->linux_boot, &vm->mem, rsdp, &be, error))
+        return false;
+    vm->entry = (HgrCpuEntry){
+        .long_mode = true, .rip = be.rip, .rsi = be.rsi, .cr3 = be.cr3,
+        .gdt_base = be.gdt_base, .gdt_limit = be.gdt_limit, .rsp = 0x8ff0 };
+    return true;
+}
+
+void hgr_machine_pause(HgrVm *vm)
+{
+    HgrMachine *m = vm->machine;
+
+    for (guint i = 0; m && i < m->blocks->len; i++)
+        hgr_block_drain(m->blocks->pdata[i]);
+}
+
+void hgr_machine_free(HgrVm *vm)
+{
+    HgrMachine *m = vm->machine;
+
+    if (!m)
+        return;
+    g_clear_pointer(&m->pci, hgr_pci_bus_free);
+    for (guint i = 0; i < m->blocks->len; i++)
+        hgr_block_free(m->blocks->pdata[i]);
+    for (guint i = 0; i < m->nets->len; i++)
+        hgr_net_free(m->nets->pdata[i]);
+    g_ptr_array_unref(m->blocks);
+    g_ptr_array_unref(m->nets);
+    g_clear_pointer(&m->serial, hgr_chardev_free);
+    g_clear_pointer(&m->console, hgr_chardev_free);
+    g_clear_pointer(&m->linux_boot, hgr_linux_boot_free);
+    g_clear_pointer(&m->flat, g_bytes_unref);
+    g_free(m->apic_ids);
+    g_free(m);
+    vm->machine = NULL;
+}
