@@ -1,6 +1,8 @@
 /* cpuid.c — what each vCPU is told about itself: KVM's supported CPUID,
  * with a topology that matches the APIC IDs (one package, N cores, one
  * thread each) and the hypervisor bit set. */
+#include "cpuid.h"
+
 #include "../core/vm-private.h"
 
 #include <errno.h>
@@ -80,22 +82,30 @@ static void patch(struct kvm_cpuid_entry2 *e, unsigned n, uint32_t apic_id, bool
     }
 }
 
-bool hgr_x86_setup_cpuid(HgrVm *vm, HgrVcpu *vcpu, GError **error)
+struct kvm_cpuid2 *hgr_x86_cpuid_for_vcpu(const struct kvm_cpuid2 *supported, unsigned n_cpus,
+                                          uint32_t apic_id)
 {
-    const struct kvm_cpuid2 *src = vm->cpuid;
-    g_autofree struct kvm_cpuid2 *c = g_malloc0(sizeof(*c) +
-                                                src->nent * sizeof(struct kvm_cpuid_entry2));
-    bool amd = is_amd(src);
+    struct kvm_cpuid2 *c = g_malloc0(sizeof(*c) +
+                                     supported->nent * sizeof(struct kvm_cpuid_entry2));
+    bool amd = is_amd(supported);
 
-    for (uint32_t i = 0; i < src->nent; i++) {
-        struct kvm_cpuid_entry2 e = src->entries[i];
+    for (uint32_t i = 0; i < supported->nent; i++) {
+        struct kvm_cpuid_entry2 e = supported->entries[i];
         if (e.function == 0x8000001e || e.function == 0x1f)
             continue;                            /* leaves we do not keep consistent */
-        if ((e.function == 0xb) && e.index > 2)
+        if (e.function == 0xb && e.index > 2)
             continue;
-        patch(&e, vm->n_vcpus, vcpu->apic_id, amd);
+        patch(&e, n_cpus, apic_id, amd);
         c->entries[c->nent++] = e;
     }
+    return c;
+}
+
+bool hgr_x86_setup_cpuid(HgrVm *vm, HgrVcpu *vcpu, GError **error)
+{
+    g_autofree struct kvm_cpuid2 *c = hgr_x86_cpuid_for_vcpu(vm->cpuid, vm->n_vcpus,
+                                                             vcpu->apic_id);
+
     if (ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0) {
         int e = errno;
         g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_KVM,

@@ -1,0 +1,140 @@
+/* test-kvm-guests.c — tiny guests built by the tests run on /dev/kvm and
+ * talk to Hangar's UART and virtio devices, reset and power off. */
+#include <errno.h>
+#include <glib.h>
+#include <hangar/vm.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define WATCHDOG_S 120
+
+static char *guest_path(const char *name)
+{
+    const char *dir = g_getenv("HANGAR_KVM_GUESTS");
+    return g_build_filename(dir ? dir : ".", name, NULL);
+}
+
+static bool kvm_available(void)
+{
+    if (access("/dev/kvm", R_OK | W_OK) == 0)
+        return true;
+    g_test_skip("SKIP: /dev/kvm is not available here (missing or no permission)");
+    return false;
+}
+
+/* Stops a guest that runs too long, so a hang fails the test instead of
+ * blocking the suite. */
+typedef struct {
+    HgrVm *vm;
+    GMutex lock;
+    GCond cond;
+    bool done;
+} Watchdog;
+
+static gpointer watchdog(gpointer data)
+{
+    Watchdog *w = data;
+    gint64 deadline = g_get_monotonic_time() + WATCHDOG_S * G_TIME_SPAN_SECOND;
+
+    g_mutex_lock(&w->lock);
+    while (!w->done)
+        if (!g_cond_wait_until(&w->cond, &w->lock, deadline))
+            break;
+    bool fire = !w->done;
+    g_mutex_unlock(&w->lock);
+    if (fire) {
+        g_printerr("watchdog: guest still running after %d s, stopping it\n", WATCHDOG_S);
+        hgr_vm_stop(w->vm);
+    }
+    return NULL;
+}
+
+typedef struct {
+    HgrVmState state;
+    GString *serial;
+    unsigned reboots;
+} Run;
+
+/* Boots a flat image with COM1 on a socketpair; `input` is sent to the
+ * guest's serial port. Collects everything the guest prints. */
+static Run run_guest(const char *image, uint64_t addr, bool is64, unsigned cpus,
+                     const char *input)
+{
+    int sv[2];
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+
+    g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
+    c->flat_image = guest_path(image);
+    c->flat_addr = addr;
+    c->flat_64bit = is64;
+    c->cpus = cpus;
+    c->memory_mib = 64;
+    c->serial = HGR_SERIAL_FD;
+    c->serial_fd = sv[0];
+
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HgrVm) vm = hgr_vm_new(c, &error);
+    g_assert_no_error(error);
+    if (input)
+        g_assert_cmpint(write(sv[1], input, strlen(input)), ==, (ssize_t)strlen(input));
+    g_assert_true(hgr_vm_start(vm, &error));
+
+    Watchdog w = { .vm = vm };
+    g_mutex_init(&w.lock);
+    g_cond_init(&w.cond);
+    GThread *t = g_thread_new("watchdog", watchdog, &w);
+    Run r = { .state = hgr_vm_wait(vm), .reboots = hgr_vm_reboot_count(vm) };
+    g_mutex_lock(&w.lock);
+    w.done = true;
+    g_cond_signal(&w.cond);
+    g_mutex_unlock(&w.lock);
+    g_thread_join(t);
+    g_mutex_clear(&w.lock);
+    g_cond_clear(&w.cond);
+
+    g_clear_pointer(&vm, hgr_vm_free);        /* flushes serial output */
+    r.serial = g_string_new(NULL);
+    char buf[512];
+    ssize_t n;
+    shutdown(sv[1], SHUT_WR);
+    while ((n = read(sv[1], buf, sizeof(buf))) > 0)
+        g_string_append_len(r.serial, buf, n);
+    close(sv[1]);
+    g_test_message("guest serial output:\n%s", r.serial->str);
+    return r;
+}
+
+static void test_real_mode_uart_reset(void)
+{
+    if (!kvm_available())
+        return;
+    Run r = run_guest("real-mode-uart.bin", 0x10000, false, 1, "abcd");
+    g_assert_cmpstr(hgr_vm_state_name(r.state), ==, "powered off");
+    g_assert_nonnull(strstr(r.serial->str, "real mode: hello\n"));
+    g_assert_nonnull(strstr(r.serial->str, "ABCD\n"));            /* our input, echoed */
+    g_assert_nonnull(strstr(r.serial->str, "real mode: after reset\n"));
+    g_assert_cmpuint(r.reboots, ==, 1);
+    g_string_free(r.serial, TRUE);
+}
+
+static void test_virtio_rng_64bit(void)
+{
+    if (!kvm_available())
+        return;
+    Run r = run_guest("virtio-rng.bin", 0x100000, true, 2, NULL);
+    g_assert_cmpstr(hgr_vm_state_name(r.state), ==, "powered off");
+    g_assert_null(strstr(r.serial->str, "FAIL"));
+    /* 32 bytes written (0x20), and random bytes are not all zero. */
+    g_assert_nonnull(strstr(r.serial->str, "virtio-rng: 20 bytes, "));
+    g_assert_null(strstr(r.serial->str, " 00 nonzero"));
+    g_string_free(r.serial, TRUE);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/kvm/real-mode/uart-echo-reset-poweroff", test_real_mode_uart_reset);
+    g_test_add_func("/kvm/long-mode/virtio-rng-through-pci", test_virtio_rng_64bit);
+    return g_test_run();
+}
