@@ -163,7 +163,7 @@ static bool open_backends(HgrVm *vm, GError **error)
     HgrMachine *m = vm->machine;
     const HgrVmConfig *c = vm->config;
 
-    if (!open_boot_image(vm, error) || !open_serial(vm, error))
+    if (!open_boot_image(vm, error))
         return false;
     for (guint i = 0; i < c->disks->len; i++) {
         const HgrDiskConfig *d = c->disks->pdata[i];
@@ -178,7 +178,8 @@ static bool open_backends(HgrVm *vm, GError **error)
             return false;
         g_ptr_array_add(m->nets, n);
     }
-    return true;
+    /* Last: it creates files, and nothing is written when anything else fails. */
+    return open_serial(vm, error);
 }
 
 static void attach_backends(HgrVm *vm)

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""hangarctl's bad-input contract, as a user meets it: a clear one-line
+error naming the cause, a non-zero status, and nothing written.
+Usage: test-hangarctl.py HANGARCTL   (prints TAP)"""
+import glob
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HANGARCTL = sys.argv[1]
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append((name, ok, detail))
+
+
+def skip(name, why):
+    results.append((name, None, why))
+
+
+def run(*args, timeout=60):
+    p = subprocess.run([HANGARCTL, *args], capture_output=True, text=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout, p.stderr
+
+
+def error_case(name, args, status, *needles, tmp=None):
+    rc, out, err = run(*args)
+    lines = [l for l in err.splitlines() if l.strip()]
+    ok = rc == status and all(n.lower() in err.lower() for n in needles)
+    if status == 1:
+        ok = ok and len(lines) == 1          # one line, not a wall of text
+    if tmp is not None:
+        ok = ok and not os.path.exists(os.path.join(tmp, "serial.log"))
+    check(name, ok, f"status {rc}, stderr: {err.strip()!r}")
+
+
+kernels = sorted(glob.glob("/boot/vmlinuz-*"))
+kernel = kernels[-1] if kernels else None
+kvm_ok = os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+with tempfile.TemporaryDirectory() as tmp:
+    serial = os.path.join(tmp, "serial.log")
+    notkernel = os.path.join(tmp, "notkernel")
+    with open(notkernel, "wb") as f:
+        f.write(b"\x7fELF" + os.urandom(4096))
+    disk = os.path.join(tmp, "disk.img")
+    with open(disk, "wb") as f:
+        f.write(b"\xa5" * (1 << 20))
+    before = open(disk, "rb").read()
+
+    rc, out, err = run("run", "--help")
+    check("run --help explains every option and the exit status",
+          rc == 0 and all(w in out for w in ("--kernel", "--disk", "--net", "--serial",
+                                             "hostfwd", "Exit status")), out[:200])
+    rc, out, err = run()
+    check("no command: usage on stderr, status 2", rc == 2 and "Usage" in err)
+    rc, out, err = run("frobnicate")
+    check("unknown command names it, status 2", rc == 2 and "frobnicate" in err)
+    error_case("run without --kernel: status 2", ["run"], 2, "--kernel")
+    error_case("bad hostfwd spelled out with an example", ["run", "--kernel", notkernel,
+               "--net", "user,hostfwd=tcp:99999-:22"], 2, "hostfwd", "tcp:")
+    error_case("unknown disk option", ["run", "--kernel", notkernel, "--disk",
+               disk + ",cache=none"], 2, "cache")
+    error_case("unsupported disk format is refused, not probed",
+               ["run", "--kernel", notkernel, "--disk", disk + ",format=qcow2"], 2, "qcow2")
+
+    if not kvm_ok:
+        for n in ("missing kernel", "not a bzImage", "missing initrd", "missing disk",
+                  "disk is a directory", "disk in use", "too much memory"):
+            skip(n, "/dev/kvm is not usable here")
+    else:
+        base = ["run", "--serial", serial]
+        error_case("missing kernel names the file", base + ["--kernel", tmp + "/nope"], 1,
+                   tmp + "/nope", tmp=tmp)
+        error_case("a kernel that is not a bzImage is refused", base + ["--kernel", notkernel],
+                   1, notkernel, "bzimage", tmp=tmp)
+        if kernel:
+            error_case("missing initrd names the file",
+                       base + ["--kernel", kernel, "--initrd", tmp + "/no-initrd"], 1,
+                       tmp + "/no-initrd", tmp=tmp)
+            error_case("missing disk names the file",
+                       base + ["--kernel", kernel, "--disk", tmp + "/no-disk.img"], 1,
+                       tmp + "/no-disk.img", tmp=tmp)
+            error_case("a directory is not a disk", base + ["--kernel", kernel, "--disk", tmp],
+                       1, tmp, "directory", tmp=tmp)
+            error_case("more memory than the host has",
+                       base + ["--kernel", kernel, "--memory", str(1 << 20)], 1, "memory",
+                       tmp=tmp)
+            # A VM holding the disk: the second one is told it is in use.
+            holder = subprocess.Popen([HANGARCTL, "run", "--kernel", kernel, "--serial", "none",
+                                       "--disk", disk, "--memory", "64"],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE)
+            time.sleep(2)
+            if holder.poll() is None:
+                error_case("a disk in use by another VM is refused",
+                           base + ["--kernel", kernel, "--disk", disk], 1, disk, "in use",
+                           tmp=tmp)
+                holder.terminate()
+                holder.wait(timeout=30)
+            else:
+                check("a disk in use by another VM is refused", False,
+                      "the holder VM exited: " + holder.stderr.read().decode())
+            check("the disk image was not written by any failed start",
+                  open(disk, "rb").read() == before)
+        else:
+            skip("kernel-based cases", "no /boot/vmlinuz-* (apt-get install linux-image-amd64)")
+
+    # KVM device problems, named with their fix.
+    error_case("no KVM device: says so and how to fix it",
+               ["run", "--kvm", tmp + "/no-kvm", "--kernel", notkernel], 1, "kvm", tmp=tmp)
+    ro = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"
+    if os.path.exists(ro):
+        # A file even root cannot open read-write: stands in for a /dev/kvm
+        # without permission (tests run as root, so modes do not stop them).
+        error_case("KVM device without permission: names the kvm group",
+                   ["run", "--kvm", ro, "--kernel", notkernel], 1, "kvm group", tmp=tmp)
+    else:
+        skip("KVM device without permission", f"{ro} is missing on this kernel")
+
+print(f"1..{len(results)}")
+for i, (name, ok, detail) in enumerate(results, 1):
+    if ok is None:
+        print(f"ok {i} - {name} # SKIP {detail}")
+    elif ok:
+        print(f"ok {i} - {name}")
+    else:
+        print(f"not ok {i} - {name}")
+        print(f"# {detail}")
