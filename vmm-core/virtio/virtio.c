@@ -72,8 +72,11 @@ void hgr_virtio_set_status(HgrVirtioDevice *vdev, uint8_t status)
         /* Refuse a feature set we did not offer, or one without VERSION_1
          * (no legacy interface here): the driver sees FEATURES_OK clear. */
         if ((vdev->driver_features & ~vdev->device_features) ||
-            !hgr_virtio_has_feature(vdev, VIRTIO_F_VERSION_1))
+            !hgr_virtio_has_feature(vdev, VIRTIO_F_VERSION_1)) {
             status &= ~VIRTIO_STATUS_FEATURES_OK;
+            /* Keep acked ⊆ offered, or the saved state would not load. */
+            vdev->driver_features = 0;
+        }
     }
     /* NEEDS_RESET is the device's to set, not the driver's to clear. */
     vdev->status = status | (old & VIRTIO_STATUS_NEEDS_RESET);
