@@ -76,6 +76,12 @@ extern const HgrAioOps hgr_aio_thread_ops;
 extern const HgrAioOps hgr_aio_uring_ops;
 #endif
 
+/* hgr_block_open() with the engine named ("thread" forces the thread pool;
+ * anything else tries io_uring first). hgr_block_open() takes the name from
+ * the environment variable HANGAR_AIO. */
+HgrBlock *hgr_block_open_engine(const char *path, HgrDiskFormat format, bool readonly,
+                                const char *engine, GError **error);
+
 /* An engine reports a finished request here (on the thread that dispatches
  * completions): runs req->done, then counts the request out for drain. */
 void hgr_block_finish(HgrBlock *b, HgrBlockReq *req, int ret);

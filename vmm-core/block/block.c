@@ -505,9 +505,8 @@ static bool image_size(int fd, const struct stat *st, const char *path, uint64_t
     return true;
 }
 
-static HgrAio *create_engine(HgrBlock *b, GError **error)
+static HgrAio *create_engine(HgrBlock *b, const char *want, GError **error)
 {
-    const char *want = g_getenv("HANGAR_AIO");
     int err = 0;
     HgrAio *a = NULL;
 
@@ -561,6 +560,12 @@ fail:
 
 HgrBlock *hgr_block_open(const char *path, HgrDiskFormat format, bool readonly, GError **error)
 {
+    return hgr_block_open_engine(path, format, readonly, g_getenv("HANGAR_AIO"), error);
+}
+
+HgrBlock *hgr_block_open_engine(const char *path, HgrDiskFormat format, bool readonly,
+                                const char *engine, GError **error)
+{
     const HgrBlockDriver *drv = find_driver(format);
     if (!drv) {
         disk_error(error, path, "unknown disk format %d", (int)format);
@@ -590,7 +595,7 @@ HgrBlock *hgr_block_open(const char *path, HgrDiskFormat format, bool readonly, 
     if (!lock_image(fd, path, readonly, error) || fstat(fd, &st) < 0 ||
         !image_size(fd, &st, path, &file_size, error))
         return NULL;
-    if (!(b->aio = create_engine(b, error)))
+    if (!(b->aio = create_engine(b, engine, error)))
         return NULL;
     if (!(b->drv_state = drv->open(b, file_size, &b->size, error)))
         return NULL;
