@@ -411,7 +411,9 @@ static void test_hostile_frames(void)
     /* Still alive and still answering. */
     g_assert_true(rig_arp_host(&r));
     g_assert_true(rig_dhcp_offer(&r, 0xfeedbeef, &yiaddr));
-    g_assert_cmphex(yiaddr, ==, IP_GUEST);
+    /* Mutated requests with other client addresses may have leased .15. */
+    g_assert_cmphex(yiaddr & 0xffffff00u, ==, IP_GUEST & 0xffffff00u);
+    g_assert_cmpuint(yiaddr & 0xff, >=, 15);
     hgr_net_get_stats(r.n, &st);
     g_assert_cmpuint(st.tx_dropped, ==, 4);    /* 13, 1, 0 bytes and the huge one */
     rig_clear(&r);

@@ -72,8 +72,8 @@ static void deliver_held(HgrNetBackend *n)
         g_autoptr(GBytes) f = g_queue_pop_head(&n->rx_hold);
         gsize len;
         const void *data = g_bytes_get_data(f, &len);
-        n->receive(n->opaque, data, len);
         count(&n->stats.rx_frames);
+        n->receive(n->opaque, data, len);
     }
 }
 
@@ -93,8 +93,8 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
     /* Inside slirp_input the device may hold its lock (it is sending): hold
      * the frame and deliver it from dispatch. */
     if (!n->in_input && g_queue_is_empty(&n->rx_hold) && device_ready(n)) {
-        n->receive(n->opaque, buf, len);
         count(&n->stats.rx_frames);
+        n->receive(n->opaque, buf, len);
         return (ssize_t)len;
     }
     hold_frame(n, buf, len);
