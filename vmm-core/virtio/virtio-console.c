@@ -117,11 +117,28 @@ static gboolean tx_resume(gpointer data)
 
 /* Host to guest (chardev callbacks: I/O thread, no lock held) */
 
-static bool rx_usable(ConsolePort *p)
+/* The next receive chain, or false when there is none (or the queue broke). */
+static bool rx_pop(ConsolePort *p, HgrVirtqElem *e)
+{
+    HgrVirtioDevice *vdev = &p->con->vdev;
+    HgrVirtq *vq = &vdev->queues[port_rxq(p->index)];
+
+    if (!hgr_virtio_is_running(vdev) || !vq->ready)
+        return false;
+    HgrVirtqPop r = hgr_virtq_pop(vq, vdev->mem, e);
+    if (r == HGR_VIRTQ_BROKEN)
+        hgr_virtio_set_broken(vdev, "receive queue broke the virtqueue rules");
+    return r == HGR_VIRTQ_GOT;
+}
+
+static bool rx_push(ConsolePort *p, uint16_t head, uint32_t written)
 {
     HgrVirtioDevice *vdev = &p->con->vdev;
 
-    return hgr_virtio_is_running(vdev) && vdev->queues[port_rxq(p->index)].ready;
+    if (hgr_virtq_push(&vdev->queues[port_rxq(p->index)], vdev->mem, head, written))
+        return true;
+    hgr_virtio_set_broken(vdev, "receive used ring is not writable");
+    return false;
 }
 
 /* Room is the size of the next receive chain: look at it by taking it and
@@ -130,30 +147,20 @@ static size_t port_can_receive(void *opaque)
 {
     ConsolePort *p = opaque;
     HgrVirtioDevice *vdev = &p->con->vdev;
-    unsigned q = port_rxq(p->index);
-    HgrVirtq *vq = &vdev->queues[q];
+    HgrVirtq *vq = &vdev->queues[port_rxq(p->index)];
     HgrVirtqElem *e = p->con->elem;
     size_t room = 0;
 
     g_mutex_lock(&vdev->lock);
-    for (unsigned n = 0; rx_usable(p) && n < vq->size; n++) {
-        HgrVirtqPop r = hgr_virtq_pop(vq, vdev->mem, e);
-        if (r == HGR_VIRTQ_BROKEN) {
-            hgr_virtio_set_broken(vdev, "receive queue broke the virtqueue rules");
-            break;
-        }
-        if (r == HGR_VIRTQ_EMPTY)
-            break;
+    for (unsigned n = 0; n < vq->size && rx_pop(p, e); n++) {
         if (e->in_len > 0) {
             vq->last_avail--;
             room = (size_t)MIN(e->in_len, (uint64_t)G_MAXSIZE);
             break;
         }
-        if (!hgr_virtq_push(vq, vdev->mem, e->head, 0)) {
-            hgr_virtio_set_broken(vdev, "receive used ring is not writable");
+        if (!rx_push(p, e->head, 0))
             break;
-        }
-        hgr_virtio_notify_if_needed(vdev, q);
+        hgr_virtio_notify_if_needed(vdev, port_rxq(p->index));
     }
     g_mutex_unlock(&vdev->lock);
     return room;
@@ -163,30 +170,21 @@ static void port_receive(void *opaque, const uint8_t *buf, size_t len)
 {
     ConsolePort *p = opaque;
     HgrVirtioDevice *vdev = &p->con->vdev;
-    unsigned q = port_rxq(p->index);
-    HgrVirtq *vq = &vdev->queues[q];
     HgrVirtqElem *e = p->con->elem;
     size_t done = 0;
 
     g_mutex_lock(&vdev->lock);
     /* Normally one chain (can_receive offered its size); the guest may have
      * rewritten it since, so take as many as the bytes need. */
-    for (unsigned n = 0; done < len && rx_usable(p) && n < vq->size; n++) {
-        HgrVirtqPop r = hgr_virtq_pop(vq, vdev->mem, e);
-        if (r == HGR_VIRTQ_BROKEN) {
-            hgr_virtio_set_broken(vdev, "receive queue broke the virtqueue rules");
-            break;
-        }
-        if (r == HGR_VIRTQ_EMPTY)
+    for (unsigned n = 0; done < len && n < vdev->queues[port_rxq(p->index)].size; n++) {
+        if (!rx_pop(p, e))
             break;
         size_t chunk = hgr_iov_from_buf(e->iov + e->n_out, e->n_in, 0, buf + done, len - done);
         done += chunk;
-        if (!hgr_virtq_push(vq, vdev->mem, e->head, (uint32_t)chunk)) {
-            hgr_virtio_set_broken(vdev, "receive used ring is not writable");
+        if (!rx_push(p, e->head, (uint32_t)chunk))
             break;
-        }
     }
-    hgr_virtio_notify_if_needed(vdev, q);
+    hgr_virtio_notify_if_needed(vdev, port_rxq(p->index));
     p->con->rx_lost += len - done;
     g_mutex_unlock(&vdev->lock);
 }
