@@ -453,7 +453,7 @@ static void test_save_load(void)
     out(&g, LCR, 0x83);
     g_assert_cmphex(in(&g, DLL), ==, 0x01);
 
-    legacy_truncated_load_fails(f.dev, g.dev);
+    legacy_truncated_load_fails(f.dev, g.dev, true);
 
     /* Hostile sections: a FIFO count past 16, a THRE that says busy. */
     const struct { size_t off; uint8_t val; } bad[] = {
