@@ -15,6 +15,7 @@
 #include "memory.h"
 
 typedef struct HgrPciBus HgrPciBus;
+typedef struct HgrBoard HgrBoard;
 
 typedef enum {
     HGR_BOARD_RESET,       /* reset line pulled (i8042, 0xCF9, ACPI reset) */
