@@ -17,9 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* device.h first: it declares the HgrBoard typedef board.h uses. */
-#include "../core/device.h"
 #include "../core/board.h"
+#include "../core/device.h"
 #include "../core/io-bus.h"
 #include "../core/state.h"
 

@@ -318,8 +318,8 @@ static void update_ioeventfds(HgrVirtioPci *vp)
         int r = ioeventfd_ioctl(vp->board->vm_fd, n->fd, want, true);
         if (r == 0)
             n->ioeventfd_addr = want;
-        else    /* kicks still arrive through the MMIO exit */
-            g_warning("%s: KVM_IOEVENTFD at 0x%" G_GINT64_MODIFIER "x: %s",
+        else    /* kicks still arrive through the MMIO exit; the guest can repeat this */
+            g_warning_once("%s: KVM_IOEVENTFD at 0x%" G_GINT64_MODIFIER "x: %s",
                       vp->pdev.dev.id, want, g_strerror(-r));
     }
     g_mutex_unlock(&vp->ioeventfd_lock);
