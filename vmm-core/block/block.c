@@ -39,6 +39,7 @@ struct HgrBlock {
     GQueue done_q;                   /* of HgrAioJob.link */
     int done_fd;                     /* eventfd */
     guint done_watch;
+    GThread *dispatch_thread;        /* where drain's last dispatch ran */
 };
 
 /* iovec helpers */
@@ -368,14 +369,19 @@ void hgr_block_unplug(HgrBlock *b)
         b->aio->ops->kick(b->aio);
 }
 
-/* Waits on the completion fds ourselves: nobody else runs the loop. */
-static void drain_here(HgrBlock *b)
+static gboolean dispatch_cb(gpointer data)
 {
+    HgrBlock *b = data;
+
     dispatch_done(b);
     if (b->aio->ops->poll)
         b->aio->ops->poll(b->aio);
-    if (g_atomic_int_get(&b->in_flight) == 0)
-        return;
+    b->dispatch_thread = g_thread_self();
+    return G_SOURCE_REMOVE;
+}
+
+static void wait_for_completion(HgrBlock *b)
+{
     struct pollfd fds[2] = { { .fd = b->done_fd, .events = POLLIN },
                              { .fd = b->aio->event_fd, .events = POLLIN } };
     poll(fds, b->aio->event_fd >= 0 ? 2 : 1, 10);
@@ -384,16 +390,18 @@ static void drain_here(HgrBlock *b)
 void hgr_block_drain(HgrBlock *b)
 {
     while (g_atomic_int_get(&b->in_flight) > 0) {
-        GMainContext *ctx = b->iothread ? hgr_iothread_context(b->iothread) : NULL;
-        if (!ctx)
+        if (!b->iothread)
             return;          /* cannot happen: without a thread nothing stays in flight */
-        if (g_main_context_acquire(ctx)) {
-            drain_here(b);
-            g_main_context_release(ctx);
+        /* On the I/O thread if it runs, else (stopped, or we are it) right here. */
+        hgr_iothread_call(b->iothread, dispatch_cb, b);
+        if (g_atomic_int_get(&b->in_flight) == 0)
+            break;
+        if (b->dispatch_thread == g_thread_self()) {
+            wait_for_completion(b);       /* nobody else will dispatch */
             continue;
         }
-        /* The I/O thread runs: it finishes the requests and wakes us. The
-         * timeout re-checks whether it stopped meanwhile. */
+        /* The I/O thread finishes the requests and wakes us; the timeout
+         * re-checks whether it stopped meanwhile. */
         g_mutex_lock(&b->drain_lock);
         if (g_atomic_int_get(&b->in_flight) > 0)
             g_cond_wait_until(&b->drain_cond, &b->drain_lock,

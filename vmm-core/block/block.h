@@ -38,7 +38,7 @@ const char *hgr_block_path(const HgrBlock *b);
 const char *hgr_block_aio_name(const HgrBlock *b);
 
 /* Waits until every submitted request has completed (pause/snapshot, reset).
- * When nobody runs the I/O thread's loop (stopped, or called on it) the
+ * When the I/O thread is not running, or this is the I/O thread, the
  * completions are dispatched on the calling thread. */
 void hgr_block_drain(HgrBlock *b);
 
