@@ -1,0 +1,621 @@
+/* test-virtio-pci.c — a virtio-rng driven through PCI the way Linux's
+ * virtio_pci_modern does it, the hostile queue-register cases, MSI-X
+ * masking, reset during I/O, and save/load (round trip and tampered). */
+#include <glib.h>
+#include <hangar/vm.h>
+#include <string.h>
+
+#include "pci-test-board.h"
+#include "virtio/virtio-pci.h"
+#include "virtio/virtio-rng.h"
+#include "virtq-driver.h"
+
+/* Common configuration offsets (virtio 1.x, 4.1.4.3). */
+#define CC_DFSELECT   0x00
+#define CC_DF         0x04
+#define CC_GFSELECT   0x08
+#define CC_GF         0x0c
+#define CC_MSIX       0x10
+#define CC_NUMQ       0x12
+#define CC_STATUS     0x14
+#define CC_Q_SELECT   0x16
+#define CC_Q_SIZE     0x18
+#define CC_Q_MSIX     0x1a
+#define CC_Q_ENABLE   0x1c
+#define CC_Q_NOFF     0x1e
+#define CC_Q_DESC     0x20
+#define CC_Q_AVAIL    0x28
+#define CC_Q_USED     0x30
+
+#define MSIX_ENABLE   0x8000
+#define MSIX_FMASK    0x4000
+#define MSI_ADDR(v)   (0xfee00000u | (v) << 12)
+#define MSI_DATA(v)   (0x30u + (v))
+
+#define RING_GPA      0x10000
+#define BUF_GPA       0x20000
+#define QSIZE         16
+
+/* What a driver learns from config space. */
+typedef struct {
+    TestBoard *tb;
+    HgrDevice *dev;
+    unsigned devfn;
+    uint64_t bar;
+    uint32_t common, notify, isr, device;
+    uint32_t notify_mult;
+    unsigned msix_cap, nvec;
+    uint32_t msix_table, msix_pba;
+    unsigned pci_cfg_cap;
+    uint16_t notify_off;
+    TestRing ring;
+} Drv;
+
+static HgrDevice *new_rng(TestBoard *tb)
+{
+    HgrDevice *dev = hgr_virtio_pci_new("virtio-rng.0", hgr_virtio_rng_new(&tb->mem, NULL));
+    g_assert_true(dev->ops->realize(dev, &tb->board, NULL));
+    return dev;
+}
+
+static uint64_t cc_r(Drv *d, uint32_t off, unsigned len)
+{
+    return test_io(&d->tb->mmio, d->bar + d->common + off, len);
+}
+
+static void cc_w(Drv *d, uint32_t off, unsigned len, uint64_t v)
+{
+    test_io_write(&d->tb->mmio, d->bar + d->common + off, len, v);
+}
+
+/* 64-bit registers the way Linux writes them: two 32-bit halves. */
+static void cc_w64(Drv *d, uint32_t off, uint64_t v)
+{
+    cc_w(d, off, 4, (uint32_t)v);
+    cc_w(d, off + 4, 4, v >> 32);
+}
+
+static uint8_t status(Drv *d)
+{
+    return (uint8_t)cc_r(d, CC_STATUS, 1);
+}
+
+static void set_status(Drv *d, uint8_t s)
+{
+    cc_w(d, CC_STATUS, 1, s);
+}
+
+static void msix_entry(Drv *d, unsigned v, bool masked)
+{
+    uint64_t e = d->bar + d->msix_table + 16 * v;
+    test_io_write(&d->tb->mmio, e, 4, MSI_ADDR(v));
+    test_io_write(&d->tb->mmio, e + 4, 4, 0);
+    test_io_write(&d->tb->mmio, e + 8, 4, MSI_DATA(v));
+    test_io_write(&d->tb->mmio, e + 12, 4, masked);
+}
+
+static void msix_control(Drv *d, uint16_t bits)
+{
+    uint16_t ctl = (uint16_t)test_cfg_read(d->tb, d->devfn, d->msix_cap + 2, 2);
+    test_cfg_write(d->tb, d->devfn, d->msix_cap + 2, 2, (ctl & 0x7ff) | bits);
+}
+
+static uint64_t pba(Drv *d)
+{
+    return test_io(&d->tb->mmio, d->bar + d->msix_pba, 8);
+}
+
+/* Finds the device and reads its capabilities, as vp_modern_probe does. */
+static void probe(Drv *d, TestBoard *tb)
+{
+    memset(d, 0, sizeof(*d));
+    d->tb = tb;
+    for (d->devfn = 0; d->devfn < 256; d->devfn += 8)
+        if (test_cfg_read(tb, d->devfn, 0, 4) == 0x10441af4)
+            break;
+    g_assert_cmpuint(d->devfn, <, 256);
+    g_assert_cmpuint(test_cfg_read(tb, d->devfn, PCI_REVISION_ID, 1), >=, 1);
+    g_assert_cmphex(test_cfg_read(tb, d->devfn, PCI_CLASS_PROG, 3), ==, 0x00ff00);
+    g_assert_cmphex(test_cfg_read(tb, d->devfn, PCI_SUBSYSTEM_VENDOR_ID, 2), ==, 0x1af4);
+    g_assert_cmphex(test_cfg_read(tb, d->devfn, PCI_SUBSYSTEM_ID, 2), >=, 0x40);
+
+    unsigned seen = 0, bar = 99;
+    for (uint32_t p = test_cfg_read(tb, d->devfn, PCI_CAPABILITY_LIST, 1), n = 0; p && n < 48;
+         p = test_cfg_read(tb, d->devfn, p + 1, 1), n++) {
+        uint8_t id = (uint8_t)test_cfg_read(tb, d->devfn, p, 1);
+        if (id == PCI_CAP_ID_MSIX) {
+            d->msix_cap = p;
+            d->nvec = (test_cfg_read(tb, d->devfn, p + 2, 2) & 0x7ff) + 1;
+            uint32_t t = test_cfg_read(tb, d->devfn, p + 4, 4);
+            uint32_t b = test_cfg_read(tb, d->devfn, p + 8, 4);
+            g_assert_cmpuint(t & 7, ==, b & 7);
+            d->msix_table = t & ~7u;
+            d->msix_pba = b & ~7u;
+            continue;
+        }
+        if (id != PCI_CAP_ID_VNDR)
+            continue;
+        uint8_t type = (uint8_t)test_cfg_read(tb, d->devfn, p + 3, 1);
+        uint32_t off = test_cfg_read(tb, d->devfn, p + 8, 4);
+        uint32_t len = test_cfg_read(tb, d->devfn, p + 12, 4);
+        if (type != VIRTIO_PCI_CAP_PCI_CFG) {
+            bar = test_cfg_read(tb, d->devfn, p + 4, 1);
+            g_assert_cmpuint(len, >, 0);
+        }
+        seen |= 1u << type;
+        switch (type) {
+        case VIRTIO_PCI_CAP_COMMON_CFG: d->common = off; g_assert_cmpuint(len, >=, 0x38); break;
+        case VIRTIO_PCI_CAP_NOTIFY_CFG:
+            d->notify = off;
+            d->notify_mult = test_cfg_read(tb, d->devfn, p + 16, 4);
+            break;
+        case VIRTIO_PCI_CAP_ISR_CFG: d->isr = off; break;
+        case VIRTIO_PCI_CAP_DEVICE_CFG: d->device = off; break;
+        case VIRTIO_PCI_CAP_PCI_CFG: d->pci_cfg_cap = p; break;
+        }
+    }
+    g_assert_cmphex(seen, ==, 0x3e);
+    g_assert_cmpuint(d->nvec, ==, 2);              /* one queue + config */
+    g_assert_cmpuint(d->notify_mult, ==, 4);
+
+    uint32_t lo = test_cfg_read(tb, d->devfn, PCI_BASE_ADDRESS_0 + 4 * bar, 4);
+    g_assert_cmphex(lo & 0x6, ==, 0x4);            /* 64-bit memory BAR */
+    d->bar = (lo & ~0xfu) | (uint64_t)test_cfg_read(tb, d->devfn, 0x14 + 4 * bar, 4) << 32;
+    test_cfg_write(tb, d->devfn, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+}
+
+/* Reset, acknowledge, negotiate; true if the device took FEATURES_OK. */
+static bool negotiate(Drv *d, uint64_t features)
+{
+    set_status(d, 0);
+    g_assert_cmpuint(status(d), ==, 0);
+    set_status(d, VIRTIO_STATUS_ACKNOWLEDGE);
+    set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    cc_w(d, CC_DFSELECT, 4, 1);
+    g_assert_true(cc_r(d, CC_DF, 4) & 1);          /* VIRTIO_F_VERSION_1 */
+    cc_w(d, CC_GFSELECT, 4, 0);
+    cc_w(d, CC_GF, 4, (uint32_t)features);
+    cc_w(d, CC_GFSELECT, 4, 1);
+    cc_w(d, CC_GF, 4, features >> 32);
+    set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+    return status(d) & VIRTIO_STATUS_FEATURES_OK;
+}
+
+static void setup_msix(Drv *d)
+{
+    msix_control(d, MSIX_ENABLE | MSIX_FMASK);
+    msix_entry(d, 0, false);
+    msix_entry(d, 1, false);
+    msix_control(d, MSIX_ENABLE);
+    cc_w(d, CC_MSIX, 2, 0);
+    g_assert_cmpuint(cc_r(d, CC_MSIX, 2), ==, 0);
+}
+
+/* Queue 0 of `size` with vector 1; returns queue_enable as read back. */
+static bool setup_queue(Drv *d, uint16_t size)
+{
+    test_ring_init(&d->ring, &d->tb->mem, RING_GPA, size && size <= 256 ? size : 16);
+    cc_w(d, CC_Q_SELECT, 2, 0);
+    g_assert_cmpuint(cc_r(d, CC_Q_SIZE, 2), ==, 64);
+    cc_w(d, CC_Q_SIZE, 2, size);
+    cc_w(d, CC_Q_MSIX, 2, 1);
+    g_assert_cmpuint(cc_r(d, CC_Q_MSIX, 2), ==, 1);
+    cc_w64(d, CC_Q_DESC, d->ring.desc);
+    cc_w64(d, CC_Q_AVAIL, d->ring.avail);
+    cc_w64(d, CC_Q_USED, d->ring.used);
+    d->notify_off = (uint16_t)cc_r(d, CC_Q_NOFF, 2);
+    cc_w(d, CC_Q_ENABLE, 2, 1);
+    return cc_r(d, CC_Q_ENABLE, 2) == 1;
+}
+
+static void driver_ok(Drv *d)
+{
+    set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                  VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+}
+
+static void bring_up(Drv *d, TestBoard *tb)
+{
+    probe(d, tb);
+    g_assert_true(negotiate(d, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_RING_F_EVENT_IDX));
+    setup_msix(d);
+    g_assert_true(setup_queue(d, QSIZE));
+    driver_ok(d);
+    g_assert_cmpuint(status(d), ==, 0xf);
+}
+
+static void kick(Drv *d, uint16_t q)
+{
+    test_io_write(&d->tb->mmio, d->bar + d->notify + (uint64_t)d->notify_off * d->notify_mult,
+                  2, q);
+}
+
+/* Offers one 64-byte writable buffer at descriptor `slot` and kicks. */
+static void request(Drv *d, uint16_t slot)
+{
+    memset(d->tb->ram + BUF_GPA + 64 * slot, 0, 64);
+    test_ring_desc(&d->ring, slot, BUF_GPA + 64 * slot, 64, VRING_DESC_F_WRITE, 0);
+    test_ring_publish(&d->ring, slot);
+    /* Interrupt me for this one (virtqueue_enable_cb with event idx). */
+    test_ring_set_used_event(&d->ring, test_ring_used_idx(&d->ring));
+    kick(d, 0);
+}
+
+static bool buffer_filled(Drv *d, uint16_t slot)
+{
+    static const uint8_t zero[64];
+    return memcmp(d->tb->ram + BUF_GPA + 64 * slot, zero, 64) != 0;
+}
+
+typedef struct {
+    TestBoard *tb;
+    HgrDevice *dev;
+    Drv d;
+} Fixture;
+
+static void setup(Fixture *f, gconstpointer data)
+{
+    f->tb = test_board_new(NULL);
+    f->dev = new_rng(f->tb);
+    probe(&f->d, f->tb);
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+    hgr_device_free(f->dev);
+    test_board_free(f->tb, true);
+}
+
+static void test_linux_bring_up(Fixture *f, gconstpointer data)
+{
+    Drv *d = &f->d;
+
+    bring_up(d, f->tb);
+    g_assert_cmpuint(cc_r(d, CC_NUMQ, 2), ==, 1);
+    request(d, 0);
+    g_assert_cmpuint(test_ring_used_idx(&d->ring), ==, 1);
+    uint32_t id, len;
+    test_ring_used_elem(&d->ring, 0, &id, &len);
+    g_assert_cmpuint(id, ==, 0);
+    g_assert_cmpuint(len, ==, 64);
+    g_assert_true(buffer_filled(d, 0));
+    g_assert_cmpuint(f->tb->n_msi, ==, 1);
+    g_assert_cmphex(f->tb->msi[0].addr, ==, MSI_ADDR(1));
+    g_assert_cmphex(f->tb->msi[0].data, ==, MSI_DATA(1));
+    /* The ISR says "queue", and reading it clears it. */
+    g_assert_cmpuint(test_io(&f->tb->mmio, d->bar + d->isr, 1), ==, 1);
+    g_assert_cmpuint(test_io(&f->tb->mmio, d->bar + d->isr, 1), ==, 0);
+
+    request(d, 1);
+    g_assert_cmpuint(test_ring_used_idx(&d->ring), ==, 2);
+    g_assert_cmpuint(f->tb->n_msi, ==, 2);
+}
+
+static void test_features_refused(Fixture *f, gconstpointer data)
+{
+    g_assert_false(negotiate(&f->d, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << 40));
+    g_assert_false(negotiate(&f->d, 0));           /* no VERSION_1: no legacy here */
+    g_assert_true(negotiate(&f->d, 1ULL << VIRTIO_F_VERSION_1));
+}
+
+static void test_queue_select_out_of_range(Fixture *f, gconstpointer data)
+{
+    Drv *d = &f->d;
+    const uint16_t sel[] = { 1, 0x7fff, 0x8000, 0xffff };
+
+    g_assert_true(negotiate(d, 1ULL << VIRTIO_F_VERSION_1));
+    for (size_t i = 0; i < G_N_ELEMENTS(sel); i++) {
+        cc_w(d, CC_Q_SELECT, 2, sel[i]);
+        g_assert_cmpuint(cc_r(d, CC_Q_SIZE, 2), ==, 0);
+        cc_w(d, CC_Q_SIZE, 2, 8);
+        cc_w64(d, CC_Q_DESC, 0x1234000);
+        cc_w(d, CC_Q_MSIX, 2, 1);
+        cc_w(d, CC_Q_ENABLE, 2, 1);
+        g_assert_cmpuint(cc_r(d, CC_Q_SIZE, 2), ==, 0);
+        g_assert_cmpuint(cc_r(d, CC_Q_ENABLE, 2), ==, 0);
+        kick(d, sel[i]);
+    }
+    g_assert_false(status(d) & VIRTIO_STATUS_NEEDS_RESET);
+    cc_w(d, CC_Q_SELECT, 2, 0);
+    g_assert_cmpuint(cc_r(d, CC_Q_SIZE, 2), ==, 64);
+    g_assert_cmphex(cc_r(d, CC_Q_DESC, 8), ==, 0);
+    g_assert_cmphex(cc_r(d, CC_Q_MSIX, 2), ==, VIRTIO_MSI_NO_VECTOR);
+    /* A kick at a notify address no queue owns. */
+    test_io_write(&f->tb->mmio, d->bar + d->notify + 5 * d->notify_mult, 2, 5);
+    g_assert_false(status(d) & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+static void test_queue_writes_after_enable(Fixture *f, gconstpointer data)
+{
+    Drv *d = &f->d;
+
+    g_assert_true(negotiate(d, 1ULL << VIRTIO_F_VERSION_1));
+    setup_msix(d);
+    g_assert_true(setup_queue(d, QSIZE));
+    cc_w(d, CC_Q_SIZE, 2, 32);
+    cc_w64(d, CC_Q_DESC, 0xdead0000);
+    cc_w(d, CC_Q_MSIX, 2, 0);
+    cc_w(d, CC_Q_ENABLE, 2, 0);
+    g_assert_cmpuint(cc_r(d, CC_Q_SIZE, 2), ==, QSIZE);
+    g_assert_cmphex(cc_r(d, CC_Q_DESC, 8), ==, d->ring.desc);
+    g_assert_cmpuint(cc_r(d, CC_Q_MSIX, 2), ==, 1);
+    g_assert_cmpuint(cc_r(d, CC_Q_ENABLE, 2), ==, 1);
+    driver_ok(d);
+    request(d, 0);
+    g_assert_cmpuint(test_ring_used_idx(&d->ring), ==, 1);
+}
+
+static void test_queue_writes_after_driver_ok(Fixture *f, gconstpointer data)
+{
+    Drv *d = &f->d;
+
+    g_assert_true(negotiate(d, 1ULL << VIRTIO_F_VERSION_1));
+    driver_ok(d);
+    test_ring_init(&d->ring, &f->tb->mem, RING_GPA, QSIZE);
+    cc_w(d, CC_Q_SELECT, 2, 0);
+    cc_w(d, CC_Q_SIZE, 2, QSIZE);
+    cc_w64(d, CC_Q_DESC, d->ring.desc);
+    cc_w(d, CC_Q_ENABLE, 2, 1);
+    g_assert_cmpuint(cc_r(d, CC_Q_SIZE, 2), ==, 64);
+    g_assert_cmphex(cc_r(d, CC_Q_DESC, 8), ==, 0);
+    g_assert_cmpuint(cc_r(d, CC_Q_ENABLE, 2), ==, 0);
+    kick(d, 0);
+    g_assert_false(status(d) & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+static void test_queue_size_refused(Fixture *f, gconstpointer data)
+{
+    const uint16_t sizes[] = { 12, 128, 0 };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        Drv *d = &f->d;
+        g_assert_true(negotiate(d, 1ULL << VIRTIO_F_VERSION_1));
+        setup_msix(d);
+        g_assert_false(setup_queue(d, sizes[i]));
+        g_assert_true(status(d) & VIRTIO_STATUS_NEEDS_RESET);
+        driver_ok(d);
+        request(d, 0);
+        g_assert_cmpuint(test_ring_used_idx(&d->ring), ==, 0);
+    }
+    /* A reset brings it back. */
+    bring_up(&f->d, f->tb);
+    request(&f->d, 0);
+    g_assert_cmpuint(test_ring_used_idx(&f->d.ring), ==, 1);
+}
+
+static void test_vector_out_of_range(Fixture *f, gconstpointer data)
+{
+    Drv *d = &f->d;
+
+    g_assert_true(negotiate(d, 1ULL << VIRTIO_F_VERSION_1));
+    cc_w(d, CC_MSIX, 2, 2);
+    g_assert_cmphex(cc_r(d, CC_MSIX, 2), ==, VIRTIO_MSI_NO_VECTOR);
+    cc_w(d, CC_Q_SELECT, 2, 0);
+    cc_w(d, CC_Q_MSIX, 2, 0x7ff);
+    g_assert_cmphex(cc_r(d, CC_Q_MSIX, 2), ==, VIRTIO_MSI_NO_VECTOR);
+}
+
+static void test_msix_mask_pending(Fixture *f, gconstpointer data)
+{
+    Drv *d = &f->d;
+    TestBoard *tb = f->tb;
+
+    bring_up(d, tb);
+    msix_entry(d, 1, true);
+    request(d, 0);
+    g_assert_cmpuint(test_ring_used_idx(&d->ring), ==, 1);
+    g_assert_cmpuint(tb->n_msi, ==, 0);
+    g_assert_cmphex(pba(d), ==, 1u << 1);
+    msix_entry(d, 1, false);                       /* unmask: the pending one goes out */
+    g_assert_cmpuint(tb->n_msi, ==, 1);
+    g_assert_cmphex(tb->msi[0].data, ==, MSI_DATA(1));
+    g_assert_cmphex(pba(d), ==, 0);
+
+    msix_control(d, MSIX_ENABLE | MSIX_FMASK);     /* function mask */
+    request(d, 1);
+    g_assert_cmpuint(tb->n_msi, ==, 1);
+    g_assert_cmphex(pba(d), ==, 1u << 1);
+    msix_control(d, MSIX_ENABLE);
+    g_assert_cmpuint(tb->n_msi, ==, 2);
+    g_assert_cmphex(pba(d), ==, 0);
+
+    msix_control(d, 0);                            /* MSI-X off: nothing */
+    request(d, 2);
+    g_assert_cmpuint(test_ring_used_idx(&d->ring), ==, 3);
+    g_assert_cmpuint(tb->n_msi, ==, 2);
+    /* The PBA is read-only. */
+    test_io_write(&tb->mmio, d->bar + d->msix_pba, 8, ~0ULL);
+    g_assert_cmphex(pba(d), ==, 0);
+}
+
+static void test_pci_cfg_window(Fixture *f, gconstpointer data)
+{
+    Drv *d = &f->d;
+    unsigned cap = d->pci_cfg_cap;
+
+    test_cfg_write(f->tb, d->devfn, cap + 4, 1, 0);
+    test_cfg_write(f->tb, d->devfn, cap + 8, 4, d->common + CC_NUMQ);
+    test_cfg_write(f->tb, d->devfn, cap + 12, 4, 2);
+    g_assert_cmpuint(test_cfg_read(f->tb, d->devfn, cap + 16, 2), ==, 1);
+    test_cfg_write(f->tb, d->devfn, cap + 8, 4, d->common + CC_STATUS);
+    test_cfg_write(f->tb, d->devfn, cap + 12, 4, 1);
+    test_cfg_write(f->tb, d->devfn, cap + 16, 1, VIRTIO_STATUS_ACKNOWLEDGE);
+    g_assert_cmpuint(status(d), ==, VIRTIO_STATUS_ACKNOWLEDGE);
+    /* A window off the end of the BAR, or of a silly length, does nothing. */
+    test_cfg_write(f->tb, d->devfn, cap + 8, 4, 0xfffffffe);
+    test_cfg_write(f->tb, d->devfn, cap + 12, 4, 4);
+    test_cfg_write(f->tb, d->devfn, cap + 16, 4, 0);
+    test_cfg_read(f->tb, d->devfn, cap + 16, 4);
+    test_cfg_write(f->tb, d->devfn, cap + 8, 4, d->common + CC_STATUS);
+    test_cfg_write(f->tb, d->devfn, cap + 12, 4, 3);
+    test_cfg_write(f->tb, d->devfn, cap + 16, 4, 0);
+    g_assert_cmpuint(status(d), ==, VIRTIO_STATUS_ACKNOWLEDGE);
+}
+
+static void test_reset_mid_io(Fixture *f, gconstpointer data)
+{
+    Drv *d = &f->d;
+
+    bring_up(d, f->tb);
+    test_ring_desc(&d->ring, 0, BUF_GPA, 64, VRING_DESC_F_WRITE, 0);
+    test_ring_publish(&d->ring, 0);                /* offered, not yet kicked */
+    set_status(d, 0);
+    kick(d, 0);
+    g_assert_cmpuint(test_ring_used_idx(&d->ring), ==, 0);
+    g_assert_cmpuint(f->tb->n_msi, ==, 0);
+    g_assert_cmpuint(status(d), ==, 0);
+    cc_w(d, CC_Q_SELECT, 2, 0);
+    g_assert_cmpuint(cc_r(d, CC_Q_SIZE, 2), ==, 64);
+    g_assert_cmpuint(cc_r(d, CC_Q_ENABLE, 2), ==, 0);
+    g_assert_cmphex(cc_r(d, CC_Q_MSIX, 2), ==, VIRTIO_MSI_NO_VECTOR);
+    g_assert_cmphex(cc_r(d, CC_MSIX, 2), ==, VIRTIO_MSI_NO_VECTOR);
+
+    bring_up(d, f->tb);                            /* the driver starts over */
+    request(d, 0);
+    g_assert_cmpuint(test_ring_used_idx(&d->ring), ==, 1);
+    g_assert_cmpuint(f->tb->n_msi, ==, 1);
+
+    /* A machine reset: config space to power-on, decode off, MSI-X off,
+     * BARs where they were assigned. */
+    uint64_t bar = d->bar;
+    f->dev->ops->reset(f->dev);
+    g_assert_cmphex(test_cfg_read(f->tb, d->devfn, PCI_COMMAND, 2), ==, 0);
+    g_assert_cmphex(cc_r(d, CC_NUMQ, 2), ==, 0xffff);       /* not decoded */
+    g_assert_cmphex(test_cfg_read(f->tb, d->devfn, d->msix_cap + 2, 2) & MSIX_ENABLE, ==, 0);
+    probe(d, f->tb);
+    g_assert_cmphex(d->bar, ==, bar);
+    g_assert_cmpuint(status(d), ==, 0);
+}
+
+/* Saves and builds the section bytes of a state struct. */
+static GByteArray *section_of(HgrDevice *dev, HgrVirtioPciState *st)
+{
+    g_autoptr(GByteArray) data = g_byte_array_new();
+    g_autoptr(HgrVisitor) v = hgr_visitor_new_save(data);
+    GByteArray *s = g_byte_array_new();
+
+    dev->ops->visit_state(v, st);
+    hgr_state_write_section(s, dev->id, dev->ops->state_version, data->data, data->len);
+    return s;
+}
+
+static void test_save_load_roundtrip(Fixture *f, gconstpointer data)
+{
+    Drv *d = &f->d;
+
+    bring_up(d, f->tb);
+    request(d, 0);
+    msix_entry(d, 1, true);
+    request(d, 1);                                 /* leaves vector 1 pending */
+    g_autoptr(GByteArray) saved = test_save(f->dev);
+
+    /* A fresh machine on the same RAM. */
+    TestBoard *tb2 = test_board_new(f->tb->ram);
+    HgrDevice *dev2 = new_rng(tb2);
+    g_autoptr(GError) err = NULL;
+    g_assert_true(test_load(dev2, saved, &err));
+    g_assert_no_error(err);
+    g_autoptr(GByteArray) again = test_save(dev2);
+    g_assert_cmpmem(saved->data, saved->len, again->data, again->len);
+
+    /* It carries on: the pending vector fires on unmask, new work completes. */
+    Drv d2 = *d;
+    d2.tb = tb2;
+    msix_entry(&d2, 1, false);
+    g_assert_cmpuint(tb2->n_msi, ==, 1);
+    request(&d2, 2);
+    g_assert_cmpuint(test_ring_used_idx(&d2.ring), ==, 3);
+    g_assert_true(buffer_filled(&d2, 2));
+    g_assert_cmpuint(tb2->n_msi, ==, 2);
+    g_assert_cmphex(tb2->msi[1].addr, ==, MSI_ADDR(1));
+
+    hgr_device_free(dev2);
+    test_board_free(tb2, false);
+}
+
+typedef void (*Tamper)(HgrVirtioPciState *st);
+
+static void tamper_features(HgrVirtioPciState *st) { st->virtio.driver_features |= 1ULL << 40; }
+static void tamper_queue_size(HgrVirtioPciState *st) { st->virtio.queues[0].size = 4096; }
+static void tamper_ring(HgrVirtioPciState *st) { st->virtio.queues[0].used_gpa = 0x40000000; }
+static void tamper_num_queues(HgrVirtioPciState *st) { st->virtio.num_queues = 2; }
+static void tamper_vector(HgrVirtioPciState *st) { st->virtio.queues[0].msix_vector = 7; }
+static void tamper_config_vector(HgrVirtioPciState *st) { st->config_msix_vector = 2; }
+static void tamper_vendor(HgrVirtioPciState *st) { st->pci.config[PCI_VENDOR_ID] = 0x86; }
+static void tamper_msix_table_size(HgrVirtioPciState *st) { st->msix.nvec = 3; }
+static void tamper_msix_reserved(HgrVirtioPciState *st) { st->msix.table[12] = 0x80; }
+static void tamper_pba(HgrVirtioPciState *st) { st->msix.pba = 1ULL << 9; }
+static void tamper_device_state(HgrVirtioPciState *st) { st->device_state_len = 5; }
+static void tamper_device_state_len(HgrVirtioPciState *st) { st->device_state_len = 1u << 30; }
+
+static void test_load_tampered(Fixture *f, gconstpointer data)
+{
+    const Tamper tampers[] = {
+        tamper_features, tamper_queue_size, tamper_ring, tamper_num_queues, tamper_vector,
+        tamper_config_vector, tamper_vendor, tamper_msix_table_size, tamper_msix_reserved,
+        tamper_pba, tamper_device_state, tamper_device_state_len,
+    };
+    Drv *d = &f->d;
+
+    bring_up(d, f->tb);
+    request(d, 0);
+    g_autoptr(GByteArray) before = test_save(f->dev);
+    HgrVirtioPciState *st = g_malloc0(sizeof(*st));
+    for (size_t i = 0; i < G_N_ELEMENTS(tampers); i++) {
+        memset(st, 0, sizeof(*st));
+        f->dev->ops->get_state(f->dev, st);
+        tampers[i](st);
+        g_autoptr(GByteArray) s = section_of(f->dev, st);
+        g_autoptr(GError) err = NULL;
+        g_assert_false(test_load(f->dev, s, &err));
+        g_assert_error(err, HGR_VM_ERROR, HGR_VM_ERROR_STATE);
+        g_autoptr(GByteArray) after = test_save(f->dev);
+        g_assert_cmpmem(before->data, before->len, after->data, after->len);
+    }
+    g_free(st);
+    /* Still working. */
+    request(d, 1);
+    g_assert_cmpuint(test_ring_used_idx(&d->ring), ==, 2);
+}
+
+/* Cut anywhere, the section is refused and the device is untouched. */
+static void test_load_truncated(Fixture *f, gconstpointer data)
+{
+    bring_up(&f->d, f->tb);
+    g_autoptr(GByteArray) before = test_save(f->dev);
+    HgrVirtioPciState *st = g_malloc0(sizeof(*st));
+    f->dev->ops->get_state(f->dev, st);
+    g_autoptr(GByteArray) payload = g_byte_array_new();
+    g_autoptr(HgrVisitor) v = hgr_visitor_new_save(payload);
+    f->dev->ops->visit_state(v, st);
+    for (guint cut = 0; cut < payload->len; cut += 97) {
+        g_autoptr(GByteArray) s = g_byte_array_new();
+        hgr_state_write_section(s, f->dev->id, 1, payload->data, cut);
+        g_assert_false(test_load(f->dev, s, NULL));
+    }
+    g_free(st);
+    g_autoptr(GByteArray) after = test_save(f->dev);
+    g_assert_cmpmem(before->data, before->len, after->data, after->len);
+}
+
+#define ADD(path, fn) g_test_add("/vmm/virtio-pci/" path, Fixture, NULL, setup, fn, teardown)
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL);    /* NEEDS_RESET warns, as it should */
+    ADD("linux-bring-up", test_linux_bring_up);
+    ADD("features-refused", test_features_refused);
+    ADD("queue-select-out-of-range", test_queue_select_out_of_range);
+    ADD("queue-writes-after-enable", test_queue_writes_after_enable);
+    ADD("queue-writes-after-driver-ok", test_queue_writes_after_driver_ok);
+    ADD("queue-size-refused", test_queue_size_refused);
+    ADD("vector-out-of-range", test_vector_out_of_range);
+    ADD("msix-mask-pending", test_msix_mask_pending);
+    ADD("pci-cfg-window", test_pci_cfg_window);
+    ADD("reset-mid-io", test_reset_mid_io);
+    ADD("save-load-roundtrip", test_save_load_roundtrip);
+    ADD("load-tampered", test_load_tampered);
+    ADD("load-truncated", test_load_truncated);
+    return g_test_run();
+}
