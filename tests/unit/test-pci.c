@@ -278,6 +278,40 @@ static void test_bar_move(Fixture *f, gconstpointer data)
     g_assert_cmphex(hgr_pci_bar_address(&f->dev->pdev, 0), ==, HGR_PCI_BAR_UNMAPPED);
 }
 
+/* A vCPU reading the BAR while another moves it sees the device at the
+ * right offset or nothing, never another offset. */
+typedef struct {
+    Fixture *f;
+    gint stop;
+} Race;
+
+static gpointer mover(gpointer data)
+{
+    Race *r = data;
+    for (unsigned i = 0; !g_atomic_int_get(&r->stop); i++) {
+        test_cfg_write(r->f->tb, DEVFN, 0x10, 4, HGR_PCI_MMIO_BASE + 0x100000 * (1 + i % 2));
+        test_cfg_write(r->f->tb, DEVFN, PCI_COMMAND, 2, i % 3 ? PCI_COMMAND_MEMORY : 0);
+    }
+    return NULL;
+}
+
+static void test_bar_move_race(Fixture *f, gconstpointer data)
+{
+    Race r = { .f = f };
+    GThread *t = g_thread_new("mover", mover, &r);
+    unsigned hits = 0;
+
+    for (unsigned i = 0; i < 100000; i++) {
+        uint64_t base = HGR_PCI_MMIO_BASE + 0x100000 * (1 + i % 2);
+        uint32_t v = (uint32_t)test_io(&f->tb->mmio, base + 0x40, 4);
+        g_assert_true(v == 0xffffffff || v == 0xba000040);
+        hits += v != 0xffffffff;
+    }
+    g_atomic_int_set(&r.stop, 1);
+    g_thread_join(t);
+    g_assert_cmpuint(hits, >, 0);
+}
+
 static void test_reset(Fixture *f, gconstpointer data)
 {
     TestBoard *tb = f->tb;
@@ -375,6 +409,7 @@ int main(int argc, char **argv)
     ADD("cf8-ecam-same-view", test_cf8_ecam_same_view);
     ADD("unmapped-all-ones", test_unmapped_all_ones);
     ADD("bar-move", test_bar_move);
+    ADD("bar-move-race", test_bar_move_race);
     ADD("reset", test_reset);
     ADD("save-load", test_save_load);
     ADD("host-bridge-roundtrip", test_host_bridge_roundtrip);
