@@ -283,6 +283,7 @@ static void test_bar_move(Fixture *f, gconstpointer data)
 typedef struct {
     Fixture *f;
     gint stop;
+    gint moves;
 } Race;
 
 static gpointer mover(gpointer data)
@@ -291,6 +292,7 @@ static gpointer mover(gpointer data)
     for (unsigned i = 0; !g_atomic_int_get(&r->stop); i++) {
         test_cfg_write(r->f->tb, DEVFN, 0x10, 4, HGR_PCI_MMIO_BASE + 0x100000 * (1 + i % 2));
         test_cfg_write(r->f->tb, DEVFN, PCI_COMMAND, 2, i % 3 ? PCI_COMMAND_MEMORY : 0);
+        g_atomic_int_inc(&r->moves);
     }
     return NULL;
 }
@@ -299,17 +301,21 @@ static void test_bar_move_race(Fixture *f, gconstpointer data)
 {
     Race r = { .f = f };
     GThread *t = g_thread_new("mover", mover, &r);
-    unsigned hits = 0;
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    unsigned hits = 0, misses = 0;
 
-    for (unsigned i = 0; i < 100000; i++) {
+    for (unsigned i = 0; (hits < 1000 || misses < 1000 || g_atomic_int_get(&r.moves) < 10000) &&
+                         g_get_monotonic_time() < deadline; i++) {
         uint64_t base = HGR_PCI_MMIO_BASE + 0x100000 * (1 + i % 2);
         uint32_t v = (uint32_t)test_io(&f->tb->mmio, base + 0x40, 4);
         g_assert_true(v == 0xffffffff || v == 0xba000040);
         hits += v != 0xffffffff;
+        misses += v == 0xffffffff;
     }
     g_atomic_int_set(&r.stop, 1);
     g_thread_join(t);
-    g_assert_cmpuint(hits, >, 0);
+    g_assert_cmpuint(hits, >=, 1000);                /* the race really happened */
+    g_assert_cmpuint(misses, >=, 1000);
 }
 
 static void test_reset(Fixture *f, gconstpointer data)
