@@ -3,7 +3,9 @@
  * masking, reset during I/O, and save/load (round trip and tampered). */
 #include <glib.h>
 #include <hangar/vm.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pci-test-board.h"
 #include "virtio/virtio-pci.h"
@@ -598,6 +600,51 @@ static void test_load_truncated(Fixture *f, gconstpointer data)
     g_assert_cmpmem(before->data, before->len, after->data, after->len);
 }
 
+/* lspci, the reference decoder, reads our config space (from a dump in
+ * its own -xxxx format) the way we mean it. */
+static void test_lspci_decodes_config(Fixture *f, gconstpointer data)
+{
+    g_autofree char *lspci = g_find_program_in_path("lspci");
+    if (!lspci) {
+        g_test_skip("lspci (pciutils) is not installed");
+        return;
+    }
+    bring_up(&f->d, f->tb);
+    g_autoptr(GString) dump = g_string_new("00:01.0 virtio\n");
+    for (uint32_t off = 0; off < HGR_PCI_CONFIG_SIZE; off += 16) {
+        g_string_append_printf(dump, "%03x:", off);
+        for (uint32_t i = 0; i < 16; i++)
+            g_string_append_printf(dump, " %02x", test_cfg_read(f->tb, f->d.devfn, off + i, 1));
+        g_string_append_c(dump, '\n');
+    }
+    g_autofree char *path = NULL;
+    int fd = g_file_open_tmp("hangar-pci-XXXXXX", &path, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    g_assert_true(g_file_set_contents(path, dump->str, dump->len, NULL));
+    const char *argv[] = { lspci, "-F", path, "-vvv", "-nn", NULL };
+    g_autofree char *out = NULL;
+    int wait_status;
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                               NULL, &out, NULL, &wait_status, NULL));
+    g_unlink(path);
+    g_test_message("%s", out);
+    const char *want[] = {
+        "[1af4:1044] (rev 01)",
+        "Control: I/O- Mem+ BusMaster+",
+        "Memory at 100000000 (64-bit, non-prefetchable)",
+        "VirtIO: CommonCfg\n\t\tBAR=0 offset=00000000 size=00000038",
+        "VirtIO: Notify\n\t\tBAR=0 offset=00003000 size=00000004 multiplier=00000004",
+        "VirtIO: ISR\n\t\tBAR=0 offset=00001000 size=00000001",
+        "VirtIO: DeviceCfg\n\t\tBAR=0 offset=00002000",
+        "MSI-X: Enable+ Count=2 Masked-\n\t\tVector table: BAR=0 offset=00004000\n"
+        "\t\tPBA: BAR=0 offset=00005000",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(want); i++)
+        if (!strstr(out, want[i]))
+            g_error("lspci output lacks \"%s\":\n%s", want[i], out);
+}
+
 #define ADD(path, fn) g_test_add("/vmm/virtio-pci/" path, Fixture, NULL, setup, fn, teardown)
 
 int main(int argc, char **argv)
@@ -617,5 +664,6 @@ int main(int argc, char **argv)
     ADD("save-load-roundtrip", test_save_load_roundtrip);
     ADD("load-tampered", test_load_tampered);
     ADD("load-truncated", test_load_truncated);
+    ADD("lspci-decodes-config", test_lspci_decodes_config);
     return g_test_run();
 }
