@@ -3,8 +3,13 @@
  * masking, reset during I/O, and save/load (round trip and tampered). */
 #include <glib.h>
 #include <hangar/vm.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <linux/kvm.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "pci-test-board.h"
@@ -645,6 +650,140 @@ static void test_lspci_decodes_config(Fixture *f, gconstpointer data)
             g_error("lspci output lacks \"%s\":\n%s", want[i], out);
 }
 
+/* With a KVM VM fd: kicks are ioeventfds that follow the BAR, interrupts
+ * are irqfds whose GSI routes follow the MSI-X table, also after a load.
+ * Needs only ioctls on /dev/kvm (no guest code runs); skipped without it. */
+typedef struct {
+    unsigned next_gsi;
+    bool refuse;
+    unsigned n;
+    unsigned gsi;
+    uint64_t addr;
+    uint32_t data;
+} Routes;
+
+static unsigned kvm_alloc_gsi(void *opaque)
+{
+    return ((Routes *)opaque)->next_gsi++;
+}
+
+static bool kvm_set_route(void *opaque, unsigned gsi, uint64_t addr, uint32_t data)
+{
+    Routes *r = opaque;
+    r->n++;
+    r->gsi = gsi;
+    r->addr = addr;
+    r->data = data;
+    return !r->refuse;
+}
+
+/* 0 if nobody watches addr, EEXIST if an ioeventfd of ours does. */
+static int ioeventfd_probe(int vm_fd, uint64_t addr)
+{
+    int fd = eventfd(0, EFD_CLOEXEC);
+    struct kvm_ioeventfd ev = { .addr = addr, .len = 2, .fd = fd };
+    int r = ioctl(vm_fd, KVM_IOEVENTFD, &ev) == 0 ? 0 : errno;
+    if (r == 0) {
+        ev.flags = KVM_IOEVENTFD_FLAG_DEASSIGN;
+        ioctl(vm_fd, KVM_IOEVENTFD, &ev);
+    }
+    close(fd);
+    return r;
+}
+
+static TestBoard *kvm_board(int vm_fd, Routes *routes, uint8_t *ram)
+{
+    TestBoard *tb = test_board_new(ram);
+    tb->board.vm_fd = vm_fd;
+    tb->board.alloc_gsi = kvm_alloc_gsi;
+    tb->board.set_msi_route = kvm_set_route;
+    tb->board.opaque = routes;
+    return tb;
+}
+
+static void test_kvm_ioeventfd_irqfd(void)
+{
+    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    int vm_fd = kvm < 0 ? -1 : ioctl(kvm, KVM_CREATE_VM, 0);
+    if (vm_fd < 0 || ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+        g_test_skip("no usable /dev/kvm");
+        if (vm_fd >= 0)
+            close(vm_fd);
+        if (kvm >= 0)
+            close(kvm);
+        return;
+    }
+    Routes routes = { .next_gsi = 24 };
+    TestBoard *tb = kvm_board(vm_fd, &routes, NULL);
+    HgrIoThread *io = hgr_iothread_new("test-io");
+    hgr_iothread_start(io);
+    HgrDevice *dev = hgr_virtio_pci_new("virtio-rng.0", hgr_virtio_rng_new(&tb->mem, io));
+    g_assert_true(dev->ops->realize(dev, &tb->board, NULL));
+    Drv d;
+
+    probe(&d, tb);                                 /* decode on */
+    uint64_t kick_addr = d.bar + d.notify;
+    g_assert_cmpint(ioeventfd_probe(vm_fd, kick_addr), ==, EEXIST);
+    test_cfg_write(tb, d.devfn, PCI_COMMAND, 2, 0);
+    g_assert_cmpint(ioeventfd_probe(vm_fd, kick_addr), ==, 0);
+    uint64_t moved = d.bar + 0x100000;
+    test_cfg_write(tb, d.devfn, PCI_BASE_ADDRESS_0, 4, (uint32_t)moved);
+    test_cfg_write(tb, d.devfn, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    g_assert_cmpint(ioeventfd_probe(vm_fd, kick_addr), ==, 0);
+    g_assert_cmpint(ioeventfd_probe(vm_fd, moved + d.notify), ==, EEXIST);
+    d.bar = moved;
+
+    /* Unmasking vector 1 routes its GSI to the table entry. */
+    bring_up(&d, tb);
+    g_assert_cmpuint(routes.addr, ==, MSI_ADDR(1));
+    g_assert_cmpuint(routes.data, ==, MSI_DATA(1));
+    g_assert_cmpuint(routes.gsi, ==, 24 + 1);
+
+    /* A kick through the MMIO exit reaches the I/O thread via the eventfd;
+     * the interrupt leaves through the irqfd, not the irqchip. */
+    request(&d, 0);
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (test_ring_used_idx(&d.ring) < 1 && g_get_monotonic_time() < deadline)
+        g_usleep(1000);
+    g_assert_cmpuint(test_ring_used_idx(&d.ring), ==, 1);
+    g_assert_cmpuint(tb->n_msi, ==, 0);
+
+    /* Load into a second device on the same VM after a BAR move on the
+     * first: its kick follows the loaded BAR, its route the loaded table. */
+    msix_entry(&d, 1, true);
+    test_io_write(&tb->mmio, d.bar + d.msix_table + 16 + 8, 4, 0x77);
+    test_io_write(&tb->mmio, d.bar + d.msix_table + 16 + 12, 4, 0);
+    g_assert_cmpuint(routes.data, ==, 0x77);
+    g_autoptr(GByteArray) saved = test_save(dev);
+    hgr_device_free(dev);
+    g_assert_cmpint(ioeventfd_probe(vm_fd, moved + d.notify), ==, 0);   /* released */
+
+    Routes routes2 = { .next_gsi = 40, .refuse = true };
+    TestBoard *tb2 = kvm_board(vm_fd, &routes2, tb->ram);
+    HgrDevice *dev2 = hgr_virtio_pci_new("virtio-rng.0", hgr_virtio_rng_new(&tb2->mem, io));
+    g_assert_true(dev2->ops->realize(dev2, &tb2->board, NULL));
+    g_assert_true(test_load(dev2, saved, NULL));
+    g_assert_cmpint(ioeventfd_probe(vm_fd, moved + d.notify), ==, EEXIST);
+    g_assert_cmpuint(routes2.gsi, ==, 40 + 1);
+    g_assert_cmpuint(routes2.data, ==, 0x77);
+    /* KVM refused that route (routes2.refuse): interrupts still arrive,
+     * through the irqchip. */
+    d.tb = tb2;
+    request(&d, 1);
+    deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (tb2->n_msi < 1 && g_get_monotonic_time() < deadline)
+        g_usleep(1000);
+    g_assert_cmpuint(tb2->n_msi, ==, 1);
+    g_assert_cmphex(tb2->msi[0].data, ==, 0x77);
+
+    hgr_device_free(dev2);
+    hgr_iothread_free(io);
+    test_board_free(tb2, false);
+    test_board_free(tb, true);
+    close(vm_fd);
+    close(kvm);
+}
+
 #define ADD(path, fn) g_test_add("/vmm/virtio-pci/" path, Fixture, NULL, setup, fn, teardown)
 
 int main(int argc, char **argv)
@@ -665,5 +804,6 @@ int main(int argc, char **argv)
     ADD("load-tampered", test_load_tampered);
     ADD("load-truncated", test_load_truncated);
     ADD("lspci-decodes-config", test_lspci_decodes_config);
+    g_test_add_func("/vmm/virtio-pci/kvm-ioeventfd-irqfd", test_kvm_ioeventfd_irqfd);
     return g_test_run();
 }
