@@ -45,14 +45,6 @@ static bool test_dev_realize(HgrDevice *dev, HgrBoard *board, GError **error)
     return hgr_pci_bus_add_device(board->pci, (HgrPciDevice *)dev, -1, error);
 }
 
-static void test_dev_get_state(HgrDevice *dev, void *st) { hgr_pci_get_state((HgrPciDevice *)dev, st); }
-static void test_dev_visit_state(HgrVisitor *v, void *st) { hgr_pci_visit_state(v, st); }
-static bool test_dev_check_state(HgrDevice *dev, const void *st, GError **error)
-{
-    return hgr_pci_check_state((HgrPciDevice *)dev, st, error);
-}
-static void test_dev_set_state(HgrDevice *dev, const void *st) { hgr_pci_set_state((HgrPciDevice *)dev, st); }
-
 static void test_dev_destroy(HgrDevice *dev)
 {
     hgr_pci_device_finalize((HgrPciDevice *)dev);
@@ -64,10 +56,10 @@ static const HgrDeviceOps test_dev_ops = {
     .state_version = 1,
     .state_size = sizeof(HgrPciState),
     .realize = test_dev_realize,
-    .get_state = test_dev_get_state,
-    .visit_state = test_dev_visit_state,
-    .check_state = test_dev_check_state,
-    .set_state = test_dev_set_state,
+    .get_state = hgr_pci_config_only_get_state,
+    .visit_state = hgr_pci_config_only_visit_state,
+    .check_state = hgr_pci_config_only_check_state,
+    .set_state = hgr_pci_config_only_set_state,
     .destroy = test_dev_destroy,
 };
 
