@@ -45,14 +45,6 @@ static bool test_dev_realize(HgrDevice *dev, HgrBoard *board, GError **error)
     return hgr_pci_bus_add_device(board->pci, (HgrPciDevice *)dev, -1, error);
 }
 
-static void test_dev_get_state(HgrDevice *dev, void *st) { hgr_pci_get_state((HgrPciDevice *)dev, st); }
-static void test_dev_visit_state(HgrVisitor *v, void *st) { hgr_pci_visit_state(v, st); }
-static bool test_dev_check_state(HgrDevice *dev, const void *st, GError **error)
-{
-    return hgr_pci_check_state((HgrPciDevice *)dev, st, error);
-}
-static void test_dev_set_state(HgrDevice *dev, const void *st) { hgr_pci_set_state((HgrPciDevice *)dev, st); }
-
 static void test_dev_destroy(HgrDevice *dev)
 {
     hgr_pci_device_finalize((HgrPciDevice *)dev);
@@ -64,10 +56,10 @@ static const HgrDeviceOps test_dev_ops = {
     .state_version = 1,
     .state_size = sizeof(HgrPciState),
     .realize = test_dev_realize,
-    .get_state = test_dev_get_state,
-    .visit_state = test_dev_visit_state,
-    .check_state = test_dev_check_state,
-    .set_state = test_dev_set_state,
+    .get_state = hgr_pci_config_only_get_state,
+    .visit_state = hgr_pci_config_only_visit_state,
+    .check_state = hgr_pci_config_only_check_state,
+    .set_state = hgr_pci_config_only_set_state,
     .destroy = test_dev_destroy,
 };
 
@@ -278,6 +270,46 @@ static void test_bar_move(Fixture *f, gconstpointer data)
     g_assert_cmphex(hgr_pci_bar_address(&f->dev->pdev, 0), ==, HGR_PCI_BAR_UNMAPPED);
 }
 
+/* A vCPU reading the BAR while another moves it sees the device at the
+ * right offset or nothing, never another offset. */
+typedef struct {
+    Fixture *f;
+    gint stop;
+    gint moves;
+} Race;
+
+static gpointer mover(gpointer data)
+{
+    Race *r = data;
+    for (unsigned i = 0; !g_atomic_int_get(&r->stop); i++) {
+        test_cfg_write(r->f->tb, DEVFN, 0x10, 4, HGR_PCI_MMIO_BASE + 0x100000 * (1 + i % 2));
+        test_cfg_write(r->f->tb, DEVFN, PCI_COMMAND, 2, i % 3 ? PCI_COMMAND_MEMORY : 0);
+        g_atomic_int_inc(&r->moves);
+    }
+    return NULL;
+}
+
+static void test_bar_move_race(Fixture *f, gconstpointer data)
+{
+    Race r = { .f = f };
+    GThread *t = g_thread_new("mover", mover, &r);
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    unsigned hits = 0, misses = 0;
+
+    for (unsigned i = 0; (hits < 1000 || misses < 1000 || g_atomic_int_get(&r.moves) < 10000) &&
+                         g_get_monotonic_time() < deadline; i++) {
+        uint64_t base = HGR_PCI_MMIO_BASE + 0x100000 * (1 + i % 2);
+        uint32_t v = (uint32_t)test_io(&f->tb->mmio, base + 0x40, 4);
+        g_assert_true(v == 0xffffffff || v == 0xba000040);
+        hits += v != 0xffffffff;
+        misses += v == 0xffffffff;
+    }
+    g_atomic_int_set(&r.stop, 1);
+    g_thread_join(t);
+    g_assert_cmpuint(hits, >=, 1000);                /* the race really happened */
+    g_assert_cmpuint(misses, >=, 1000);
+}
+
 static void test_reset(Fixture *f, gconstpointer data)
 {
     TestBoard *tb = f->tb;
@@ -375,6 +407,7 @@ int main(int argc, char **argv)
     ADD("cf8-ecam-same-view", test_cf8_ecam_same_view);
     ADD("unmapped-all-ones", test_unmapped_all_ones);
     ADD("bar-move", test_bar_move);
+    ADD("bar-move-race", test_bar_move_race);
     ADD("reset", test_reset);
     ADD("save-load", test_save_load);
     ADD("host-bridge-roundtrip", test_host_bridge_roundtrip);

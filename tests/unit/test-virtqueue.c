@@ -105,6 +105,14 @@ static void assert_refused(Fixture *f)
     g_assert_cmpuint(f->sink.got, ==, 0);
 }
 
+/* Offers the chain at `head`, kicks, and expects it refused. */
+static void assert_offer_refused(Fixture *f, uint16_t head)
+{
+    test_ring_publish(&f->ring, head);
+    kick(f);
+    assert_refused(f);
+}
+
 static void test_size_invalid(Fixture *f, gconstpointer data)
 {
     const uint16_t sizes[] = { 0, 12, 512, 0xffff };
@@ -167,17 +175,13 @@ static void test_next_out_of_range(Fixture *f, gconstpointer data)
 {
     g_assert_true(start(f));
     test_ring_desc(&f->ring, 0, BUF, 16, VRING_DESC_F_NEXT, QSIZE);
-    test_ring_publish(&f->ring, 0);
-    kick(f);
-    assert_refused(f);
+    assert_offer_refused(f, 0);
 }
 
 static void test_head_out_of_range(Fixture *f, gconstpointer data)
 {
     g_assert_true(start(f));
-    test_ring_publish(&f->ring, QSIZE + 3);
-    kick(f);
-    assert_refused(f);
+    assert_offer_refused(f, QSIZE + 3);
 }
 
 static void test_chain_cycle(Fixture *f, gconstpointer data)
@@ -186,9 +190,7 @@ static void test_chain_cycle(Fixture *f, gconstpointer data)
     test_ring_desc(&f->ring, 0, BUF, 16, VRING_DESC_F_NEXT, 1);
     test_ring_desc(&f->ring, 1, BUF, 16, VRING_DESC_F_NEXT, 2);
     test_ring_desc(&f->ring, 2, BUF, 16, VRING_DESC_F_NEXT, 0);
-    test_ring_publish(&f->ring, 0);
-    kick(f);
-    assert_refused(f);
+    assert_offer_refused(f, 0);
 }
 
 /* Zero-length descriptors in a loop (CVE-2016-7422's shape) end too. */
@@ -196,9 +198,7 @@ static void test_zero_length_cycle(Fixture *f, gconstpointer data)
 {
     g_assert_true(start(f));
     test_ring_desc(&f->ring, 0, BUF, 0, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 0);
-    test_ring_publish(&f->ring, 0);
-    kick(f);
-    assert_refused(f);
+    assert_offer_refused(f, 0);
 }
 
 /* A chain using every descriptor is legal; one more is not possible
@@ -234,9 +234,7 @@ static void test_indirect_cycle(Fixture *f, gconstpointer data)
     test_desc_at(&f->mem, table, 0, BUF + 0x1000, 8, VRING_DESC_F_NEXT, 1);
     test_desc_at(&f->mem, table, 1, BUF + 0x1000, 8, VRING_DESC_F_NEXT, 0);
     test_ring_desc(&f->ring, 0, table, 32, VRING_DESC_F_INDIRECT, 0);
-    test_ring_publish(&f->ring, 0);
-    kick(f);
-    assert_refused(f);
+    assert_offer_refused(f, 0);
 }
 
 static void test_indirect_with_next(Fixture *f, gconstpointer data)
@@ -245,9 +243,7 @@ static void test_indirect_with_next(Fixture *f, gconstpointer data)
     test_desc_at(&f->mem, BUF, 0, BUF + 0x1000, 8, 0, 0);
     test_ring_desc(&f->ring, 0, BUF, 16, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 1);
     test_ring_desc(&f->ring, 1, BUF + 0x1000, 8, VRING_DESC_F_WRITE, 0);
-    test_ring_publish(&f->ring, 0);
-    kick(f);
-    assert_refused(f);
+    assert_offer_refused(f, 0);
 }
 
 static void test_indirect_nested(Fixture *f, gconstpointer data)
@@ -256,9 +252,7 @@ static void test_indirect_nested(Fixture *f, gconstpointer data)
     test_desc_at(&f->mem, BUF + 0x100, 0, BUF + 0x1000, 8, VRING_DESC_F_WRITE, 0);
     test_desc_at(&f->mem, BUF, 0, BUF + 0x100, 16, VRING_DESC_F_INDIRECT, 0);
     test_ring_desc(&f->ring, 0, BUF, 16, VRING_DESC_F_INDIRECT, 0);
-    test_ring_publish(&f->ring, 0);
-    kick(f);
-    assert_refused(f);
+    assert_offer_refused(f, 0);
 }
 
 static void test_indirect_bad_length(Fixture *f, gconstpointer data)
@@ -272,9 +266,7 @@ static void test_indirect_bad_length(Fixture *f, gconstpointer data)
         test_desc_at(&g->mem, BUF, 0, BUF + 0x1000, 8, VRING_DESC_F_WRITE, 0);
         test_desc_at(&g->mem, BUF, 1, BUF + 0x1000, 8, VRING_DESC_F_WRITE, 0);
         test_ring_desc(&g->ring, 0, BUF, lens[i], VRING_DESC_F_INDIRECT, 0);
-        test_ring_publish(&g->ring, 0);
-        kick(g);
-        assert_refused(g);
+        assert_offer_refused(g, 0);
         fixture_teardown(g, NULL);
         g_free(g);
     }
@@ -311,31 +303,27 @@ static void test_desc_length_zero(Fixture *f, gconstpointer data)
     g_assert_cmpuint(test_ring_used_idx(&f->ring), ==, 1);
 }
 
-static void test_desc_length_max(Fixture *f, gconstpointer data)
+/* One writable descriptor [addr, addr+len) that is not all RAM. */
+static void assert_buffer_refused(Fixture *f, uint64_t addr, uint32_t len)
 {
     g_assert_true(start(f));
-    test_ring_desc(&f->ring, 0, BUF, 0xffffffff, VRING_DESC_F_WRITE, 0);
-    test_ring_publish(&f->ring, 0);
-    kick(f);
-    assert_refused(f);
+    test_ring_desc(&f->ring, 0, addr, len, VRING_DESC_F_WRITE, 0);
+    assert_offer_refused(f, 0);
+}
+
+static void test_desc_length_max(Fixture *f, gconstpointer data)
+{
+    assert_buffer_refused(f, BUF, 0xffffffff);
 }
 
 static void test_desc_wrapping(Fixture *f, gconstpointer data)
 {
-    g_assert_true(start(f));
-    test_ring_desc(&f->ring, 0, UINT64_MAX - 0xfff, 0x2000, VRING_DESC_F_WRITE, 0);
-    test_ring_publish(&f->ring, 0);
-    kick(f);
-    assert_refused(f);
+    assert_buffer_refused(f, UINT64_MAX - 0xfff, 0x2000);
 }
 
 static void test_buffer_into_hole(Fixture *f, gconstpointer data)
 {
-    g_assert_true(start(f));
-    test_ring_desc(&f->ring, 0, HGR_LOWMEM_LIMIT - 0x100, 0x200, VRING_DESC_F_WRITE, 0);
-    test_ring_publish(&f->ring, 0);
-    kick(f);
-    assert_refused(f);
+    assert_buffer_refused(f, HGR_LOWMEM_LIMIT - 0x100, 0x200);
 }
 
 /* RAM contiguous for the guest but two host mappings: the buffer becomes
@@ -406,9 +394,7 @@ static void test_readable_after_writable(Fixture *f, gconstpointer data)
     g_assert_true(start(f));
     test_ring_desc(&f->ring, 0, BUF, 16, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
     test_ring_desc(&f->ring, 1, BUF + 16, 16, 0, 0);
-    test_ring_publish(&f->ring, 0);
-    kick(f);
-    assert_refused(f);
+    assert_offer_refused(f, 0);
 }
 
 /* Out buffers then in buffers: order, lengths, data, used element. */

@@ -101,45 +101,55 @@ static bool entry_masked(HgrMsix *msix, unsigned v)
     return msix->fmask || (hgr_io_get(entry(msix, v) + ENTRY_CTRL, 4) & ENTRY_CTRL_MASKED);
 }
 
-/* With KVM, brings the vector's GSI route in line with its table entry
- * (only when it changed: each update rewrites KVM's whole routing table). */
-static void sync_route(HgrMsix *msix, unsigned v)
+/* With KVM, brings the vector's GSI route in line with its table entry,
+ * only when the entry changed (each update rewrites KVM's whole routing
+ * table). False when the irqfd cannot deliver it. */
+static bool sync_route(HgrMsix *msix, unsigned v)
 {
     if (msix->irqfd[v] < 0)
-        return;
+        return false;
     uint64_t addr = hgr_io_get(entry(msix, v) + ENTRY_ADDR, 8);
     uint32_t data = (uint32_t)hgr_io_get(entry(msix, v) + ENTRY_DATA, 4);
-    if (msix->routed[v] && msix->route_addr[v] == addr && msix->route_data[v] == data)
-        return;
+    if (msix->route_known[v] && msix->route_addr[v] == addr && msix->route_data[v] == data)
+        return msix->route_ok[v];
     const HgrBoard *b = msix->board;
-    msix->routed[v] = b->set_msi_route(b->opaque, msix->gsi[v], addr, data);
+    msix->route_ok[v] = b->set_msi_route(b->opaque, msix->gsi[v], addr, data);
+    msix->route_known[v] = true;
     msix->route_addr[v] = addr;
     msix->route_data[v] = data;
+    return msix->route_ok[v];
 }
 
 static void deliver(HgrMsix *msix, unsigned v)
 {
     msix->pba &= ~(1ULL << v);
-    if (msix->irqfd[v] >= 0) {
-        sync_route(msix, v);
+    if (sync_route(msix, v)) {
         uint64_t one = 1;
         if (write(msix->irqfd[v], &one, sizeof(one)) < 0 && errno != EAGAIN)
             g_warning_once("%s: MSI-X irqfd write: %s", msix->pdev->dev.id,
                            g_strerror(errno));
         return;
     }
+    /* No irqfd (unit tests), or KVM refused the route (table full). */
     if (msix->board)
         hgr_irq_msi(msix->board->irqchip, hgr_io_get(entry(msix, v) + ENTRY_ADDR, 8),
                     (uint32_t)hgr_io_get(entry(msix, v) + ENTRY_DATA, 4));
 }
 
-static void deliver_unmasked_pending(HgrMsix *msix)
+/* Vectors that just became live (enable on, function mask off): routes
+ * ready before the first interrupt, and what was pending goes out. */
+static void vectors_unmasked(HgrMsix *msix)
 {
     if (!msix->enabled)
         return;
-    for (unsigned v = 0; v < msix->nvec; v++)
-        if ((msix->pba >> v & 1) && !entry_masked(msix, v))
+    for (unsigned v = 0; v < msix->nvec; v++) {
+        if (entry_masked(msix, v))
+            continue;
+        if (msix->pba >> v & 1)
             deliver(msix, v);
+        else
+            sync_route(msix, v);
+    }
 }
 
 bool hgr_msix_vector_valid(const HgrMsix *msix, uint16_t vector)
@@ -223,7 +233,7 @@ void hgr_msix_config_write(HgrMsix *msix, uint32_t offset, unsigned len)
         return;
     g_mutex_lock(&msix->lock);
     refresh_control(msix);
-    deliver_unmasked_pending(msix);
+    vectors_unmasked(msix);
     g_mutex_unlock(&msix->lock);
 }
 

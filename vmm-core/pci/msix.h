@@ -36,7 +36,8 @@ typedef struct {
     /* KVM delivery (irqfd[v] < 0 when not used). */
     int irqfd[HGR_MSIX_MAX_VECTORS];
     unsigned gsi[HGR_MSIX_MAX_VECTORS];
-    bool routed[HGR_MSIX_MAX_VECTORS];
+    bool route_known[HGR_MSIX_MAX_VECTORS];     /* route_* were sent to KVM */
+    bool route_ok[HGR_MSIX_MAX_VECTORS];        /* and KVM took them */
     uint64_t route_addr[HGR_MSIX_MAX_VECTORS];
     uint32_t route_data[HGR_MSIX_MAX_VECTORS];
 } HgrMsix;

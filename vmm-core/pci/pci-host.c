@@ -16,26 +16,6 @@ static void host_bridge_reset(HgrDevice *dev)
     hgr_pci_device_reset((HgrPciDevice *)dev);
 }
 
-static void host_bridge_get_state(HgrDevice *dev, void *state)
-{
-    hgr_pci_get_state((HgrPciDevice *)dev, state);
-}
-
-static void host_bridge_visit_state(HgrVisitor *v, void *state)
-{
-    hgr_pci_visit_state(v, state);
-}
-
-static bool host_bridge_check_state(HgrDevice *dev, const void *state, GError **error)
-{
-    return hgr_pci_check_state((HgrPciDevice *)dev, state, error);
-}
-
-static void host_bridge_set_state(HgrDevice *dev, const void *state)
-{
-    hgr_pci_set_state((HgrPciDevice *)dev, state);
-}
-
 static void host_bridge_destroy(HgrDevice *dev)
 {
     hgr_pci_device_finalize((HgrPciDevice *)dev);
@@ -48,10 +28,10 @@ static const HgrDeviceOps host_bridge_ops = {
     .state_size = sizeof(HgrPciState),
     .realize = host_bridge_realize,
     .reset = host_bridge_reset,
-    .get_state = host_bridge_get_state,
-    .visit_state = host_bridge_visit_state,
-    .check_state = host_bridge_check_state,
-    .set_state = host_bridge_set_state,
+    .get_state = hgr_pci_config_only_get_state,
+    .visit_state = hgr_pci_config_only_visit_state,
+    .check_state = hgr_pci_config_only_check_state,
+    .set_state = hgr_pci_config_only_set_state,
     .destroy = host_bridge_destroy,
 };
 

@@ -525,3 +525,23 @@ void hgr_pci_set_state(HgrPciDevice *pdev, const HgrPciState *st)
 {
     replace_config(pdev, st->config);
 }
+
+void hgr_pci_config_only_get_state(HgrDevice *dev, void *state)
+{
+    hgr_pci_get_state((HgrPciDevice *)dev, state);
+}
+
+void hgr_pci_config_only_visit_state(HgrVisitor *v, void *state)
+{
+    hgr_pci_visit_state(v, state);
+}
+
+bool hgr_pci_config_only_check_state(HgrDevice *dev, const void *state, GError **error)
+{
+    return hgr_pci_check_state((HgrPciDevice *)dev, state, error);
+}
+
+void hgr_pci_config_only_set_state(HgrDevice *dev, const void *state)
+{
+    hgr_pci_set_state((HgrPciDevice *)dev, state);
+}

@@ -148,5 +148,12 @@ void hgr_pci_visit_state(HgrVisitor *v, HgrPciState *st);
 bool hgr_pci_check_state(HgrPciDevice *pdev, const HgrPciState *st, GError **error);
 void hgr_pci_set_state(HgrPciDevice *pdev, const HgrPciState *st);
 
+/* HgrDeviceOps entries for a device whose whole state is its config space
+ * (state_size = sizeof(HgrPciState)). */
+void hgr_pci_config_only_get_state(HgrDevice *dev, void *state);
+void hgr_pci_config_only_visit_state(HgrVisitor *v, void *state);
+bool hgr_pci_config_only_check_state(HgrDevice *dev, const void *state, GError **error);
+void hgr_pci_config_only_set_state(HgrDevice *dev, const void *state);
+
 /* The host bridge (pci-host.c): slot 0. */
 HgrDevice *hgr_pci_host_bridge_new(void);
