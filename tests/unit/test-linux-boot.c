@@ -13,24 +13,11 @@
 #define GiB (1024 * MiB)
 #define RSDP 0xe0000ULL
 
-static uint16_t rd16(const uint8_t *p, size_t off)
+/* A little-endian field of n bytes at p. */
+static uint64_t le(const void *p, size_t n)
 {
-    uint16_t v;
-    memcpy(&v, p + off, 2);
-    return v;
-}
-
-static uint32_t rd32(const uint8_t *p, size_t off)
-{
-    uint32_t v;
-    memcpy(&v, p + off, 4);
-    return v;
-}
-
-static uint64_t rd64(const uint8_t *p, size_t off)
-{
-    uint64_t v;
-    memcpy(&v, p + off, 8);
+    uint64_t v = 0;
+    memcpy(&v, p, n);
     return v;
 }
 
@@ -51,6 +38,7 @@ typedef struct {
     uint32_t initrd_addr_max;
     uint32_t init_size;
     uint64_t pref_address;
+    uint64_t setup_data;       /* a loader field: must not reach the zero page */
     const char *magic;
 } ImageSpec;
 
@@ -95,6 +83,7 @@ static char *write_image(const char *dir, const char *name, const ImageSpec *s)
     img[0x234] = 1;
     wr(img, 0x236, s->xloadflags, 2);
     wr(img, 0x238, s->cmdline_size, 4);
+    wr(img, 0x250, s->setup_data, 8);
     wr(img, 0x258, s->pref_address, 8);
     wr(img, 0x260, s->init_size, 4);
     for (size_t i = setup_len(s); i < len; i++)
@@ -228,7 +217,7 @@ static uint64_t translate(const Ram *r, uint64_t cr3, uint64_t va)
     for (int level = 3; level >= 0; level--) {
         unsigned idx = (va >> (12 + 9 * level)) & 0x1ff;
         g_assert_cmpuint(table + 8 * idx + 8, <=, r->mem.ram_size);
-        uint64_t pte = rd64(r->ram, table + 8 * idx);
+        uint64_t pte = le(r->ram + table + 8 * idx, 8);
         if (!(pte & 1))
             return UINT64_MAX;
         g_assert_true(pte & 2);                          /* writable */
@@ -254,8 +243,8 @@ static void check_gdt(const Ram *r, const HgrBootEntry *entry)
 {
     g_assert_cmpuint(entry->gdt_limit, >=, HGR_BOOT_DS + 7);
     g_assert_cmpuint((entry->gdt_limit + 1) % 8, ==, 0);
-    uint64_t cs = rd64(r->ram, entry->gdt_base + HGR_BOOT_CS);
-    uint64_t ds = rd64(r->ram, entry->gdt_base + HGR_BOOT_DS);
+    uint64_t cs = le(r->ram + entry->gdt_base + HGR_BOOT_CS, 8);
+    uint64_t ds = le(r->ram + entry->gdt_base + HGR_BOOT_DS, 8);
     /* Present, DPL 0, code segment, L=1 and D=0: 64-bit code. */
     g_assert_true(cs & (1ULL << 47));
     g_assert_cmpuint((cs >> 45) & 3, ==, 0);
@@ -333,25 +322,25 @@ static void test_debian_kernel(void)
     g_assert_cmpmem(zp + 0x22c, hdr_end - 0x22c, hdr + 0x22c, hdr_end - 0x22c);
     g_assert_cmphex(zp[0x210], ==, 0xff);
     g_assert_cmphex(zp[0x211] & 0x81, ==, 0x81);     /* LOADED_HIGH, CAN_USE_HEAP */
-    g_assert_cmphex(rd16(zp, 0x224), !=, 0);
-    g_assert_cmphex(rd64(zp, 0x070), ==, RSDP);
+    g_assert_cmphex(le(zp + 0x224, 2), !=, 0);
+    g_assert_cmphex(le(zp + 0x070, 8), ==, RSDP);
     g_assert_cmpuint(zp[0x1ef], ==, 0);              /* sentinel */
 
-    uint32_t cmd = rd32(zp, 0x228);
-    g_assert_cmpuint(rd32(zp, 0x0c8), ==, 0);
+    uint32_t cmd = le(zp + 0x228, 4);
+    g_assert_cmpuint(le(zp + 0x0c8, 4), ==, 0);
     g_assert_cmpuint(cmd + strlen(cmdline) + 1, <=, 0x9fc00);
     g_assert_cmpstr((const char *)r.ram + cmd, ==, cmdline);
-    g_assert_cmpuint(strlen(cmdline), <=, rd32(hdr, 0x238));
+    g_assert_cmpuint(strlen(cmdline), <=, le(hdr + 0x238, 4));
 
-    uint64_t rd_addr = rd32(zp, 0x218) | (uint64_t)rd32(zp, 0x0c0) << 32;
-    uint64_t rd_size = rd32(zp, 0x21c) | (uint64_t)rd32(zp, 0x0c4) << 32;
+    uint64_t rd_addr = le(zp + 0x218, 4) | (uint64_t)le(zp + 0x0c0, 4) << 32;
+    uint64_t rd_size = le(zp + 0x21c, 4) | (uint64_t)le(zp + 0x0c4, 4) << 32;
     g_assert_cmpuint(rd_size, ==, rd_len);
     g_assert_cmphex(rd_addr % 4096, ==, 0);
-    g_assert_cmphex(rd_addr + rd_size - 1, <=, rd32(hdr, 0x22c));
+    g_assert_cmphex(rd_addr + rd_size - 1, <=, le(hdr + 0x22c, 4));
     g_assert_cmphex(rd_addr + rd_size, <=, 256 * MiB);
     g_assert_cmphex(256 * MiB - (rd_addr + rd_size), <, 4096);     /* as high as it goes */
     /* Above the loaded kernel and the area it decompresses into. */
-    uint64_t run_end = MAX(rd64(hdr, 0x258), 2 * MiB) + rd32(hdr, 0x260);
+    uint64_t run_end = MAX(le(hdr + 0x258, 8), 2 * MiB) + le(hdr + 0x260, 4);
     g_assert_cmphex(rd_addr, >=, 0x100000 + img_len - setup);
     g_assert_cmphex(rd_addr, >=, run_end);
     g_assert_cmpmem(r.ram + rd_addr, rd_size, rd, rd_len);
@@ -360,9 +349,9 @@ static void test_debian_kernel(void)
     unsigned n = zp[0x1e8];
     g_assert_cmpuint(n, <=, 128);
     for (unsigned i = 0; i < n; i++) {
-        e[i].addr = rd64(zp, 0x2d0 + 20 * i);
-        e[i].size = rd64(zp, 0x2d0 + 20 * i + 8);
-        e[i].type = rd32(zp, 0x2d0 + 20 * i + 16);
+        e[i].addr = le(zp + 0x2d0 + 20 * i, 8);
+        e[i].size = le(zp + 0x2d0 + 20 * i + 8, 8);
+        e[i].type = le(zp + 0x2d0 + 20 * i + 16, 4);
     }
     g_assert_cmpuint(check_e820(e, n), ==, 256 * MiB - (0x100000 - 0x9fc00));
     g_assert_cmpuint(find_entry(e, n, rd_addr)->type, ==, HGR_E820_RAM);
@@ -481,6 +470,7 @@ static void test_synthetic_load(void)
 {
     g_autofree char *dir = make_tmpdir();
     ImageSpec s = image_default();
+    s.setup_data = 0xdeadbeef;
     g_autofree char *kernel = write_image(dir, "kernel", &s);
     g_autofree char *initrd = write_file(dir, "initrd", 5 * MiB + 1);
     g_autoptr(GError) err = NULL;
@@ -495,9 +485,10 @@ static void test_synthetic_load(void)
     g_assert_true(hgr_linux_boot_load(b, &r.mem, RSDP, &entry, &err));
     g_assert_no_error(err);
     const uint8_t *zp = r.ram + entry.rsi;
-    g_assert_cmphex(rd32(zp, 0x218), ==, (26 * MiB - (5 * MiB + 1)) & ~0xfffULL);
-    g_assert_cmphex(rd32(zp, 0x218), >=, 20 * MiB);
-    g_assert_cmpstr((const char *)r.ram + rd32(zp, 0x228), ==, "");
+    g_assert_cmphex(le(zp + 0x218, 4), ==, (26 * MiB - (5 * MiB + 1)) & ~0xfffULL);
+    g_assert_cmphex(le(zp + 0x218, 4), >=, 20 * MiB);
+    g_assert_cmpstr((const char *)r.ram + le(zp + 0x228, 4), ==, "");
+    g_assert_cmphex(le(zp + 0x250, 8), ==, 0);
     check_page_tables(&r, entry.cr3);
     g_free(r.ram);
 
@@ -513,8 +504,8 @@ static void test_synthetic_load(void)
     ram_new(&r, 20 * MiB);
     g_assert_true(hgr_linux_boot_load(no_initrd, &r.mem, RSDP, &entry, &err));
     g_assert_no_error(err);
-    g_assert_cmpuint(rd32(r.ram + entry.rsi, 0x218), ==, 0);
-    g_assert_cmpuint(rd32(r.ram + entry.rsi, 0x21c), ==, 0);
+    g_assert_cmpuint(le(r.ram + entry.rsi + 0x218, 4), ==, 0);
+    g_assert_cmpuint(le(r.ram + entry.rsi + 0x21c, 4), ==, 0);
     g_free(r.ram);
     ram_new(&r, 20 * MiB - 4096);
     g_assert_false(hgr_linux_boot_load(no_initrd, &r.mem, RSDP, &entry, &err));
@@ -541,7 +532,7 @@ static void test_initrd_below_limit(void)
     ram_new(&r, 128 * MiB);
     g_assert_true(hgr_linux_boot_load(b, &r.mem, RSDP, &entry, &err));
     g_assert_no_error(err);
-    g_assert_cmphex(rd32(r.ram + entry.rsi, 0x218), ==, 64 * MiB - 8192);
+    g_assert_cmphex(le(r.ram + entry.rsi + 0x218, 4), ==, 64 * MiB - 8192);
     g_free(r.ram);
     rm_tmpdir(dir);
 }

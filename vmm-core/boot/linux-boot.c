@@ -34,6 +34,8 @@ G_STATIC_ASSERT(G_BYTE_ORDER == G_LITTLE_ENDIAN);
 #define HDR_RELOCATABLE      0x234
 #define HDR_XLOADFLAGS       0x236
 #define HDR_CMDLINE_SIZE     0x238
+#define HDR_HARDWARE_SUBARCH 0x23c   /* u32, then u64 hardware_subarch_data */
+#define HDR_SETUP_DATA       0x250
 #define HDR_PREF_ADDRESS     0x258
 #define HDR_INIT_SIZE        0x260
 #define HDR_END_MIN          0x264   /* through init_size: protocol 2.12 */
@@ -318,6 +320,10 @@ static void fill_zero_page(const HgrLinuxBoot *b, const HgrGuestMem *mem, uint64
     put(zp, HDR_RAMDISK_IMAGE, b->initrd ? initrd_addr : 0, 4);
     put(zp, HDR_RAMDISK_SIZE, b->initrd_len, 4);
     put(zp, BP_ACPI_RSDP_ADDR, rsdp, 8);
+    /* Loader-owned pointers: whatever the image holds there is not ours. */
+    put(zp, HDR_HARDWARE_SUBARCH, 0, 4);
+    put(zp, HDR_HARDWARE_SUBARCH + 4, 0, 8);
+    put(zp, HDR_SETUP_DATA, 0, 8);
 
     unsigned n = hgr_e820_build(mem, e820, BP_E820_MAX);
     zp[BP_E820_ENTRIES] = n;
