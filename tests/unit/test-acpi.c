@@ -133,6 +133,13 @@ static void test_rsdp(void)
         g_assert_cmphex(rd32(rsdt, 36 + 4 * i), ==, rd64(t.xsdt, 36 + 8 * i));
     /* Stale bytes after the tables are gone. */
     g_assert_cmpuint(t.ram[HGR_PC_ACPI_BASE + HGR_PC_ACPI_SIZE - 1], ==, 0);
+
+    /* A rebuild (reset) writes the same bytes. */
+    Tables again;
+    tables_build(&again, 1, ids);
+    g_assert_cmpmem(t.ram + HGR_PC_ACPI_BASE, HGR_PC_ACPI_SIZE,
+                    again.ram + HGR_PC_ACPI_BASE, HGR_PC_ACPI_SIZE);
+    tables_free(&again);
     tables_free(&t);
 }
 
