@@ -282,7 +282,7 @@ static uint64_t build_fadt(Builder *b, uint64_t facs, uint64_t dsdt)
         .reset_reg = io_gas(HGR_PC_RESET_PORT, 1),
         .reset_value = RESET_VALUE,
         .minor_version = 0,
-        .x_firmware_ctrl = facs,
+        /* x_firmware_ctrl stays 0: the spec allows only one FACS pointer. */
         .x_dsdt = dsdt,
         .x_pm1a_evt_blk = io_gas(HGR_PC_PM1A_EVT, 4),
         .x_pm1a_cnt_blk = io_gas(HGR_PC_PM1A_CNT, 2),

@@ -61,7 +61,8 @@ struct HgrAml {
     bool broken;
 };
 
-void hgr_aml_put_le(GByteArray *out, uint64_t v, unsigned n)
+/* Appends the n low bytes of v, little-endian (ACPI's byte order). */
+static void put_le(GByteArray *out, uint64_t v, unsigned n)
 {
     for (unsigned i = 0; i < n; i++) {
         uint8_t b = v >> (8 * i);
@@ -216,13 +217,13 @@ static void put_int(GByteArray *out, uint64_t v)
         put_u8(out, v);
     } else if (v <= UINT16_MAX) {
         put_u8(out, WORD_PREFIX);
-        hgr_aml_put_le(out, v, 2);
+        put_le(out, v, 2);
     } else if (v <= UINT32_MAX) {
         put_u8(out, DWORD_PREFIX);
-        hgr_aml_put_le(out, v, 4);
+        put_le(out, v, 4);
     } else {
         put_u8(out, QWORD_PREFIX);
-        hgr_aml_put_le(out, v, 8);
+        put_le(out, v, 8);
     }
 }
 
@@ -284,7 +285,7 @@ void hgr_aml_eisaid(HgrAml *a, const char *id)
         be |= (uint32_t)g_ascii_xdigit_value(id[i]) << (4 * (6 - i));
     /* Always a DWordConst, as iasl emits it, so disassemblers show EisaId(). */
     put_u8(top(a)->body, DWORD_PREFIX);
-    hgr_aml_put_le(top(a)->body, GUINT32_SWAP_LE_BE(be), 4);
+    put_le(top(a)->body, GUINT32_SWAP_LE_BE(be), 4);
     top(a)->count++;
 }
 
@@ -384,8 +385,8 @@ void hgr_aml_res_io(HgrAml *a, uint16_t base, uint8_t len)
     GByteArray *b = top(a)->body;
     put_u8(b, RES_IO);
     put_u8(b, 0x01);            /* decodes 16 address bits */
-    hgr_aml_put_le(b, base, 2);
-    hgr_aml_put_le(b, base, 2);
+    put_le(b, base, 2);
+    put_le(b, base, 2);
     put_u8(b, 1);               /* alignment */
     put_u8(b, len);
 }
@@ -399,7 +400,7 @@ void hgr_aml_res_irq(HgrAml *a, unsigned irq)
         return;
     }
     put_u8(top(a)->body, RES_IRQ);
-    hgr_aml_put_le(top(a)->body, 1u << irq, 2);
+    put_le(top(a)->body, 1u << irq, 2);
 }
 
 void hgr_aml_res_mem32_fixed(HgrAml *a, uint32_t base, uint32_t len)
@@ -408,10 +409,10 @@ void hgr_aml_res_mem32_fixed(HgrAml *a, uint32_t base, uint32_t len)
         return;
     GByteArray *b = top(a)->body;
     put_u8(b, RES_MEM32_FIXED);
-    hgr_aml_put_le(b, 9, 2);
+    put_le(b, 9, 2);
     put_u8(b, 0x01);            /* read/write */
-    hgr_aml_put_le(b, base, 4);
-    hgr_aml_put_le(b, len, 4);
+    put_le(b, base, 4);
+    put_le(b, len, 4);
 }
 
 /* Word/DWord/QWord address space descriptors differ only in field width. */
@@ -428,15 +429,15 @@ static void res_address(HgrAml *a, uint8_t tag, unsigned width, uint8_t space,
     }
     GByteArray *b = top(a)->body;
     put_u8(b, tag);
-    hgr_aml_put_le(b, 3 + 5 * width, 2);
+    put_le(b, 3 + 5 * width, 2);
     put_u8(b, space);
     put_u8(b, PRODUCER_FIXED);
     put_u8(b, type_flags);
-    hgr_aml_put_le(b, 0, width);             /* granularity */
-    hgr_aml_put_le(b, min, width);
-    hgr_aml_put_le(b, max, width);
-    hgr_aml_put_le(b, 0, width);             /* translation offset */
-    hgr_aml_put_le(b, max - min + 1, width);
+    put_le(b, 0, width);             /* granularity */
+    put_le(b, min, width);
+    put_le(b, max, width);
+    put_le(b, 0, width);             /* translation offset */
+    put_le(b, max - min + 1, width);
 }
 
 void hgr_aml_res_word_bus(HgrAml *a, uint16_t min, uint16_t max)

@@ -54,6 +54,3 @@ void hgr_aml_res_word_bus(HgrAml *a, uint16_t min, uint16_t max);
 void hgr_aml_res_word_io(HgrAml *a, uint16_t min, uint16_t max);
 void hgr_aml_res_dword_mem(HgrAml *a, uint32_t min, uint32_t max, bool cacheable);
 void hgr_aml_res_qword_mem(HgrAml *a, uint64_t min, uint64_t max, bool cacheable);
-
-/* Appends the n low bytes of v, little-endian (ACPI's byte order). */
-void hgr_aml_put_le(GByteArray *out, uint64_t v, unsigned n);

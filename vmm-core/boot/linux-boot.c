@@ -34,6 +34,8 @@ G_STATIC_ASSERT(G_BYTE_ORDER == G_LITTLE_ENDIAN);
 #define HDR_RELOCATABLE      0x234
 #define HDR_XLOADFLAGS       0x236
 #define HDR_CMDLINE_SIZE     0x238
+#define HDR_HARDWARE_SUBARCH 0x23c   /* u32, then u64 hardware_subarch_data */
+#define HDR_SETUP_DATA       0x250
 #define HDR_PREF_ADDRESS     0x258
 #define HDR_INIT_SIZE        0x260
 #define HDR_END_MIN          0x264   /* through init_size: protocol 2.12 */
@@ -78,6 +80,7 @@ G_STATIC_ASSERT(G_BYTE_ORDER == G_LITTLE_ENDIAN);
 
 struct HgrLinuxBoot {
     char *kernel_path;
+    char *initrd_path;
     uint8_t hdr[HDR_END_MAX];  /* image bytes; [HDR_START, hdr_end) are the header */
     size_t hdr_end;
     uint8_t *kernel;           /* the protected-mode part, loaded at 1 MiB */
@@ -125,6 +128,7 @@ void hgr_linux_boot_free(HgrLinuxBoot *b)
     if (!b)
         return;
     g_free(b->kernel_path);
+    g_free(b->initrd_path);
     g_free(b->kernel);
     g_free(b->initrd);
     g_free(b->cmdline);
@@ -281,6 +285,7 @@ HgrLinuxBoot *hgr_linux_boot_new(const char *kernel, const char *initrd, const c
     if (!check_cmdline(b, cmdline ? cmdline : "", error))
         return NULL;
     if (initrd) {
+        b->initrd_path = g_strdup(initrd);
         uint64_t max = MIN(b->initrd_addr_max + 1, HGR_LOWMEM_LIMIT);
         if (!read_file("Initrd", HGR_VM_ERROR_INITRD, initrd, max, &b->initrd,
                        &b->initrd_len, error))
@@ -315,6 +320,10 @@ static void fill_zero_page(const HgrLinuxBoot *b, const HgrGuestMem *mem, uint64
     put(zp, HDR_RAMDISK_IMAGE, b->initrd ? initrd_addr : 0, 4);
     put(zp, HDR_RAMDISK_SIZE, b->initrd_len, 4);
     put(zp, BP_ACPI_RSDP_ADDR, rsdp, 8);
+    /* Loader-owned pointers: whatever the image holds there is not ours. */
+    put(zp, HDR_HARDWARE_SUBARCH, 0, 4);
+    put(zp, HDR_HARDWARE_SUBARCH + 4, 0, 8);
+    put(zp, HDR_SETUP_DATA, 0, 8);
 
     unsigned n = hgr_e820_build(mem, e820, BP_E820_MAX);
     zp[BP_E820_ENTRIES] = n;
@@ -371,11 +380,12 @@ bool hgr_linux_boot_load(const HgrLinuxBoot *b, const HgrGuestMem *mem, uint64_t
     g_autofree uint64_t *pt = build_page_tables(&pt_len);
 
     if (low_end < b->kernel_end || (b->initrd && !place_initrd(b, low_end, &initrd_addr))) {
+        uint64_t need = b->kernel_end + align_up(b->initrd_len, PAGE_SIZE);
         g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_MEMORY,
-                    "Kernel %s: %" G_GUINT64_FORMAT " MiB of low RAM is too little "
-                    "(the kernel needs %" G_GUINT64_FORMAT " MiB, the initrd %" G_GUINT64_FORMAT
-                    " MiB more)", b->kernel_path, low_end / MiB, b->kernel_end / MiB,
-                    (uint64_t)b->initrd_len / MiB);
+                    "Kernel %s%s%s: needs %" G_GUINT64_FORMAT " MiB of RAM below 3 GiB, "
+                    "the VM has %" G_GUINT64_FORMAT " MiB there", b->kernel_path,
+                    b->initrd ? " with initrd " : "", b->initrd ? b->initrd_path : "",
+                    align_up(need, MiB) / MiB, low_end / MiB);
         return false;
     }
     fill_zero_page(b, mem, rsdp, initrd_addr, zp);
