@@ -188,25 +188,25 @@ static uint8_t one_range(Fx *fx, uint32_t type, uint64_t sector, uint32_t count,
 
 /* Fixture */
 
-/* Guest nonsense is logged as a warning, which GTest makes fatal: count
- * the device's warnings instead (GTest resets this per test case). */
+/* Guest nonsense is logged as a warning, which GTest would make fatal:
+ * count the device's warnings instead; any other warning fails the test. */
 static gint guest_warnings;
 
-static gboolean count_guest_warnings(const gchar *domain, GLogLevelFlags level,
-                                     const gchar *message, gpointer data)
+static void count_guest_warnings(const gchar *domain, GLogLevelFlags level,
+                                 const gchar *message, gpointer data)
 {
-    if ((level & G_LOG_LEVEL_WARNING) && strstr(message, "virtio-blk")) {
+    if (strstr(message, "virtio-blk")) {
         g_atomic_int_inc(&guest_warnings);
-        return FALSE;
+        return;
     }
-    return TRUE;
+    g_log_default_handler(domain, level, message, data);
+    g_test_fail();
 }
 
 
 static void fx_setup(Fx *fx, const Mode *mode, bool readonly, uint8_t fill)
 {
     memset(fx, 0, sizeof(*fx));
-    g_test_log_set_fatal_handler(count_guest_warnings, NULL);
     fx->dir = g_dir_make_tmp("hangar-test-vblk-XXXXXX", NULL);
     fx->path = g_build_filename(fx->dir, "disk.img", NULL);
     g_autofree uint8_t *img = g_malloc(IMG_SECTORS * 512);
@@ -721,6 +721,8 @@ int main(int argc, char **argv)
     };
 
     g_test_init(&argc, &argv, NULL);
+    g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+    g_log_set_handler("hangar-vmm", G_LOG_LEVEL_WARNING, count_guest_warnings, NULL);
     for (size_t m = 0; m < G_N_ELEMENTS(modes); m++) {
         for (size_t i = 0; i < G_N_ELEMENTS(tests); i++) {
             g_autofree char *path = g_strdup_printf("/vmm/virtio-blk/%s-%s/%s",
