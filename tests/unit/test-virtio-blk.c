@@ -621,6 +621,44 @@ static void test_reset_in_flight(gconstpointer data)
     fx_teardown(&fx);
 }
 
+/* The same with the I/O thread running: whatever had not completed when the
+ * reset began is dropped, and nothing changes in guest memory afterwards. */
+static void test_reset_running(gconstpointer data)
+{
+    const Mode *mode = data;
+    if (skip_unavailable(mode))
+        return;
+    enum { N = 64, LEN = 16384 };
+    Fx fx;
+    fx_setup(&fx, mode, false, 0x24);
+    uint64_t bufs = alloc_buf(&fx, N * LEN), stat = alloc_buf(&fx, N);
+    memset(gpa_ptr(&fx, stat), 0xee, N);
+    for (unsigned i = 0; i < N; i++) {
+        Seg segs[] = { { put_header(&fx, T_IN, (i * LEN / 512) % (IMG_SECTORS - 32)), 16,
+                         false },
+                       { bufs + (uint64_t)i * LEN, LEN, true }, { stat + i, 1, true } };
+        add_chain(&fx, segs, 3);
+    }
+    kick(&fx);
+    g_mutex_lock(&fx.vdev->lock);
+    hgr_virtio_set_status(fx.vdev, 0);
+    g_mutex_unlock(&fx.vdev->lock);
+
+    g_autofree uint8_t *before = g_memdup2(fx.ram, RAM_SIZE);
+    g_usleep(20000);
+    hgr_block_drain(fx.blk);
+    g_assert_true(memcmp(before, fx.ram, RAM_SIZE) == 0);
+    /* Each request either completed normally or left no trace. */
+    uint16_t used = used_idx(&fx);
+    g_assert_cmpuint(used, <=, N);
+    unsigned done = 0;
+    for (unsigned i = 0; i < N; i++)
+        done += *(uint8_t *)gpa_ptr(&fx, stat + i) == S_OK;
+    g_assert_cmpuint(done, ==, used);
+    g_test_message("%u of %u requests completed before the reset", done, N);
+    fx_teardown(&fx);
+}
+
 /* Save -> load -> compare, and a disk that changed size is refused. */
 static void test_save_load(void)
 {
@@ -734,6 +772,10 @@ int main(int argc, char **argv)
                          test_reset_in_flight);
     g_test_add_data_func("/vmm/virtio-blk/thread/reset-in-flight", &modes[2],
                          test_reset_in_flight);
+    g_test_add_data_func("/vmm/virtio-blk/io_uring/reset-running", &modes[1],
+                         test_reset_running);
+    g_test_add_data_func("/vmm/virtio-blk/thread/reset-running", &modes[3],
+                         test_reset_running);
     g_test_add_func("/vmm/virtio-blk/config-space", test_config);
     g_test_add_func("/vmm/virtio-blk/save-load", test_save_load);
     g_test_add_func("/vmm/virtio-blk/warnings-rate-limited", test_warnings_rate_limited);
