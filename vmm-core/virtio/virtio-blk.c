@@ -123,8 +123,11 @@ static void guest_warn(VirtioBlk *s, const char *fmt, ...)
     va_start(ap, fmt);
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_warning("virtio-blk %s: %s (%u similar messages suppressed)", hgr_block_path(s->blk),
-              msg, s->warns_dropped);
+    if (s->warns_dropped)
+        g_warning("virtio-blk %s: %s (%u messages suppressed before)", hgr_block_path(s->blk),
+                  msg, s->warns_dropped);
+    else
+        g_warning("virtio-blk %s: %s", hgr_block_path(s->blk), msg);
     s->last_warn = now;
     s->warns_dropped = 0;
 }
