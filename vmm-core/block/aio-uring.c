@@ -186,8 +186,7 @@ static void uring_destroy(HgrAio *a)
 {
     UringAio *u = (UringAio *)a;
 
-    if (u->watch)
-        hgr_iothread_remove(a->iothread, u->watch);
+    hgr_block_unwatch(a->iothread, &u->watch);
     io_uring_queue_exit(&u->ring);
     close(a->event_fd);
     g_mutex_clear(&u->sq_lock);

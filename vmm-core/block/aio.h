@@ -76,6 +76,9 @@ extern const HgrAioOps hgr_aio_thread_ops;
 extern const HgrAioOps hgr_aio_uring_ops;
 #endif
 
+/* Removes an fd watch so that its callback is surely not running afterwards. */
+void hgr_block_unwatch(HgrIoThread *t, guint *id);
+
 /* hgr_block_open() with the engine named ("thread" forces the thread pool;
  * anything else tries io_uring first). hgr_block_open() takes the name from
  * the environment variable HANGAR_AIO. */

@@ -8,11 +8,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include "aio.h"
@@ -297,6 +297,29 @@ static void dispatch_done(HgrBlock *b)
         g_free(j);
         hgr_block_finish(b, req, ret);
     }
+}
+
+typedef struct {
+    HgrIoThread *t;
+    guint id;
+} Unwatch;
+
+static gboolean unwatch_cb(gpointer data)
+{
+    Unwatch *u = data;
+    hgr_iothread_remove(u->t, u->id);
+    return G_SOURCE_REMOVE;
+}
+
+void hgr_block_unwatch(HgrIoThread *t, guint *id)
+{
+    if (!*id)
+        return;
+    /* On the I/O thread: once this returns, the callback is not running
+     * there and never will again. */
+    Unwatch u = { t, *id };
+    hgr_iothread_call(t, unwatch_cb, &u);
+    *id = 0;
 }
 
 static gboolean on_done_fd(gint fd, GIOCondition cond, gpointer data)
@@ -632,8 +655,7 @@ void hgr_block_free(HgrBlock *b)
         b->drv->close(b, b->drv_state);
     if (b->aio)
         b->aio->ops->destroy(b->aio);
-    if (b->done_watch)
-        hgr_iothread_remove(b->iothread, b->done_watch);
+    hgr_block_unwatch(b->iothread, &b->done_watch);
     if (b->done_fd >= 0)
         close(b->done_fd);
     if (b->fd >= 0)

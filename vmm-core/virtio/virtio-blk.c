@@ -29,6 +29,7 @@
 #define VIRTIO_BLK_S_OK     0
 #define VIRTIO_BLK_S_IOERR  1
 #define VIRTIO_BLK_S_UNSUPP 2
+#define STATUS_PENDING      0xff       /* ours: submitted, completes later */
 
 #define VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP 1
 #define VIRTIO_BLK_ID_BYTES 20
@@ -122,8 +123,11 @@ static void guest_warn(VirtioBlk *s, const char *fmt, ...)
     va_start(ap, fmt);
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_warning("virtio-blk %s: %s (%u similar messages suppressed)", hgr_block_path(s->blk),
-              msg, s->warns_dropped);
+    if (s->warns_dropped)
+        g_warning("virtio-blk %s: %s (%u messages suppressed before)", hgr_block_path(s->blk),
+                  msg, s->warns_dropped);
+    else
+        g_warning("virtio-blk %s: %s", hgr_block_path(s->blk), msg);
     s->last_warn = now;
     s->warns_dropped = 0;
 }
@@ -262,7 +266,7 @@ static uint8_t handle_rw(VirtioBlk *s, unsigned q, HgrVirtqElem *e, uint8_t *sta
     br->iovcnt = hgr_block_iov_slice(src, n_src, skip, len, r->iov);
     r->data_in = write ? 0 : (uint32_t)MIN(len, UINT32_MAX - 1);
     req_submit(s, r);
-    return 0xff;                     /* completes later */
+    return STATUS_PENDING;
 }
 
 static uint8_t handle_flush(VirtioBlk *s, unsigned q, HgrVirtqElem *e, uint8_t *status)
@@ -270,7 +274,7 @@ static uint8_t handle_flush(VirtioBlk *s, unsigned q, HgrVirtqElem *e, uint8_t *
     BlkReq *r = req_new(s, q, e, status, 1, 0);
     r->sub[0].op = HGR_BLOCK_FLUSH;
     req_submit(s, r);
-    return 0xff;
+    return STATUS_PENDING;
 }
 
 static uint8_t handle_dwz(VirtioBlk *s, unsigned q, HgrVirtqElem *e, uint8_t *status,
@@ -309,7 +313,7 @@ static uint8_t handle_dwz(VirtioBlk *s, unsigned q, HgrVirtqElem *e, uint8_t *st
         r->sub[i].len = (uint64_t)GUINT32_FROM_LE(seg[i].num_sectors) * SECTOR;
     }
     req_submit(s, r);
-    return 0xff;
+    return STATUS_PENDING;
 }
 
 static void handle_elem(VirtioBlk *s, unsigned q, HgrVirtqElem *e)
@@ -354,7 +358,7 @@ static void handle_elem(VirtioBlk *s, unsigned q, HgrVirtqElem *e)
     default:
         code = VIRTIO_BLK_S_UNSUPP;
     }
-    if (code != 0xff)
+    if (code != STATUS_PENDING)
         complete_sync(s, q, e, status, code, data_in);
 }
 
