@@ -178,6 +178,48 @@ static inline void fake_vq_kick(HgrVirtioDevice *vdev, unsigned q)
 }
 
 typedef struct {
+    GSourceFunc fn;
+    gpointer data;
+    GMutex lock;
+    GCond cond;
+    bool done;
+} FakeRun;
+
+static inline gboolean fake_run_cb(gpointer p)
+{
+    FakeRun *r = p;
+
+    r->fn(r->data);
+    g_mutex_lock(&r->lock);
+    r->done = true;
+    g_cond_signal(&r->cond);
+    g_mutex_unlock(&r->lock);
+    return G_SOURCE_REMOVE;
+}
+
+/* Runs fn on the I/O thread at default priority, as an ioeventfd or a
+ * socket would, and waits for it. (hgr_iothread_call runs at high priority,
+ * so a stream of them would starve the sources a test wants to watch.) */
+static inline void fake_iothread_run(HgrIoThread *t, GSourceFunc fn, gpointer data)
+{
+    FakeRun r = { .fn = fn, .data = data };
+    GSource *src = g_idle_source_new();
+
+    g_mutex_init(&r.lock);
+    g_cond_init(&r.cond);
+    g_source_set_priority(src, G_PRIORITY_DEFAULT);
+    g_source_set_callback(src, fake_run_cb, &r, NULL);
+    g_source_attach(src, hgr_iothread_context(t));
+    g_source_unref(src);
+    g_mutex_lock(&r.lock);
+    while (!r.done)
+        g_cond_wait(&r.cond, &r.lock);
+    g_mutex_unlock(&r.lock);
+    g_mutex_clear(&r.lock);
+    g_cond_clear(&r.cond);
+}
+
+typedef struct {
     HgrVirtioDevice *vdev;
     unsigned q;
 } FakeKick;
@@ -193,7 +235,7 @@ static inline gboolean fake_kick_cb(gpointer data)
 static inline void fake_vq_kick_on(HgrIoThread *t, HgrVirtioDevice *vdev, unsigned q)
 {
     FakeKick k = { vdev, q };
-    hgr_iothread_call(t, fake_kick_cb, &k);
+    fake_iothread_run(t, fake_kick_cb, &k);
 }
 
 /* A device's generic + specific state through the stream and back into

@@ -140,6 +140,28 @@ static inline bool frame_is_dhcp_offer(const uint8_t *f, size_t len, uint32_t xi
     return true;
 }
 
+/* A TCP SYN from the guest, with a valid checksum: 54 bytes. */
+static inline size_t build_tcp_syn(uint8_t *f, uint32_t dst_ip, uint16_t sport, uint16_t dport)
+{
+    size_t n = eth_put(f, bcast_mac, ETH_IP);
+    n += ip_put(f + n, IP_GUEST, dst_ip, 6, 20, sport, 0x4000);
+    uint8_t *t = f + n, pseudo[32];
+    memset(t, 0, 20);
+    put16(t, sport);
+    put16(t + 2, dport);
+    put32(t + 4, 0x1000u * sport);
+    t[12] = 5 << 4;
+    t[13] = 0x02;
+    put16(t + 14, 64240);
+    put32(pseudo, IP_GUEST);
+    put32(pseudo + 4, dst_ip);
+    put16(pseudo + 8, 6);
+    put16(pseudo + 10, 20);
+    memcpy(pseudo + 12, t, 20);
+    put16(t + 16, inet_csum(pseudo, 32));
+    return n + 20;
+}
+
 static inline bool frame_is_tcp_syn_to(const uint8_t *f, size_t len, uint32_t ip,
                                        uint16_t port)
 {
