@@ -341,7 +341,7 @@ static gboolean source_check(GSource *src)
 static bool may_open_socket(const uint8_t *f, size_t len)
 {
     uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
-    const uint8_t *l4;
+    size_t l4;
     uint8_t proto;
 
     if (type == 0x0800) {
@@ -350,25 +350,26 @@ static bool may_open_socket(const uint8_t *f, size_t len)
         if (((f[20] << 8 | f[21]) & 0x3fff) != 0)
             return true;
         proto = f[23];
-        l4 = f + 14 + (f[14] & 15) * 4;
+        l4 = 14 + (f[14] & 15) * 4u;
     } else if (type == 0x86dd) {
         if (len < 14 + 40)
             return false;
         proto = f[20];
-        l4 = f + 14 + 40;
+        l4 = 14 + 40;
     } else {
         return false;
     }
-    size_t avail = l4 < f + len ? (size_t)(f + len - l4) : 0;
+    size_t avail = len > l4 ? len - l4 : 0;
+    const uint8_t *h = f + (len > l4 ? l4 : len);
     switch (proto) {
     case 6:             /* TCP: a SYN without ACK opens a connection */
-        return avail >= 14 && (l4[13] & 0x12) == 0x02;
+        return avail >= 14 && (h[13] & 0x12) == 0x02;
     case 17:            /* UDP: all but DHCP go out through a socket */
-        return avail < 4 || (l4[2] << 8 | l4[3]) != 67;
+        return avail < 4 || (h[2] << 8 | h[3]) != 67;
     case 1:             /* ICMP echo request */
-        return avail >= 1 && l4[0] == 8;
+        return avail >= 1 && h[0] == 8;
     case 58:            /* ICMPv6 echo request */
-        return avail >= 1 && l4[0] == 128;
+        return avail >= 1 && h[0] == 128;
     default:
         return true;
     }
