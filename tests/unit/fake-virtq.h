@@ -180,9 +180,7 @@ static inline void fake_vq_kick(HgrVirtioDevice *vdev, unsigned q)
 typedef struct {
     GSourceFunc fn;
     gpointer data;
-    GMutex lock;
-    GCond cond;
-    bool done;
+    GAsyncQueue *done;
 } FakeRun;
 
 static inline gboolean fake_run_cb(gpointer p)
@@ -190,10 +188,7 @@ static inline gboolean fake_run_cb(gpointer p)
     FakeRun *r = p;
 
     r->fn(r->data);
-    g_mutex_lock(&r->lock);
-    r->done = true;
-    g_cond_signal(&r->cond);
-    g_mutex_unlock(&r->lock);
+    g_async_queue_push(r->done, r);
     return G_SOURCE_REMOVE;
 }
 
@@ -202,21 +197,12 @@ static inline gboolean fake_run_cb(gpointer p)
  * so a stream of them would starve the sources a test wants to watch.) */
 static inline void fake_iothread_run(HgrIoThread *t, GSourceFunc fn, gpointer data)
 {
-    FakeRun r = { .fn = fn, .data = data };
-    GSource *src = g_idle_source_new();
+    FakeRun r = { fn, data, g_async_queue_new() };
 
-    g_mutex_init(&r.lock);
-    g_cond_init(&r.cond);
-    g_source_set_priority(src, G_PRIORITY_DEFAULT);
-    g_source_set_callback(src, fake_run_cb, &r, NULL);
-    g_source_attach(src, hgr_iothread_context(t));
-    g_source_unref(src);
-    g_mutex_lock(&r.lock);
-    while (!r.done)
-        g_cond_wait(&r.cond, &r.lock);
-    g_mutex_unlock(&r.lock);
-    g_mutex_clear(&r.lock);
-    g_cond_clear(&r.cond);
+    g_main_context_invoke_full(hgr_iothread_context(t), G_PRIORITY_DEFAULT, fake_run_cb, &r,
+                               NULL);
+    g_async_queue_pop(r.done);
+    g_async_queue_unref(r.done);
 }
 
 typedef struct {
