@@ -167,6 +167,24 @@ static void test_arp_host(void)
     rig_clear(&r);
 }
 
+static bool match_ra(const uint8_t *f, size_t len, void *data)
+{
+    return frame_is_ra_with_prefix(f, len, 0xfd00, 64);
+}
+
+/* IPv6 is on: a router solicitation brings the fd00::/64 prefix. */
+static void test_ipv6_router_advert(void)
+{
+    Rig r;
+    uint8_t f[128], body[4] = { 0 };
+
+    rig_init(&r, NULL);
+    rig_send(&r, f, build_icmp6(f, ip6_all_routers, 133, body, sizeof(body)));
+    g_autoptr(GBytes) ra = rig_wait(&r, match_ra, NULL);
+    g_assert_nonnull(ra);
+    rig_clear(&r);
+}
+
 static uint16_t bound_port(int fd)
 {
     struct sockaddr_in a;
@@ -352,6 +370,66 @@ static void send_hostile_ip(Rig *r)
     rig_send(r, f, n + 44);
 }
 
+static void send_udp_to_host(Rig *r, uint16_t dport, const uint8_t *payload, size_t plen)
+{
+    uint8_t f[1600];
+    size_t n = eth_put(f, bcast_mac, ETH_IP);
+
+    n += ip_put(f + n, IP_GUEST, IP_HOST, 17, 8 + plen, 9, 0);
+    put16(f + n, 1069);
+    put16(f + n + 2, dport);
+    put16(f + n + 4, (uint16_t)(8 + plen));
+    put16(f + n + 6, 0);
+    memcpy(f + n + 8, payload, plen);
+    rig_send(r, f, n + 8 + plen);
+}
+
+/* TFTP (answered by slirp itself, with no directory to serve) and
+ * neighbour discovery with nonsense inside valid checksums. */
+static void send_hostile_tftp_ndp(Rig *r)
+{
+    uint8_t p[1400], f[1600];
+
+    memset(p, 'A', sizeof(p));
+    p[0] = 0;
+    p[1] = 1;                                  /* RRQ, name never terminated */
+    send_udp_to_host(r, 69, p, sizeof(p));
+    send_udp_to_host(r, 69, p, 2);
+    memcpy(p + 2, "f\0octet\0blksize\0", 17);  /* option without a value */
+    send_udp_to_host(r, 69, p, 19);
+    p[1] = 4;                                  /* ACK for a transfer never begun */
+    send_udp_to_host(r, 69, p, 4);
+    p[1] = 99;
+    send_udp_to_host(r, 69, p, 700);
+
+    /* Neighbour solicitation whose option has length 0, a short one, an
+     * advertisement with options past its end, a redirect. */
+    uint8_t ns[28] = { 0 };
+    ns[4] = 0xfd;
+    ns[20] = 1;                                /* source link-layer option, len 0 */
+    rig_send(r, f, build_icmp6(f, ip6_all_routers, 135, ns, sizeof(ns)));
+    rig_send(r, f, build_icmp6(f, ip6_all_routers, 135, ns, 3));
+    uint8_t na[28] = { 0 };
+    na[20] = 2;
+    na[21] = 200;
+    rig_send(r, f, build_icmp6(f, ip6_all_routers, 136, na, sizeof(na)));
+    g_test_expect_message("hangar-vmm", G_LOG_LEVEL_WARNING, "slirp: guest error: *REDIRECT*");
+    rig_send(r, f, build_icmp6(f, ip6_all_routers, 137, na, sizeof(na)));
+    g_test_assert_expected_messages();
+    rig_send(r, f, build_icmp6(f, ip6_all_routers, 128, na, 0));
+
+    /* Pings: to the host, and to a documentation address outside. */
+    static const uint32_t targets[] = { IP_HOST, 0xc0000201u };
+    for (unsigned i = 0; i < G_N_ELEMENTS(targets); i++) {
+        size_t n = eth_put(f, bcast_mac, ETH_IP);
+        n += ip_put(f + n, IP_GUEST, targets[i], 1, 12, 11, 0);
+        memset(f + n, 0, 12);
+        f[n] = 8;
+        put16(f + n + 2, inet_csum(f + n, 12));
+        rig_send(r, f, n + 12);
+    }
+}
+
 static void send_hostile_fragments(Rig *r)
 {
     uint8_t payload[1480];
@@ -402,6 +480,7 @@ static void test_hostile_frames(void)
 
     rig_init(&r, NULL);
     send_hostile_ip(&r);
+    send_hostile_tftp_ndp(&r);
     send_hostile_fragments(&r);
     send_mutated_dhcp(&r);
     g_autofree uint8_t *huge = g_malloc0(HGR_NET_MAX_FRAME + 1);
@@ -416,7 +495,8 @@ static void test_hostile_frames(void)
     g_assert_cmphex(yiaddr & 0xffffff00u, ==, IP_GUEST & 0xffffff00u);
     g_assert_cmpuint(yiaddr & 0xff, >=, 15);
     hgr_net_get_stats(r.n, &st);
-    g_assert_cmpuint(st.tx_dropped, ==, 4);    /* 13, 1, 0 bytes and the huge one */
+    /* 13, 1, 0 bytes, the huge one, the ping6 slirp cannot forward */
+    g_assert_cmpuint(st.tx_dropped, ==, 5);
     rig_clear(&r);
 }
 
@@ -495,6 +575,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/vmm/net/slirp/dhcp-offer", test_dhcp_offer);
     g_test_add_func("/vmm/net/slirp/arp-host", test_arp_host);
+    g_test_add_func("/vmm/net/slirp/ipv6-router-advert", test_ipv6_router_advert);
     g_test_add_func("/vmm/net/slirp/hostfwd-syn", test_hostfwd_syn);
     g_test_add_func("/vmm/net/slirp/hostfwd-port-in-use", test_hostfwd_port_in_use);
     g_test_add_func("/vmm/net/slirp/hostfwd-bad-address", test_hostfwd_bad_address);

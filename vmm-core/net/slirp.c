@@ -375,8 +375,26 @@ static bool may_open_socket(const uint8_t *f, size_t len)
     }
 }
 
+/* An ICMPv6 echo request to anyone but slirp itself (fd00::2, fe80::2):
+ * libslirp cannot forward those and logs a critical for each, which a
+ * guest could use to flood the log. */
+static bool is_external_ping6(const uint8_t *f, size_t len)
+{
+    static const uint8_t host6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2 };
+    static const uint8_t ll6[16] = { 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2 };
+
+    if (len < 14 + 40 + 1 || f[12] != 0x86 || f[13] != 0xdd || f[14 + 6] != 58 ||
+        f[14 + 40] != 128)
+        return false;
+    return memcmp(f + 14 + 24, host6, 16) != 0 && memcmp(f + 14 + 24, ll6, 16) != 0;
+}
+
 static void input_frame(HgrNetBackend *n, const uint8_t *buf, size_t len)
 {
+    if (is_external_ping6(buf, len)) {
+        count(&n->stats.tx_dropped);
+        return;
+    }
     if (g_hash_table_size(n->watches) < MAX_GUEST_SOCKETS) {
         n->refusing_flows = false;
     } else if (may_open_socket(buf, len)) {
