@@ -178,6 +178,34 @@ static inline void fake_vq_kick(HgrVirtioDevice *vdev, unsigned q)
 }
 
 typedef struct {
+    GSourceFunc fn;
+    gpointer data;
+    GAsyncQueue *done;
+} FakeRun;
+
+static inline gboolean fake_run_cb(gpointer p)
+{
+    FakeRun *r = p;
+
+    r->fn(r->data);
+    g_async_queue_push(r->done, r);
+    return G_SOURCE_REMOVE;
+}
+
+/* Runs fn on the I/O thread at default priority, as an ioeventfd or a
+ * socket would, and waits for it. (hgr_iothread_call runs at high priority,
+ * so a stream of them would starve the sources a test wants to watch.) */
+static inline void fake_iothread_run(HgrIoThread *t, GSourceFunc fn, gpointer data)
+{
+    FakeRun r = { fn, data, g_async_queue_new() };
+
+    g_main_context_invoke_full(hgr_iothread_context(t), G_PRIORITY_DEFAULT, fake_run_cb, &r,
+                               NULL);
+    g_async_queue_pop(r.done);
+    g_async_queue_unref(r.done);
+}
+
+typedef struct {
     HgrVirtioDevice *vdev;
     unsigned q;
 } FakeKick;
@@ -193,7 +221,7 @@ static inline gboolean fake_kick_cb(gpointer data)
 static inline void fake_vq_kick_on(HgrIoThread *t, HgrVirtioDevice *vdev, unsigned q)
 {
     FakeKick k = { vdev, q };
-    hgr_iothread_call(t, fake_kick_cb, &k);
+    fake_iothread_run(t, fake_kick_cb, &k);
 }
 
 /* A device's generic + specific state through the stream and back into

@@ -140,6 +140,28 @@ static inline bool frame_is_dhcp_offer(const uint8_t *f, size_t len, uint32_t xi
     return true;
 }
 
+/* A TCP SYN from the guest, with a valid checksum: 54 bytes. */
+static inline size_t build_tcp_syn(uint8_t *f, uint32_t dst_ip, uint16_t sport, uint16_t dport)
+{
+    size_t n = eth_put(f, bcast_mac, ETH_IP);
+    n += ip_put(f + n, IP_GUEST, dst_ip, 6, 20, sport, 0x4000);
+    uint8_t *t = f + n, pseudo[32];
+    memset(t, 0, 20);
+    put16(t, sport);
+    put16(t + 2, dport);
+    put32(t + 4, 0x1000u * sport);
+    t[12] = 5 << 4;
+    t[13] = 0x02;
+    put16(t + 14, 64240);
+    put32(pseudo, IP_GUEST);
+    put32(pseudo + 4, dst_ip);
+    put16(pseudo + 8, 6);
+    put16(pseudo + 10, 20);
+    memcpy(pseudo + 12, t, 20);
+    put16(t + 16, inet_csum(pseudo, 32));
+    return n + 20;
+}
+
 static inline bool frame_is_tcp_syn_to(const uint8_t *f, size_t len, uint32_t ip,
                                        uint16_t port)
 {
@@ -149,4 +171,56 @@ static inline bool frame_is_tcp_syn_to(const uint8_t *f, size_t len, uint32_t ip
     if ((size_t)(t - f) + 20 > len)
         return false;
     return get32(f + 14 + 16) == ip && get16(t + 2) == port && (t[13] & 0x12) == 0x02;
+}
+
+/* IPv6: the guest's link-local address from its MAC, all-routers. */
+static const uint8_t ip6_guest_ll[16] = { 0xfe, 0x80, 0, 0, 0, 0, 0, 0,
+                                          0x50, 0x54, 0x00, 0xff, 0xfe, 0x12, 0x34, 0x56 };
+static const uint8_t ip6_all_routers[16] = { 0xff, 0x02, 0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0, 0, 0, 2 };
+
+/* An ICMPv6 message (type, code, then body) from the guest's link-local
+ * address, checksummed; hop limit 255 as neighbour discovery wants. */
+static inline size_t build_icmp6(uint8_t *f, const uint8_t dst[16], uint8_t type,
+                                 const uint8_t *body, size_t body_len)
+{
+    static const uint8_t mcast_mac[6] = { 0x33, 0x33, 0, 0, 0, 2 };
+    size_t n = eth_put(f, mcast_mac, ETH_IP6);
+    uint8_t *ip = f + n, *m = ip + 40;
+    size_t mlen = 4 + body_len;
+
+    memset(ip, 0, 40);
+    ip[0] = 0x60;
+    put16(ip + 4, (uint16_t)mlen);
+    ip[6] = 58;
+    ip[7] = 255;
+    memcpy(ip + 8, ip6_guest_ll, 16);
+    memcpy(ip + 24, dst, 16);
+    m[0] = type;
+    m[1] = 0;
+    put16(m + 2, 0);
+    memcpy(m + 4, body, body_len);
+
+    uint8_t pseudo[40 + 1600];
+    memcpy(pseudo, ip + 8, 32);
+    put32(pseudo + 32, (uint32_t)mlen);
+    memset(pseudo + 36, 0, 3);
+    pseudo[39] = 58;
+    memcpy(pseudo + 40, m, mlen);
+    put16(m + 2, inet_csum(pseudo, 40 + mlen));
+    return n + 40 + mlen;
+}
+
+/* A router advertisement carrying prefix/prefix_len. */
+static inline bool frame_is_ra_with_prefix(const uint8_t *f, size_t len, uint16_t prefix,
+                                           uint8_t prefix_len)
+{
+    if (len < 14 + 40 + 16 || get16(f + 12) != ETH_IP6 || f[14 + 6] != 58 ||
+        f[14 + 40] != 134)
+        return false;
+    for (size_t o = 14 + 40 + 16; o + 2 <= len && f[o + 1] != 0; o += 8u * f[o + 1]) {
+        if (f[o] == 3 && o + 32 <= len && f[o + 2] == prefix_len && get16(f + o + 16) == prefix)
+            return true;
+    }
+    return false;
 }

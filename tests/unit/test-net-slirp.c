@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fake-virtq.h"
 #include "net-frames.h"
 #include "net/net.h"
 
@@ -67,7 +68,7 @@ static gboolean send_on_thread(gpointer data)
 static void rig_send(Rig *r, const void *frame, size_t len)
 {
     SendOnThread s = { r, frame, len };
-    hgr_iothread_call(r->t, send_on_thread, &s);
+    fake_iothread_run(r->t, send_on_thread, &s);
 }
 
 typedef bool (*FrameMatch)(const uint8_t *f, size_t len, void *data);
@@ -163,6 +164,24 @@ static void test_arp_host(void)
     hgr_net_get_stats(r.n, &st);
     g_assert_cmpuint(st.tx_frames, ==, 2);
     g_assert_cmpuint(st.rx_frames, >=, 2);
+    rig_clear(&r);
+}
+
+static bool match_ra(const uint8_t *f, size_t len, void *data)
+{
+    return frame_is_ra_with_prefix(f, len, 0xfd00, 64);
+}
+
+/* IPv6 is on: a router solicitation brings the fd00::/64 prefix. */
+static void test_ipv6_router_advert(void)
+{
+    Rig r;
+    uint8_t f[128], body[4] = { 0 };
+
+    rig_init(&r, NULL);
+    rig_send(&r, f, build_icmp6(f, ip6_all_routers, 133, body, sizeof(body)));
+    g_autoptr(GBytes) ra = rig_wait(&r, match_ra, NULL);
+    g_assert_nonnull(ra);
     rig_clear(&r);
 }
 
@@ -351,6 +370,66 @@ static void send_hostile_ip(Rig *r)
     rig_send(r, f, n + 44);
 }
 
+static void send_udp_to_host(Rig *r, uint16_t dport, const uint8_t *payload, size_t plen)
+{
+    uint8_t f[1600];
+    size_t n = eth_put(f, bcast_mac, ETH_IP);
+
+    n += ip_put(f + n, IP_GUEST, IP_HOST, 17, 8 + plen, 9, 0);
+    put16(f + n, 1069);
+    put16(f + n + 2, dport);
+    put16(f + n + 4, (uint16_t)(8 + plen));
+    put16(f + n + 6, 0);
+    memcpy(f + n + 8, payload, plen);
+    rig_send(r, f, n + 8 + plen);
+}
+
+/* TFTP (answered by slirp itself, with no directory to serve) and
+ * neighbour discovery with nonsense inside valid checksums. */
+static void send_hostile_tftp_ndp(Rig *r)
+{
+    uint8_t p[1400], f[1600];
+
+    memset(p, 'A', sizeof(p));
+    p[0] = 0;
+    p[1] = 1;                                  /* RRQ, name never terminated */
+    send_udp_to_host(r, 69, p, sizeof(p));
+    send_udp_to_host(r, 69, p, 2);
+    memcpy(p + 2, "f\0octet\0blksize\0", 17);  /* option without a value */
+    send_udp_to_host(r, 69, p, 19);
+    p[1] = 4;                                  /* ACK for a transfer never begun */
+    send_udp_to_host(r, 69, p, 4);
+    p[1] = 99;
+    send_udp_to_host(r, 69, p, 700);
+
+    /* Neighbour solicitation whose option has length 0, a short one, an
+     * advertisement with options past its end, a redirect. */
+    uint8_t ns[28] = { 0 };
+    ns[4] = 0xfd;
+    ns[20] = 1;                                /* source link-layer option, len 0 */
+    rig_send(r, f, build_icmp6(f, ip6_all_routers, 135, ns, sizeof(ns)));
+    rig_send(r, f, build_icmp6(f, ip6_all_routers, 135, ns, 3));
+    uint8_t na[28] = { 0 };
+    na[20] = 2;
+    na[21] = 200;
+    rig_send(r, f, build_icmp6(f, ip6_all_routers, 136, na, sizeof(na)));
+    g_test_expect_message("hangar-vmm", G_LOG_LEVEL_WARNING, "slirp: guest error: *REDIRECT*");
+    rig_send(r, f, build_icmp6(f, ip6_all_routers, 137, na, sizeof(na)));
+    g_test_assert_expected_messages();
+    rig_send(r, f, build_icmp6(f, ip6_all_routers, 128, na, 0));
+
+    /* Pings: to the host, and to a documentation address outside. */
+    static const uint32_t targets[] = { IP_HOST, 0xc0000201u };
+    for (unsigned i = 0; i < G_N_ELEMENTS(targets); i++) {
+        size_t n = eth_put(f, bcast_mac, ETH_IP);
+        n += ip_put(f + n, IP_GUEST, targets[i], 1, 12, 11, 0);
+        memset(f + n, 0, 12);
+        f[n] = 8;
+        put16(f + n + 2, inet_csum(f + n, 12));
+        rig_send(r, f, n + 12);
+    }
+}
+
 static void send_hostile_fragments(Rig *r)
 {
     uint8_t payload[1480];
@@ -401,6 +480,7 @@ static void test_hostile_frames(void)
 
     rig_init(&r, NULL);
     send_hostile_ip(&r);
+    send_hostile_tftp_ndp(&r);
     send_hostile_fragments(&r);
     send_mutated_dhcp(&r);
     g_autofree uint8_t *huge = g_malloc0(HGR_NET_MAX_FRAME + 1);
@@ -415,8 +495,79 @@ static void test_hostile_frames(void)
     g_assert_cmphex(yiaddr & 0xffffff00u, ==, IP_GUEST & 0xffffff00u);
     g_assert_cmpuint(yiaddr & 0xff, >=, 15);
     hgr_net_get_stats(r.n, &st);
-    g_assert_cmpuint(st.tx_dropped, ==, 4);    /* 13, 1, 0 bytes and the huge one */
+    /* 13, 1, 0 bytes, the huge one, the ping6 slirp cannot forward */
+    g_assert_cmpuint(st.tx_dropped, ==, 5);
     rig_clear(&r);
+}
+
+static unsigned open_fds(void)
+{
+    g_autoptr(GDir) d = g_dir_open("/proc/self/fd", 0, NULL);
+    unsigned n = 0;
+
+    while (d && g_dir_read_name(d))
+        n++;
+    return n;
+}
+
+typedef struct {
+    Rig *r;
+    unsigned first;
+    uint16_t open_port, closed_port;
+} FloodBurst;
+
+static gboolean send_syn_burst(gpointer data)
+{
+    FloodBurst *b = data;
+    uint8_t f[64];
+
+    for (unsigned i = b->first; i < b->first + 100; i++) {
+        size_t len = build_tcp_syn(f, IP_HOST, (uint16_t)(10000 + i),
+                                   i % 2 ? b->open_port : b->closed_port);
+        struct iovec iov = { f, len };
+        hgr_net_send(b->r->n, &iov, 1);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+/* Ten thousand guest connections the host never completes or refuses:
+ * the backend stops opening host sockets at its limit, stays up, and
+ * freeing it gives every socket back. */
+static void test_half_open_flood(void)
+{
+    Rig r;
+    int lst = listen_loopback();             /* never accepts: a backlog of 4 */
+    uint16_t open_port = bound_port(lst);
+    int probe = listen_loopback();
+    uint16_t closed_port = bound_port(probe);
+    unsigned before;
+    HgrNetStats st;
+
+    close(probe);
+    rig_init(&r, NULL);                      /* GLib's own fds, made once */
+    rig_clear(&r);
+    before = open_fds();
+    rig_init(&r, NULL);
+    g_assert_true(rig_arp_host(&r));
+    g_test_expect_message("hangar-vmm", G_LOG_LEVEL_WARNING, "*refusing new connections*");
+    /* In bursts, as virtio-net hands them over per kick. */
+    for (unsigned i = 0; i < 10000; i += 100) {
+        FloodBurst b = { &r, i, open_port, closed_port };
+        fake_iothread_run(r.t, send_syn_burst, &b);
+    }
+    g_test_assert_expected_messages();
+    unsigned during = open_fds() - before;
+    g_test_message("%u descriptors open during the flood", during);
+    /* The count is taken once per main loop iteration: one burst more. */
+    g_assert_cmpuint(during, <=, 2048 + 100 + 16);
+    hgr_net_get_stats(r.n, &st);
+    g_assert_cmpuint(st.tx_dropped, >, 0);
+    g_assert_true(rig_arp_host(&r));
+    uint32_t yiaddr;
+    g_assert_true(rig_dhcp_offer(&r, 7, &yiaddr));
+    rig_clear(&r);
+    g_assert_cmpuint(open_fds(), ==, before);
+    close(lst);
 }
 
 int main(int argc, char **argv)
@@ -424,10 +575,12 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/vmm/net/slirp/dhcp-offer", test_dhcp_offer);
     g_test_add_func("/vmm/net/slirp/arp-host", test_arp_host);
+    g_test_add_func("/vmm/net/slirp/ipv6-router-advert", test_ipv6_router_advert);
     g_test_add_func("/vmm/net/slirp/hostfwd-syn", test_hostfwd_syn);
     g_test_add_func("/vmm/net/slirp/hostfwd-port-in-use", test_hostfwd_port_in_use);
     g_test_add_func("/vmm/net/slirp/hostfwd-bad-address", test_hostfwd_bad_address);
     g_test_add_func("/vmm/net/slirp/hold-until-flush", test_hold_until_flush);
     g_test_add_func("/vmm/net/slirp/hostile-frames", test_hostile_frames);
+    g_test_add_func("/vmm/net/slirp/half-open-flood", test_half_open_flood);
     return g_test_run();
 }

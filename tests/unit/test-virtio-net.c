@@ -272,6 +272,10 @@ static void test_link_and_save_load(void)
     g_assert_cmpint(g_atomic_int_get(&r.config_irqs), ==, 1);
     hgr_virtio_config_read(r.vdev, 6, cfg, 2);
     g_assert_cmpuint(cfg[0], ==, 0);
+    /* With the cable out nothing leaves. */
+    rig_tx_arp(&r);
+    g_assert_cmpuint(rig_stats(&r).tx_dropped, ==, 1);
+    g_assert_cmpuint(fake_vq_used_idx(&r.tx), ==, 2);
 
     g_autoptr(GByteArray) saved = fake_virtio_save(r.vdev);
     HgrVirtioDevice *copy = hgr_virtio_net_new(&r.ram.mem, NULL, NULL, other_mac);

@@ -41,7 +41,8 @@ typedef struct {
 HgrNetBackend *hgr_net_slirp_new(const HgrNetConfig *cfg, GError **error);
 /* Runs the backend (sockets, timers) on t from now on. Once only. */
 void hgr_net_attach(HgrNetBackend *n, HgrIoThread *t);
-/* Stops the backend on its I/O thread and frees it. Free the device first. */
+/* Stops the backend on its I/O thread and frees it. Free the device first,
+ * the I/O thread after (it may be stopped or running). */
 void hgr_net_free(HgrNetBackend *n);
 
 /* Frames from the backend to the device, called on the I/O thread with no

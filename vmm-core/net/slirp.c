@@ -1,7 +1,7 @@
 /* slirp.c — user-mode networking through libslirp, driven by the I/O thread.
  *
  * One custom GSource on the I/O thread's context carries slirp's sockets
- * (refilled in prepare, polled in dispatch), the frames other threads queued
+ * (asked for in prepare, handled in dispatch), the frames other threads queued
  * for it, and the delivery of held frames to the device. Slirp's timers are
  * timeout GSources on the same context. After hgr_net_attach every slirp_*
  * call happens on that thread; before it, only the constructor touches slirp.
@@ -16,11 +16,24 @@
 #define RX_HOLD_MAX 64          /* frames held while the device has no buffers */
 #define TX_QUEUE_MAX 256        /* frames queued from other threads */
 #define GUEST_ERRORS_LOGGED 10
+/* Host sockets slirp may hold for one guest before new flows are refused:
+ * every guest connection, UDP flow and ping costs the process an fd, and a
+ * guest must not be able to run the whole process (other VMs, disks,
+ * snapshots) out of them. */
+#define MAX_GUEST_SOCKETS 2048
 
 typedef struct {
     GSource base;
     HgrNetBackend *n;
 } NetSource;
+
+/* One of slirp's sockets as GLib polls it. It stays registered while slirp
+ * keeps asking for it, so a round with thousands of sockets costs GLib no
+ * list surgery (adding a poll walks a list sorted by fd). */
+typedef struct {
+    GPollFD pfd;
+    guint gen;                  /* the round that last asked for it */
+} Watch;
 
 typedef struct {
     HgrNetBackend *n;
@@ -35,7 +48,9 @@ struct HgrNetBackend {
     HgrIoThread *thread;
     GMainContext *ctx;
     GSource *source;
-    GArray *pollfds;            /* of GPollFD, registered with source until next prepare */
+    GHashTable *watches;        /* fd -> Watch *, each registered with source */
+    GPtrArray *round;           /* of Watch *, in slirp's index order this round */
+    guint round_gen;
     gint64 deadline_us;         /* slirp's own timeout, for check() */
     GPtrArray *timers;          /* of NetTimer * */
 
@@ -52,6 +67,8 @@ struct HgrNetBackend {
 
     HgrNetStats stats;          /* updated with atomics */
     unsigned guest_errors;
+    bool refusing_flows;        /* at MAX_GUEST_SOCKETS */
+    unsigned refusals;          /* times it got there: warned on the first only */
 };
 
 static void count(uint64_t *counter)
@@ -77,11 +94,13 @@ static void deliver_held(HgrNetBackend *n)
     }
 }
 
+/* Tail drop: what is already held (an ARP reply, a SYN-ACK) is older and
+ * no less useful than what comes after it. */
 static void hold_frame(HgrNetBackend *n, const void *buf, size_t len)
 {
     if (g_queue_get_length(&n->rx_hold) >= RX_HOLD_MAX) {
-        g_bytes_unref(g_queue_pop_head(&n->rx_hold));   /* the oldest is the stalest */
         count(&n->stats.rx_dropped);
+        return;
     }
     g_queue_push_tail(&n->rx_hold, g_bytes_new(buf, len));
 }
@@ -92,10 +111,13 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 
     /* Inside slirp_input the device may hold its lock (it is sending): hold
      * the frame and deliver it from dispatch. */
-    if (!n->in_input && g_queue_is_empty(&n->rx_hold) && device_ready(n)) {
-        count(&n->stats.rx_frames);
-        n->receive(n->opaque, buf, len);
-        return (ssize_t)len;
+    if (!n->in_input) {
+        deliver_held(n);
+        if (g_queue_is_empty(&n->rx_hold) && device_ready(n)) {
+            count(&n->stats.rx_frames);
+            n->receive(n->opaque, buf, len);
+            return (ssize_t)len;
+        }
     }
     hold_frame(n, buf, len);
     if (n->in_input)
@@ -207,20 +229,29 @@ static const SlirpCb slirp_callbacks = {
 static int add_poll(int fd, int events, void *opaque)
 {
     HgrNetBackend *n = opaque;
-    GPollFD pfd = { .fd = fd };
+    Watch *w = g_hash_table_lookup(n->watches, GINT_TO_POINTER(fd));
 
+    if (!w) {
+        w = g_new0(Watch, 1);
+        w->pfd.fd = fd;
+        g_hash_table_insert(n->watches, GINT_TO_POINTER(fd), w);
+        g_source_add_poll(n->source, &w->pfd);
+    }
+    w->pfd.events = 0;
     if (events & SLIRP_POLL_IN)
-        pfd.events |= G_IO_IN;
+        w->pfd.events |= G_IO_IN;
     if (events & SLIRP_POLL_OUT)
-        pfd.events |= G_IO_OUT;
+        w->pfd.events |= G_IO_OUT;
     if (events & SLIRP_POLL_PRI)
-        pfd.events |= G_IO_PRI;
+        w->pfd.events |= G_IO_PRI;
     if (events & SLIRP_POLL_ERR)
-        pfd.events |= G_IO_ERR;
+        w->pfd.events |= G_IO_ERR;
     if (events & SLIRP_POLL_HUP)
-        pfd.events |= G_IO_HUP;
-    g_array_append_val(n->pollfds, pfd);
-    return (int)n->pollfds->len - 1;
+        w->pfd.events |= G_IO_HUP;
+    w->pfd.revents = 0;
+    w->gen = n->round_gen;
+    g_ptr_array_add(n->round, w);
+    return (int)n->round->len - 1;
 }
 
 static int get_revents(int idx, void *opaque)
@@ -228,9 +259,9 @@ static int get_revents(int idx, void *opaque)
     HgrNetBackend *n = opaque;
     int ev = 0;
 
-    if (idx < 0 || (guint)idx >= n->pollfds->len)
+    if (idx < 0 || (guint)idx >= n->round->len)
         return 0;
-    gushort r = g_array_index(n->pollfds, GPollFD, idx).revents;
+    gushort r = ((Watch *)g_ptr_array_index(n->round, idx))->pfd.revents;
     if (r & G_IO_IN)
         ev |= SLIRP_POLL_IN;
     if (r & G_IO_OUT)
@@ -244,6 +275,24 @@ static int get_revents(int idx, void *opaque)
     return ev;
 }
 
+/* Unregisters the sockets slirp did not ask for this round (all of them
+ * when all is set). */
+static void drop_watches(HgrNetBackend *n, bool all)
+{
+    GHashTableIter it;
+    gpointer key, value;
+
+    g_hash_table_iter_init(&it, n->watches);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        Watch *w = value;
+        if (all || w->gen != n->round_gen) {
+            g_source_remove_poll(n->source, &w->pfd);
+            g_hash_table_iter_remove(&it);
+            g_free(w);
+        }
+    }
+}
+
 static bool has_work(HgrNetBackend *n)
 {
     if (g_atomic_int_get(&n->flush_requested))
@@ -254,24 +303,15 @@ static bool has_work(HgrNetBackend *n)
     return tx;
 }
 
-static void remove_polls(HgrNetBackend *n)
-{
-    for (guint i = 0; i < n->pollfds->len; i++)
-        g_source_remove_poll(n->source, &g_array_index(n->pollfds, GPollFD, i));
-    g_array_set_size(n->pollfds, 0);
-}
-
 static gboolean source_prepare(GSource *src, gint *timeout)
 {
     HgrNetBackend *n = ((NetSource *)src)->n;
     uint32_t tmo = UINT32_MAX;
 
-    /* The array must not move while GLib holds pointers into it: take the
-     * old fds out, refill, then hand the new ones over. */
-    remove_polls(n);
+    n->round_gen++;
+    g_ptr_array_set_size(n->round, 0);
     slirp_pollfds_fill(n->slirp, &tmo, add_poll, n);
-    for (guint i = 0; i < n->pollfds->len; i++)
-        g_source_add_poll(src, &g_array_index(n->pollfds, GPollFD, i));
+    drop_watches(n, false);
     if (tmo == UINT32_MAX) {
         *timeout = -1;
         n->deadline_us = G_MAXINT64;
@@ -286,15 +326,85 @@ static gboolean source_check(GSource *src)
 {
     HgrNetBackend *n = ((NetSource *)src)->n;
 
-    for (guint i = 0; i < n->pollfds->len; i++) {
-        if (g_array_index(n->pollfds, GPollFD, i).revents)
+    for (guint i = 0; i < n->round->len; i++) {
+        if (((Watch *)g_ptr_array_index(n->round, i))->pfd.revents)
             return TRUE;
     }
     return g_source_get_time(src) >= n->deadline_us || has_work(n);
 }
 
+/* Whether slirp could open a host socket for this frame: a new TCP
+ * connection, a UDP datagram or a ping (and any fragment, which may carry
+ * one). Segments of existing connections, ARP, DHCP and neighbour
+ * discovery are answered without one. Truncated frames say no: slirp
+ * drops them itself. */
+static bool may_open_socket(const uint8_t *f, size_t len)
+{
+    uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+    size_t l4;
+    uint8_t proto;
+
+    if (type == 0x0800) {
+        if (len < 14 + 20)
+            return false;
+        if (((f[20] << 8 | f[21]) & 0x3fff) != 0)
+            return true;
+        proto = f[23];
+        l4 = 14 + (f[14] & 15) * 4u;
+    } else if (type == 0x86dd) {
+        if (len < 14 + 40)
+            return false;
+        proto = f[20];
+        l4 = 14 + 40;
+    } else {
+        return false;
+    }
+    size_t avail = len > l4 ? len - l4 : 0;
+    const uint8_t *h = f + (len > l4 ? l4 : len);
+    switch (proto) {
+    case 6:             /* TCP: a SYN without ACK opens a connection */
+        return avail >= 14 && (h[13] & 0x12) == 0x02;
+    case 17:            /* UDP: all but DHCP go out through a socket */
+        return avail < 4 || (h[2] << 8 | h[3]) != 67;
+    case 1:             /* ICMP echo request */
+        return avail >= 1 && h[0] == 8;
+    case 58:            /* ICMPv6 echo request */
+        return avail >= 1 && h[0] == 128;
+    default:
+        return true;
+    }
+}
+
+/* An ICMPv6 echo request to anyone but slirp itself (fd00::2, fe80::2):
+ * libslirp cannot forward those and logs a critical for each, which a
+ * guest could use to flood the log. */
+static bool is_external_ping6(const uint8_t *f, size_t len)
+{
+    static const uint8_t host6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2 };
+    static const uint8_t ll6[16] = { 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2 };
+
+    if (len < 14 + 40 + 1 || f[12] != 0x86 || f[13] != 0xdd || f[14 + 6] != 58 ||
+        f[14 + 40] != 128)
+        return false;
+    return memcmp(f + 14 + 24, host6, 16) != 0 && memcmp(f + 14 + 24, ll6, 16) != 0;
+}
+
 static void input_frame(HgrNetBackend *n, const uint8_t *buf, size_t len)
 {
+    if (is_external_ping6(buf, len)) {
+        count(&n->stats.tx_dropped);
+        return;
+    }
+    if (g_hash_table_size(n->watches) < MAX_GUEST_SOCKETS) {
+        n->refusing_flows = false;
+    } else if (may_open_socket(buf, len)) {
+        if (!n->refusing_flows && n->refusals++ == 0)
+            g_warning("slirp: the guest holds %u host sockets; refusing new connections",
+                      g_hash_table_size(n->watches));
+        n->refusing_flows = true;
+        count(&n->stats.tx_dropped);
+        return;
+    }
     n->in_input = true;
     slirp_input(n->slirp, buf, (int)len);
     n->in_input = false;
@@ -305,6 +415,8 @@ static gboolean source_dispatch(GSource *src, GSourceFunc cb, gpointer data)
 {
     HgrNetBackend *n = ((NetSource *)src)->n;
 
+    g_atomic_int_set(&n->flush_requested, 0);
+    deliver_held(n);
     slirp_pollfds_poll(n->slirp, 0, get_revents, n);
     /* Bounded: what other threads queued before we looked. */
     g_mutex_lock(&n->tx_lock);
@@ -318,7 +430,6 @@ static gboolean source_dispatch(GSource *src, GSourceFunc cb, gpointer data)
         input_frame(n, p, len);
         g_bytes_unref(f);
     }
-    g_atomic_int_set(&n->flush_requested, 0);
     deliver_held(n);
     return G_SOURCE_CONTINUE;
 }
@@ -391,7 +502,8 @@ HgrNetBackend *hgr_net_slirp_new(const HgrNetConfig *cfg, GError **error)
     g_mutex_init(&n->tx_lock);
     g_queue_init(&n->tx_queue);
     g_queue_init(&n->rx_hold);
-    n->pollfds = g_array_new(FALSE, TRUE, sizeof(GPollFD));
+    n->watches = g_hash_table_new(NULL, NULL);
+    n->round = g_ptr_array_new();
     n->timers = g_ptr_array_new();
     parse_ipv4("10.0.2.0", &sc.vnetwork);
     parse_ipv4("255.255.255.0", &sc.vnetmask);
@@ -523,7 +635,7 @@ void hgr_net_get_stats(HgrNetBackend *n, HgrNetStats *stats)
 static void backend_destroy(HgrNetBackend *n)
 {
     if (n->source) {
-        remove_polls(n);
+        drop_watches(n, true);
         g_source_destroy(n->source);
         g_clear_pointer(&n->source, g_source_unref);
     }
@@ -532,7 +644,8 @@ static void backend_destroy(HgrNetBackend *n)
     while (n->timers->len)
         cb_timer_free(g_ptr_array_index(n->timers, 0), n);
     g_ptr_array_unref(n->timers);
-    g_array_unref(n->pollfds);
+    g_hash_table_unref(n->watches);
+    g_ptr_array_unref(n->round);
     g_queue_clear_full(&n->rx_hold, (GDestroyNotify)g_bytes_unref);
     g_queue_clear_full(&n->tx_queue, (GDestroyNotify)g_bytes_unref);
     g_mutex_clear(&n->tx_lock);

@@ -212,41 +212,42 @@ static void console_activate(HgrVirtioDevice *vdev)
         hgr_chardev_accept_input(c->ports[p].chr);
 }
 
-typedef struct {
-    ConsolePort *port;
-    bool attach;
-} PortReceiver;
-
-static gboolean set_port_receiver(gpointer data)
+/* Receivers change on the I/O thread, where the chardev delivers input, so
+ * no input reaches a device being torn down. */
+static gboolean console_attach(gpointer data)
 {
-    PortReceiver *r = data;
+    VirtioConsole *c = data;
 
-    if (r->attach)
-        hgr_chardev_set_receiver(r->port->chr, port_can_receive, port_receive, r->port);
-    else
-        hgr_chardev_set_receiver(r->port->chr, NULL, NULL, NULL);
+    for (unsigned p = 0; p < MAX_PORTS; p++)
+        hgr_chardev_set_receiver(c->ports[p].chr, port_can_receive, port_receive, &c->ports[p]);
     return G_SOURCE_REMOVE;
 }
 
-/* On the I/O thread, where the chardev delivers input. */
-static void port_set_receiver(VirtioConsole *c, ConsolePort *port, bool attach)
+static gboolean console_detach(gpointer data)
 {
-    PortReceiver r = { port, attach };
+    VirtioConsole *c = data;
 
+    for (unsigned p = 0; p < MAX_PORTS; p++)
+        hgr_chardev_set_receiver(c->ports[p].chr, NULL, NULL, NULL);
+    if (c->tx_resume_id)
+        hgr_iothread_remove(c->vdev.iothread, c->tx_resume_id);
+    c->tx_resume_id = 0;
+    return G_SOURCE_REMOVE;
+}
+
+static void on_device_thread(VirtioConsole *c, GSourceFunc fn)
+{
     if (c->vdev.iothread)
-        hgr_iothread_call(c->vdev.iothread, set_port_receiver, &r);
+        hgr_iothread_call(c->vdev.iothread, fn, c);
     else
-        set_port_receiver(&r);
+        fn(c);
 }
 
 static void console_destroy(HgrVirtioDevice *vdev)
 {
     VirtioConsole *c = (VirtioConsole *)vdev;
 
-    for (unsigned p = 0; p < MAX_PORTS; p++)
-        port_set_receiver(c, &c->ports[p], false);
-    if (c->tx_resume_id)
-        hgr_iothread_remove(vdev->iothread, c->tx_resume_id);
+    on_device_thread(c, console_detach);
     if (c->rx_lost)
         g_debug("virtio-console: %" G_GUINT64_FORMAT " input bytes lost", c->rx_lost);
     g_free(c->elem);
@@ -272,6 +273,6 @@ HgrVirtioDevice *hgr_virtio_console_new(const HgrGuestMem *mem, HgrIoThread *t,
     hgr_virtio_init(&c->vdev, &virtio_console_ops, mem, t);
     c->elem = g_new(HgrVirtqElem, 1);
     c->ports[0] = (ConsolePort){ .con = c, .index = 0, .chr = chr };
-    port_set_receiver(c, &c->ports[0], true);
+    on_device_thread(c, console_attach);
     return &c->vdev;
 }

@@ -85,7 +85,8 @@ static void net_config_read(HgrVirtioDevice *vdev, uint32_t offset, void *data, 
 
 static void tx_one(VirtioNet *n, HgrVirtqElem *e)
 {
-    if (e->out_len < HDR_LEN || e->out_len - HDR_LEN > HGR_NET_MAX_FRAME || !n->be) {
+    if (e->out_len < HDR_LEN || e->out_len - HDR_LEN > HGR_NET_MAX_FRAME || !n->be ||
+        !(n->st.status & VIRTIO_NET_S_LINK_UP)) {
         n->stats.tx_dropped++;
         return;
     }
@@ -310,14 +311,25 @@ static void net_set_state(HgrVirtioDevice *vdev, const void *state)
     memcpy(&to_net(vdev)->st, state, sizeof(NetState));
 }
 
+/* On the I/O thread, so the resume cannot be running while it goes. */
+static gboolean net_cancel_tx_resume(gpointer data)
+{
+    VirtioNet *n = data;
+
+    if (n->tx_resume_id)
+        hgr_iothread_remove(n->vdev.iothread, n->tx_resume_id);
+    n->tx_resume_id = 0;
+    return G_SOURCE_REMOVE;
+}
+
 static void net_destroy(HgrVirtioDevice *vdev)
 {
     VirtioNet *n = to_net(vdev);
 
     if (n->be)
         hgr_net_set_receiver(n->be, NULL, NULL, NULL);
-    if (n->tx_resume_id)
-        hgr_iothread_remove(vdev->iothread, n->tx_resume_id);
+    if (vdev->iothread)
+        hgr_iothread_call(vdev->iothread, net_cancel_tx_resume, n);
     g_free(n->first);
     g_free(n->cur);
 }

@@ -9,7 +9,7 @@
 
 typedef struct {
     uint64_t tx_frames;      /* handed to the backend */
-    uint64_t tx_dropped;     /* chain shorter than the header, frame too large, no backend */
+    uint64_t tx_dropped;     /* chain shorter than the header, frame too large, link down */
     uint64_t rx_frames;      /* placed in RX buffers */
     uint64_t rx_dropped;     /* no (or too few) RX buffers, link down, frame too large */
     uint64_t rx_errors;      /* RX buffer smaller than the header: returned empty */
