@@ -27,9 +27,70 @@ static bool wait_until(gboolean (*done)(gpointer), gpointer data, unsigned ms)
     return true;
 }
 
-static void make_socketpair(int sv[2])
+typedef struct {
+    GMutex lock;
+    size_t budget;             /* what can_receive grants */
+    size_t max_call;           /* largest single delivery */
+    bool over_budget;
+    GByteArray *got;
+} Receiver;
+
+static size_t rx_can(void *opaque)
 {
+    Receiver *r = opaque;
+    g_mutex_lock(&r->lock);
+    size_t n = r->budget;
+    g_mutex_unlock(&r->lock);
+    return n;
+}
+
+static void rx_recv(void *opaque, const uint8_t *buf, size_t len)
+{
+    Receiver *r = opaque;
+    g_mutex_lock(&r->lock);
+    if (len > r->budget)
+        r->over_budget = true;
+    r->budget -= MIN(len, r->budget);
+    r->max_call = MAX(r->max_call, len);
+    g_byte_array_append(r->got, buf, (guint)len);
+    g_mutex_unlock(&r->lock);
+}
+
+static size_t rx_count(Receiver *r)
+{
+    g_mutex_lock(&r->lock);
+    size_t n = r->got->len;
+    g_mutex_unlock(&r->lock);
+    return n;
+}
+
+/* An fd chardev on a running I/O thread; the test holds the other end. */
+typedef struct {
+    HgrIoThread *t;
+    HgrChardev *c;
+    int peer;
+} FdPair;
+
+static void fd_pair_open(FdPair *p, Receiver *r)
+{
+    int sv[2];
+
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+    p->t = hgr_iothread_new("chardev-test");
+    p->c = hgr_chardev_new_fd(sv[0]);
+    p->peer = sv[1];
+    if (r)
+        hgr_chardev_set_receiver(p->c, rx_can, rx_recv, r);
+    hgr_chardev_attach(p->c, p->t);
+    hgr_iothread_start(p->t);
+}
+
+static void fd_pair_close(FdPair *p)
+{
+    hgr_iothread_stop(p->t);
+    hgr_chardev_free(p->c);
+    hgr_iothread_free(p->t);
+    close(p->peer);
 }
 
 static void test_file(void)
@@ -89,12 +150,9 @@ static size_t drain(int fd, GByteArray *into, unsigned quiet_ms)
  * the rest is dropped, and freeing does not hang. */
 static void test_output_limit(void)
 {
-    int sv[2];
-    make_socketpair(sv);
-    HgrIoThread *t = hgr_iothread_new("chardev-limit");
-    HgrChardev *c = hgr_chardev_new_fd(sv[0]);
-    hgr_chardev_attach(c, t);
-    hgr_iothread_start(t);
+    FdPair p;
+    fd_pair_open(&p, NULL);
+    HgrChardev *c = p.c;
 
     static uint8_t chunk[4096];
     memset(chunk, 'x', sizeof(chunk));
@@ -103,38 +161,31 @@ static void test_output_limit(void)
         hgr_chardev_write(c, chunk, sizeof(chunk));
     g_assert_cmpint(g_get_monotonic_time() - start, <, G_USEC_PER_SEC / 2);
 
-    size_t got = drain(sv[1], NULL, 200);
+    size_t got = drain(p.peer, NULL, 200);
     g_assert_cmpuint(got, >=, MIB);                     /* what was queued got through */
     g_assert_cmpuint(got, <, 2 * MIB);                  /* the rest was not kept */
 
     /* Output flows again once the reader reads. */
     hgr_chardev_write(c, "after", 5);
     g_autoptr(GByteArray) tail = g_byte_array_new();
-    drain(sv[1], tail, 100);
+    drain(p.peer, tail, 100);
     g_assert_cmpmem(tail->data, tail->len, "after", 5);
 
     /* And a stuck reader at shutdown costs a bounded wait. */
     for (unsigned i = 0; i < MIB / sizeof(chunk); i++)
         hgr_chardev_write(c, chunk, sizeof(chunk));
     start = g_get_monotonic_time();
-    hgr_iothread_stop(t);
     g_test_expect_message("hangar-vmm", G_LOG_LEVEL_WARNING, "serial output: * bytes dropped*");
-    hgr_chardev_free(c);
+    fd_pair_close(&p);
     g_test_assert_expected_messages();
     g_assert_cmpint(g_get_monotonic_time() - start, <, 3 * G_USEC_PER_SEC);
-    hgr_iothread_free(t);
-    close(sv[1]);
 }
 
 /* More than the socket buffer holds, read only later: nothing is lost. */
 static void test_output_waits_for_reader(void)
 {
-    int sv[2];
-    make_socketpair(sv);
-    HgrIoThread *t = hgr_iothread_new("chardev-wait");
-    HgrChardev *c = hgr_chardev_new_fd(sv[0]);
-    hgr_chardev_attach(c, t);
-    hgr_iothread_start(t);
+    FdPair p;
+    fd_pair_open(&p, NULL);
 
     g_autoptr(GByteArray) sent = g_byte_array_new();
     for (unsigned i = 0; i < 600 * 1024; i++) {
@@ -142,53 +193,12 @@ static void test_output_waits_for_reader(void)
         g_byte_array_append(sent, &b, 1);
     }
     for (unsigned off = 0; off < sent->len; off += 1000)
-        hgr_chardev_write(c, sent->data + off, MIN(1000, sent->len - off));
+        hgr_chardev_write(p.c, sent->data + off, MIN(1000, sent->len - off));
     g_usleep(100000);                                   /* the socket is full by now */
     g_autoptr(GByteArray) got = g_byte_array_new();
-    drain(sv[1], got, 300);
+    drain(p.peer, got, 300);
     g_assert_cmpmem(got->data, got->len, sent->data, sent->len);
-
-    hgr_iothread_stop(t);
-    hgr_chardev_free(c);
-    hgr_iothread_free(t);
-    close(sv[1]);
-}
-
-typedef struct {
-    GMutex lock;
-    size_t budget;             /* what can_receive grants */
-    size_t max_call;           /* largest single delivery */
-    bool over_budget;
-    GByteArray *got;
-} Receiver;
-
-static size_t rx_can(void *opaque)
-{
-    Receiver *r = opaque;
-    g_mutex_lock(&r->lock);
-    size_t n = r->budget;
-    g_mutex_unlock(&r->lock);
-    return n;
-}
-
-static void rx_recv(void *opaque, const uint8_t *buf, size_t len)
-{
-    Receiver *r = opaque;
-    g_mutex_lock(&r->lock);
-    if (len > r->budget)
-        r->over_budget = true;
-    r->budget -= MIN(len, r->budget);
-    r->max_call = MAX(r->max_call, len);
-    g_byte_array_append(r->got, buf, (guint)len);
-    g_mutex_unlock(&r->lock);
-}
-
-static size_t rx_count(Receiver *r)
-{
-    g_mutex_lock(&r->lock);
-    size_t n = r->got->len;
-    g_mutex_unlock(&r->lock);
-    return n;
+    fd_pair_close(&p);
 }
 
 static gboolean rx_has_100(gpointer data)
@@ -198,20 +208,15 @@ static gboolean rx_has_100(gpointer data)
 
 static void test_fd_input_flow(void)
 {
-    int sv[2];
-    make_socketpair(sv);
-    HgrIoThread *t = hgr_iothread_new("chardev-input");
-    HgrChardev *c = hgr_chardev_new_fd(sv[0]);
     Receiver r = { .budget = 0, .got = g_byte_array_new() };
     g_mutex_init(&r.lock);
-    hgr_chardev_set_receiver(c, rx_can, rx_recv, &r);
-    hgr_chardev_attach(c, t);
-    hgr_iothread_start(t);
+    FdPair p;
+    fd_pair_open(&p, &r);
 
     uint8_t sent[100];
     for (unsigned i = 0; i < sizeof(sent); i++)
         sent[i] = (uint8_t)(200 - i);
-    g_assert_cmpint(write(sv[1], sent, sizeof(sent)), ==, sizeof(sent));
+    g_assert_cmpint(write(p.peer, sent, sizeof(sent)), ==, sizeof(sent));
     g_usleep(50000);
     g_assert_cmpuint(rx_count(&r), ==, 0);              /* no room, nothing delivered */
 
@@ -225,7 +230,7 @@ static void test_fd_input_flow(void)
             r.budget = 3;
         g_mutex_unlock(&r.lock);
         if (empty)
-            hgr_chardev_accept_input(c);
+            hgr_chardev_accept_input(p.c);
         g_usleep(200);
     }
     g_assert_true(wait_until(rx_has_100, &r, 1000));
@@ -233,10 +238,7 @@ static void test_fd_input_flow(void)
     g_assert_cmpuint(r.max_call, <=, 3);
     g_assert_cmpmem(r.got->data, r.got->len, sent, sizeof(sent));
 
-    hgr_iothread_stop(t);
-    hgr_chardev_free(c);
-    hgr_iothread_free(t);
-    close(sv[1]);
+    fd_pair_close(&p);
     g_byte_array_unref(r.got);
     g_mutex_clear(&r.lock);
 }

@@ -11,24 +11,13 @@
 #define MIB (1ULL << 20)
 #define GIB (1ULL << 30)
 
-typedef struct {
-    LegacyBoard tb;
-    HgrDevice *dev;
-} Fixture;
+typedef LegacyFixture Fixture;
 
 static void fixture_init(Fixture *f, uint64_t ram, HgrIoThread *t)
 {
-    legacy_board_init(&f->tb);
-    f->tb.board.iothread = t;
-    f->dev = hgr_rtc_cmos_new(ram);
-    legacy_realize(&f->tb, f->dev);
+    legacy_fixture_init(f, hgr_rtc_cmos_new(ram), t);
 }
 
-static void fixture_clear(Fixture *f)
-{
-    hgr_device_free(f->dev);
-    legacy_board_clear(&f->tb);
-}
 
 static uint8_t cmos(Fixture *f, uint8_t idx)
 {
@@ -97,7 +86,7 @@ static void test_host_utc(void)
     assert_host_time(&f);
     cmos_set(&f, 0x0b, 0x00);                            /* BCD, 12 h */
     assert_host_time(&f);
-    fixture_clear(&f);
+    legacy_fixture_clear(&f);
 }
 
 static void test_register_d_and_index(void)
@@ -115,7 +104,7 @@ static void test_register_d_and_index(void)
     g_assert_cmphex(cmos(&f, 0x0d), ==, 0x80);
     cmos_set(&f, 0x0a, 0xff);                            /* UIP is read-only */
     g_assert_cmphex(cmos(&f, 0x0a) & 0x7f, ==, 0x7f);
-    fixture_clear(&f);
+    legacy_fixture_clear(&f);
 }
 
 /* SeaBIOS' reading of the memory-size bytes (src/fw/paravirt.c). */
@@ -148,7 +137,7 @@ static void test_memory_size(void)
         g_assert_cmphex(above, ==, cases[i].above);
         g_assert_cmphex(cmos(&f, 0x30) | cmos(&f, 0x31) << 8, ==,
                         (MIN(cases[i].ram, 16 * MIB) - MIB) >> 10);
-        fixture_clear(&f);
+        legacy_fixture_clear(&f);
     }
 }
 
@@ -188,7 +177,7 @@ static void test_set_time(void)
     g_assert_nonnull(got3);
     g_assert_cmpint(g_date_time_get_year(got3), >=, 1970);
     g_assert_cmpint(g_date_time_get_year(got3), <=, 2099);
-    fixture_clear(&f);
+    legacy_fixture_clear(&f);
 }
 
 static void test_periodic_polled(void)
@@ -211,7 +200,7 @@ static void test_periodic_polled(void)
     cmos(&f, 0x0c);
     g_usleep(5000);
     g_assert_cmphex(cmos(&f, 0x0c), ==, 0);
-    fixture_clear(&f);
+    legacy_fixture_clear(&f);
 }
 
 static void wait_line(Fixture *f, bool level, unsigned ms)
@@ -266,7 +255,7 @@ static void test_interrupts_timed(void)
     f.dev->ops->reset(f.dev);                            /* RESET clears the enables */
     g_assert_cmphex(cmos(&f, 0x0b) & 0x70, ==, 0);
     f.dev->ops->resume(f.dev);
-    fixture_clear(&f);
+    legacy_fixture_clear(&f);
     hgr_iothread_free(t);
 }
 
@@ -300,8 +289,8 @@ static void test_save_load(void)
     legacy_truncated_load_fails(f.dev, g.dev, false);
     g_assert_false(legacy_load_forged(f.dev, g.dev, 136, 0x7f));   /* offset: centuries */
     g_assert_false(legacy_load_forged(f.dev, g.dev, 136, 0x80));
-    fixture_clear(&f);
-    fixture_clear(&g);
+    legacy_fixture_clear(&f);
+    legacy_fixture_clear(&g);
 }
 
 int main(int argc, char **argv)
