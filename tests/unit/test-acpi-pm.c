@@ -167,6 +167,29 @@ static void test_save_load(void)
     legacy_fixture_clear(&g);
 }
 
+/* Random accesses of every width: SCI always equals status & enable, and
+ * only the sleep and reset writes make board events. */
+static void test_random_accesses(void)
+{
+    Fixture f;
+    fixture_init(&f);
+    g_autoptr(GRand) r = g_rand_new_with_seed(0x600);
+    const unsigned widths[] = { 1, 2, 4 };
+
+    for (unsigned i = 0; i < 100000; i++) {
+        uint16_t port = (uint16_t)(HGR_PC_PM_BASE + g_rand_int_range(r, 0, HGR_PC_PM_SIZE));
+        unsigned len = widths[g_rand_int_range(r, 0, 3)];
+        if (g_rand_boolean(r))
+            legacy_out(&f.tb, port, g_rand_int(r), len);
+        else
+            legacy_in(&f.tb, port, len);
+        uint32_t evt = legacy_in(&f.tb, EVT, 4);
+        g_assert_cmpuint(legacy_board_line(&f.tb, SCI), ==, ((evt & 0xffff) & (evt >> 16)) != 0);
+    }
+    g_assert_cmpuint(f.tb.events[HGR_BOARD_RESET], ==, 0);
+    legacy_fixture_clear(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -174,6 +197,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/acpi-pm/reset-port", test_reset_port);
     g_test_add_func("/vmm/acpi-pm/timer-advances-and-wraps", test_timer);
     g_test_add_func("/vmm/acpi-pm/status-w1c-and-sci", test_status_w1c_and_sci);
+    g_test_add_func("/vmm/acpi-pm/random-accesses", test_random_accesses);
     g_test_add_func("/vmm/acpi-pm/save-load", test_save_load);
     return g_test_run();
 }
