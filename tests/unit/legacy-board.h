@@ -104,6 +104,36 @@ static inline void legacy_outb(LegacyBoard *tb, uint16_t port, uint8_t v)
     legacy_out(tb, port, v, 1);
 }
 
+/* A device alone on its own test board. */
+typedef struct {
+    LegacyBoard tb;
+    HgrDevice *dev;
+} LegacyFixture;
+
+static inline void legacy_fixture_init(LegacyFixture *f, HgrDevice *dev, HgrIoThread *t)
+{
+    legacy_board_init(&f->tb);
+    f->tb.board.iothread = t;
+    f->dev = dev;
+    legacy_realize(&f->tb, dev);
+}
+
+static inline void legacy_fixture_clear(LegacyFixture *f)
+{
+    hgr_device_free(f->dev);
+    legacy_board_clear(&f->tb);
+}
+
+/* Saves dev into stream and parses the section back out. */
+static inline void legacy_save(HgrDevice *dev, GByteArray *stream, HgrStateSection *sec)
+{
+    size_t pos = 0;
+
+    hgr_device_save(dev, stream);
+    g_assert_true(hgr_state_read_section(stream->data, stream->len, &pos, sec, NULL));
+    g_assert_cmpuint(pos, ==, stream->len);
+}
+
 /* Saves src, loads the section into dst and checks that dst saves the
  * very same bytes. */
 static inline void legacy_roundtrip(HgrDevice *src, HgrDevice *dst)
@@ -112,10 +142,8 @@ static inline void legacy_roundtrip(HgrDevice *src, HgrDevice *dst)
     g_autoptr(GByteArray) again = g_byte_array_new();
     g_autoptr(GError) err = NULL;
     HgrStateSection sec;
-    size_t pos = 0;
 
-    hgr_device_save(src, stream);
-    g_assert_true(hgr_state_read_section(stream->data, stream->len, &pos, &sec, &err));
+    legacy_save(src, stream, &sec);
     g_assert_true(hgr_device_load(dst, &sec, &err));
     g_assert_no_error(err);
     hgr_device_save(dst, again);
@@ -130,11 +158,9 @@ static inline void legacy_truncated_load_fails(HgrDevice *src, HgrDevice *dst, b
     g_autoptr(GByteArray) before = g_byte_array_new();
     g_autoptr(GByteArray) after = g_byte_array_new();
     HgrStateSection sec;
-    size_t pos = 0;
 
     hgr_device_save(dst, before);
-    hgr_device_save(src, stream);
-    g_assert_true(hgr_state_read_section(stream->data, stream->len, &pos, &sec, NULL));
+    legacy_save(src, stream, &sec);
     for (size_t len = 0; len < sec.len; len++) {
         g_autoptr(GError) err = NULL;
         HgrStateSection cut = sec;
@@ -147,26 +173,32 @@ static inline void legacy_truncated_load_fails(HgrDevice *src, HgrDevice *dst, b
         g_assert_cmpmem(before->data, before->len, after->data, after->len);
 }
 
+/* Loads data as dev's section (right name and version): true when taken. */
+static inline bool legacy_load_bytes(HgrDevice *dev, const uint8_t *data, size_t len)
+{
+    g_autoptr(GByteArray) stream = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+    HgrStateSection sec;
+    size_t pos = 0;
+
+    hgr_state_write_section(stream, dev->id, dev->ops->state_version, data, len);
+    g_assert_true(hgr_state_read_section(stream->data, stream->len, &pos, &sec, NULL));
+    if (hgr_device_load(dev, &sec, &err))
+        return true;
+    g_assert_error(err, HGR_VM_ERROR, HGR_VM_ERROR_STATE);
+    return false;
+}
+
 /* Saves src, changes the byte at off of its data to val, and loads that
  * into dst: true when dst took it. */
 static inline bool legacy_load_forged(HgrDevice *src, HgrDevice *dst, size_t off, uint8_t val)
 {
     g_autoptr(GByteArray) stream = g_byte_array_new();
-    g_autoptr(GByteArray) forged = g_byte_array_new();
-    g_autoptr(GError) err = NULL;
     HgrStateSection sec;
-    size_t pos = 0;
 
-    hgr_device_save(src, stream);
-    g_assert_true(hgr_state_read_section(stream->data, stream->len, &pos, &sec, NULL));
+    legacy_save(src, stream, &sec);
     g_assert_cmpuint(off, <, sec.len);
     g_autofree uint8_t *data = g_memdup2(sec.data, sec.len);
     data[off] = val;
-    hgr_state_write_section(forged, sec.name, sec.version, data, sec.len);
-    pos = 0;
-    g_assert_true(hgr_state_read_section(forged->data, forged->len, &pos, &sec, NULL));
-    if (hgr_device_load(dst, &sec, &err))
-        return true;
-    g_assert_error(err, HGR_VM_ERROR, HGR_VM_ERROR_STATE);
-    return false;
+    return legacy_load_bytes(dst, data, sec.len);
 }

@@ -12,23 +12,13 @@
 #define SCI HGR_PC_SCI_IRQ
 #define TICKS_PER_MS 3579.545
 
-typedef struct {
-    LegacyBoard tb;
-    HgrDevice *dev;
-} Fixture;
+typedef LegacyFixture Fixture;
 
 static void fixture_init(Fixture *f)
 {
-    legacy_board_init(&f->tb);
-    f->dev = hgr_acpi_pm_new();
-    legacy_realize(&f->tb, f->dev);
+    legacy_fixture_init(f, hgr_acpi_pm_new(), NULL);
 }
 
-static void fixture_clear(Fixture *f)
-{
-    hgr_device_free(f->dev);
-    legacy_board_clear(&f->tb);
-}
 
 static void test_s5_poweroff(void)
 {
@@ -55,7 +45,7 @@ static void test_s5_poweroff(void)
     g_assert_cmpuint(f.tb.events[HGR_BOARD_POWEROFF], ==, 2);
     g_assert_cmphex(legacy_in(&f.tb, CNT, 2) & 0x2000, ==, 0);   /* SLP_EN reads 0 */
     g_assert_cmpuint(f.tb.events[HGR_BOARD_RESET], ==, 0);
-    fixture_clear(&f);
+    legacy_fixture_clear(&f);
 }
 
 static void test_reset_port(void)
@@ -75,7 +65,7 @@ static void test_reset_port(void)
     /* CONFIG_ADDRESS next door (0xcf8, 0xcfa) is not ours. */
     g_assert_false(hgr_io_bus_dispatch(&f.tb.pio, HGR_PC_PCI_CONFIG_PORT, (uint8_t[1]){0}, 1,
                                        false));
-    fixture_clear(&f);
+    legacy_fixture_clear(&f);
 }
 
 static uint32_t ticks_between(uint32_t a, uint32_t b)
@@ -101,18 +91,12 @@ static void test_timer(void)
 
     /* A timer restored just below 2^24 wraps to small values. */
     const uint8_t near_wrap[11] = { [6] = 0xf0, [7] = 0xff, [8] = 0xff };
-    g_autoptr(GByteArray) stream = g_byte_array_new();
-    HgrStateSection sec;
-    size_t pos = 0;
-    hgr_state_write_section(stream, f.dev->id, f.dev->ops->state_version, near_wrap,
-                            sizeof(near_wrap));
-    g_assert_true(hgr_state_read_section(stream->data, stream->len, &pos, &sec, NULL));
-    g_assert_true(hgr_device_load(f.dev, &sec, NULL));
+    g_assert_true(legacy_load_bytes(f.dev, near_wrap, sizeof(near_wrap)));
     g_usleep(2000);
     uint32_t t2 = legacy_in(&f.tb, TMR, 4);
     g_assert_cmpuint(t2, <, (uint32_t)(2000 * TICKS_PER_MS));
     g_assert_cmpuint(t2, >=, (uint32_t)(2 * TICKS_PER_MS) - 16);
-    fixture_clear(&f);
+    legacy_fixture_clear(&f);
 }
 
 static void test_status_w1c_and_sci(void)
@@ -142,7 +126,7 @@ static void test_status_w1c_and_sci(void)
     legacy_out(&f.tb, EN, 0xffff, 2);                             /* only real enables stick */
     g_assert_cmphex(legacy_in(&f.tb, EN, 2), ==, 0x0721);
     g_assert_cmpuint(f.tb.calls[SCI], ==, 2 * f.tb.raises[SCI] - 1);
-    fixture_clear(&f);
+    legacy_fixture_clear(&f);
 }
 
 static void test_save_load(void)
@@ -159,9 +143,7 @@ static void test_save_load(void)
 
     g_autoptr(GByteArray) stream = g_byte_array_new();
     HgrStateSection sec;
-    size_t pos = 0;
-    hgr_device_save(f.dev, stream);
-    g_assert_true(hgr_state_read_section(stream->data, stream->len, &pos, &sec, NULL));
+    legacy_save(f.dev, stream, &sec);
     g_assert_true(hgr_device_load(g.dev, &sec, NULL));
 
     g_assert_cmphex(legacy_in(&g.tb, EVT, 4), ==, legacy_in(&f.tb, EVT, 4));
@@ -181,8 +163,31 @@ static void test_save_load(void)
     f.dev->ops->reset(f.dev);
     g_assert_cmphex(legacy_in(&f.tb, EVT, 4), ==, 0);
     g_assert_false(legacy_board_line(&f.tb, SCI));
-    fixture_clear(&f);
-    fixture_clear(&g);
+    legacy_fixture_clear(&f);
+    legacy_fixture_clear(&g);
+}
+
+/* Random accesses of every width: SCI always equals status & enable, and
+ * only the sleep and reset writes make board events. */
+static void test_random_accesses(void)
+{
+    Fixture f;
+    fixture_init(&f);
+    g_autoptr(GRand) r = g_rand_new_with_seed(0x600);
+    const unsigned widths[] = { 1, 2, 4 };
+
+    for (unsigned i = 0; i < 100000; i++) {
+        uint16_t port = (uint16_t)(HGR_PC_PM_BASE + g_rand_int_range(r, 0, HGR_PC_PM_SIZE));
+        unsigned len = widths[g_rand_int_range(r, 0, 3)];
+        if (g_rand_boolean(r))
+            legacy_out(&f.tb, port, g_rand_int(r), len);
+        else
+            legacy_in(&f.tb, port, len);
+        uint32_t evt = legacy_in(&f.tb, EVT, 4);
+        g_assert_cmpuint(legacy_board_line(&f.tb, SCI), ==, ((evt & 0xffff) & (evt >> 16)) != 0);
+    }
+    g_assert_cmpuint(f.tb.events[HGR_BOARD_RESET], ==, 0);
+    legacy_fixture_clear(&f);
 }
 
 int main(int argc, char **argv)
@@ -192,6 +197,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/acpi-pm/reset-port", test_reset_port);
     g_test_add_func("/vmm/acpi-pm/timer-advances-and-wraps", test_timer);
     g_test_add_func("/vmm/acpi-pm/status-w1c-and-sci", test_status_w1c_and_sci);
+    g_test_add_func("/vmm/acpi-pm/random-accesses", test_random_accesses);
     g_test_add_func("/vmm/acpi-pm/save-load", test_save_load);
     return g_test_run();
 }

@@ -12,23 +12,13 @@
 #define OBF 0x01
 #define AUXOBF 0x20
 
-typedef struct {
-    LegacyBoard tb;
-    HgrDevice *dev;
-} Fixture;
+typedef LegacyFixture Fixture;
 
 static void fixture_init(Fixture *f)
 {
-    legacy_board_init(&f->tb);
-    f->dev = hgr_i8042_new();
-    legacy_realize(&f->tb, f->dev);
+    legacy_fixture_init(f, hgr_i8042_new(), NULL);
 }
 
-static void fixture_clear(Fixture *f)
-{
-    hgr_device_free(f->dev);
-    legacy_board_clear(&f->tb);
-}
 
 static uint8_t status(Fixture *f)
 {
@@ -100,7 +90,7 @@ static void test_linux_probe(void)
     g_assert_true(status(&f) & 0x08);
     legacy_outb(&f.tb, DATA, 0xf4);
     g_assert_false(status(&f) & 0x08);
-    fixture_clear(&f);
+    legacy_fixture_clear(&f);
 }
 
 static void test_keyboard(void)
@@ -145,7 +135,7 @@ static void test_keyboard(void)
     legacy_outb(&f.tb, DATA, 0xf4);
     g_assert_false(legacy_board_line(&f.tb, KBD_IRQ));
     g_assert_cmphex(read_byte(&f, false), ==, 0xfa);
-    fixture_clear(&f);
+    legacy_fixture_clear(&f);
 }
 
 static void aux_write(Fixture *f, uint8_t b)
@@ -190,7 +180,7 @@ static void test_mouse(void)
     aux_write(&f, 0x12);                                    /* not a mouse command */
     g_assert_cmphex(read_byte(&f, true), ==, 0xfe);
     g_assert_false(legacy_board_line(&f.tb, KBD_IRQ));
-    fixture_clear(&f);
+    legacy_fixture_clear(&f);
 }
 
 static void test_reset_line(void)
@@ -209,7 +199,7 @@ static void test_reset_line(void)
     command(&f, 0xd1, 0x02);                                /* reset low */
     g_assert_cmpuint(f.tb.events[HGR_BOARD_RESET], ==, 2);
     g_assert_cmpuint(f.tb.events[HGR_BOARD_POWEROFF], ==, 0);
-    fixture_clear(&f);
+    legacy_fixture_clear(&f);
 }
 
 /* Random bytes on both ports: nothing crashes, the queues stay bounded and
@@ -234,7 +224,7 @@ static void test_random_bytes(void)
         if (legacy_board_line(&f.tb, AUX_IRQ))
             g_assert_true(aux_data);
     }
-    fixture_clear(&f);
+    legacy_fixture_clear(&f);
 }
 
 static void test_save_load(void)
@@ -263,8 +253,8 @@ static void test_save_load(void)
     g_assert_false(legacy_load_forged(f.dev, g.dev, 35, 0x50));   /* pending: no such command */
     g_assert_false(legacy_load_forged(f.dev, g.dev, 39, 17));     /* keyboard queue length */
     g_assert_false(legacy_load_forged(f.dev, g.dev, 56, 200));    /* AUX queue length */
-    fixture_clear(&f);
-    fixture_clear(&g);
+    legacy_fixture_clear(&f);
+    legacy_fixture_clear(&g);
 }
 
 int main(int argc, char **argv)

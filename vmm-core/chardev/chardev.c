@@ -1,9 +1,9 @@
 /* chardev.c — byte-stream backends: null, stdio, file, fd.
  *
- * Output is queued under a lock and written by the I/O thread (or inline
- * before the thread exists), so a vCPU writing a UART never blocks on a
- * slow terminal. Input is read on the I/O thread into a small buffer and
- * handed to the device only as fast as it has room.
+ * Output is queued under a lock and written by the I/O thread (kept queued
+ * until there is one, and while the fd is full), so a vCPU writing a UART
+ * never blocks on a slow terminal. Input is read on the I/O thread into a
+ * small buffer and handed to the device only as fast as it has room.
  */
 #include "chardev.h"
 
@@ -32,7 +32,7 @@ struct HgrChardev {
     HgrIoThread *thread;
     int wake_fd;                  /* eventfd-like pipe: output queued / room for input */
     int wake_rd;
-    guint wake_id, in_id;
+    guint wake_id, in_id, out_id;
 
     uint8_t in_buf[256];
     size_t in_len, in_pos;
@@ -100,25 +100,59 @@ HgrChardev *hgr_chardev_new_fd(int fd)
     return chardev_new(fd, fd, true);
 }
 
-/* Writes what can be written now; the rest waits for the next wake-up. */
-static void flush_locked(HgrChardev *c, bool blocking)
+#define FLUSH_PATIENCE_US G_USEC_PER_SEC
+
+static void drop_queued(HgrChardev *c)
 {
+    c->dropped += c->out->len;
+    g_byte_array_set_size(c->out, 0);
+}
+
+/* Writes what can be written now. Returns true when the rest must wait for
+ * the fd to take more; blocking waits instead, but not for a reader that
+ * stays stuck (a shutdown must not hang on a terminal nobody reads). */
+static bool flush_locked(HgrChardev *c, bool blocking)
+{
+    gint64 deadline = 0;
+
     while (c->out->len > 0 && c->out_fd >= 0) {
         ssize_t n = write(c->out_fd, c->out->data, c->out->len);
         if (n > 0) {
             g_byte_array_remove_range(c->out, 0, (guint)n);
+            deadline = 0;
         } else if (n < 0 && errno == EINTR) {
             continue;
-        } else if (n < 0 && errno == EAGAIN && blocking) {
-            g_usleep(1000);
+        } else if (n == 0 || errno == EAGAIN) {
+            if (!blocking)
+                return true;
+            gint64 now = g_get_monotonic_time();
+            if (!deadline)
+                deadline = now + FLUSH_PATIENCE_US;
+            if (now > deadline)
+                drop_queued(c);
+            else
+                g_usleep(1000);
         } else {
             /* The reader went away or the disk is full: drop, do not stall. */
-            c->dropped += c->out->len;
-            g_byte_array_set_size(c->out, 0);
+            drop_queued(c);
         }
     }
     if (c->out_fd < 0)
         g_byte_array_set_size(c->out, 0);
+    return false;
+}
+
+static gboolean on_writable(gint fd, GIOCondition cond, gpointer data)
+{
+    HgrChardev *c = data;
+    gboolean again;
+
+    g_mutex_lock(&c->lock);
+    again = flush_locked(c, false);
+    if (!again)
+        c->out_id = 0;
+    g_mutex_unlock(&c->lock);
+    return again ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static void deliver_input(HgrChardev *c)
@@ -200,7 +234,9 @@ static gboolean on_wake(gint fd, GIOCondition cond, gpointer data)
     while (read(fd, drain, sizeof(drain)) > 0)
         ;
     g_mutex_lock(&c->lock);
-    flush_locked(c, false);
+    /* A full fd is waited on, not given up on: the bytes stay queued. */
+    if (flush_locked(c, false) && !c->out_id)
+        c->out_id = hgr_iothread_add_fd(c->thread, c->out_fd, G_IO_OUT | G_IO_ERR, on_writable, c);
     g_mutex_unlock(&c->lock);
     deliver_input(c);
     watch_input(c);
@@ -249,8 +285,6 @@ void hgr_chardev_write(HgrChardev *c, const void *buf, size_t len)
     } else {
         g_byte_array_append(c->out, buf, (guint)len);
     }
-    if (!c->thread)
-        flush_locked(c, true);
     g_mutex_unlock(&c->lock);
     if (c->thread)
         wake(c);
@@ -263,16 +297,26 @@ void hgr_chardev_flush(HgrChardev *c)
     g_mutex_unlock(&c->lock);
 }
 
+/* Runs on the I/O thread, so none of these callbacks is half-way through. */
+static gboolean detach(gpointer data)
+{
+    HgrChardev *c = data;
+    guint *ids[] = { &c->wake_id, &c->in_id, &c->out_id };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(ids); i++) {
+        if (*ids[i])
+            hgr_iothread_remove(c->thread, *ids[i]);
+        *ids[i] = 0;
+    }
+    return G_SOURCE_REMOVE;
+}
+
 void hgr_chardev_free(HgrChardev *c)
 {
     if (!c)
         return;
-    if (c->thread) {
-        if (c->wake_id)
-            hgr_iothread_remove(c->thread, c->wake_id);
-        if (c->in_id)
-            hgr_iothread_remove(c->thread, c->in_id);
-    }
+    if (c->thread)
+        hgr_iothread_call(c->thread, detach, c);
     hgr_chardev_flush(c);
     if (c->raw_tty)
         tcsetattr(STDIN_FILENO, TCSANOW, &c->saved_tty);

@@ -181,6 +181,17 @@ static bool take_room(Serial8250 *u)
     return true;
 }
 
+/* Ends every change: the line follows the registers, then the lock is
+ * dropped before the chardev hears about new room (it may call back). */
+static void finish_and_unlock(Serial8250 *u)
+{
+    update_irq(u);
+    bool kick = take_room(u);
+    g_mutex_unlock(&u->lock);
+    if (kick && u->chr)
+        hgr_chardev_accept_input(u->chr);
+}
+
 static void set_mcr(Serial8250State *s, uint8_t v)
 {
     uint8_t old = modem_inputs(s->mcr), now = modem_inputs(v & MCR_MASK);
@@ -309,7 +320,6 @@ static uint8_t reg_read(Serial8250 *u, unsigned reg)
 static void serial_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write)
 {
     Serial8250 *u = opaque;
-    bool kick;
 
     g_mutex_lock(&u->lock);
     /* A wider access reaches consecutive byte registers, as on the ISA bus. */
@@ -324,11 +334,7 @@ static void serial_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len
             data[i] = reg_read(u, (unsigned)reg);
         }
     }
-    update_irq(u);
-    kick = take_room(u);
-    g_mutex_unlock(&u->lock);
-    if (kick && u->chr)
-        hgr_chardev_accept_input(u->chr);
+    finish_and_unlock(u);
 }
 
 static size_t serial_can_receive(void *opaque)
@@ -365,15 +371,10 @@ static void serial_reset_state(Serial8250State *s)
 static void serial_reset(HgrDevice *dev)
 {
     Serial8250 *u = (Serial8250 *)dev;
-    bool kick;
 
     g_mutex_lock(&u->lock);
     serial_reset_state(&u->s);
-    update_irq(u);
-    kick = take_room(u);
-    g_mutex_unlock(&u->lock);
-    if (kick && u->chr)
-        hgr_chardev_accept_input(u->chr);
+    finish_and_unlock(u);
 }
 
 static bool serial_realize(HgrDevice *dev, HgrBoard *board, GError **error)
@@ -449,15 +450,10 @@ static bool serial_check_state(HgrDevice *dev, const void *state, GError **error
 static void serial_set_state(HgrDevice *dev, const void *state)
 {
     Serial8250 *u = (Serial8250 *)dev;
-    bool kick;
 
     g_mutex_lock(&u->lock);
     memcpy(&u->s, state, sizeof(u->s));
-    update_irq(u);
-    kick = take_room(u);
-    g_mutex_unlock(&u->lock);
-    if (kick && u->chr)
-        hgr_chardev_accept_input(u->chr);
+    finish_and_unlock(u);
 }
 
 static void serial_destroy(HgrDevice *dev)
