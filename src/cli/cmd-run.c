@@ -99,20 +99,21 @@ static bool parse_hostfwd(HgrNetConfig *n, const char *spec, GError **error)
 {
     const char *dash = strchr(spec, '-');
     const char *colon = strchr(spec, ':');
+    g_autofree char *proto = NULL, *host = NULL, *host_addr = NULL;
     bool udp;
 
     if (!dash || !colon || colon > dash)
         goto bad;
-    g_autofree char *proto = g_strndup(spec, colon - spec);
+    proto = g_strndup(spec, colon - spec);
     if (!strcmp(proto, "tcp") || !*proto)
         udp = false;
     else if (!strcmp(proto, "udp"))
         udp = true;
     else
         goto bad;
-    g_autofree char *host = g_strndup(colon + 1, dash - colon - 1);
+    host = g_strndup(colon + 1, dash - colon - 1);
     const char *hp = strrchr(host, ':');
-    g_autofree char *host_addr = hp && hp != host ? g_strndup(host, hp - host) : NULL;
+    host_addr = hp && hp != host ? g_strndup(host, hp - host) : NULL;
     const char *host_port_s = hp ? hp + 1 : host;
     const char *guest = dash + 1;
     const char *gp = strrchr(guest, ':');
@@ -238,6 +239,8 @@ int hgr_cmd_run(int argc, char **argv)
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- boot a Linux kernel in a VM");
     g_autoptr(GError) error = NULL;
+    g_autoptr(HgrVmConfig) config = NULL;
+    g_autoptr(HgrVm) vm = NULL;
     int status = 1;
 
     g_option_context_add_main_entries(ctx, entries, NULL);
@@ -250,7 +253,7 @@ int hgr_cmd_run(int argc, char **argv)
         fprintf(stderr, "hangarctl run: unexpected argument '%s'\n", argv[1]);
         return 2;
     }
-    g_autoptr(HgrVmConfig) config = build_config(&o, &error);
+    config = build_config(&o, &error);
     if (!config) {
         fprintf(stderr, "hangarctl run: %s\n", error->message);
         status = 2;
@@ -265,7 +268,7 @@ int hgr_cmd_run(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    g_autoptr(HgrVm) vm = hgr_vm_new(config, &error);
+    vm = hgr_vm_new(config, &error);
     if (!vm) {
         fprintf(stderr, "hangarctl: %s\n", error->message);
         goto out;

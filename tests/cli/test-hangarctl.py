@@ -93,7 +93,7 @@ with tempfile.TemporaryDirectory() as tmp:
                        tmp=tmp)
             # A VM holding the disk: the second one is told it is in use.
             holder = subprocess.Popen([HANGARCTL, "run", "--kernel", kernel, "--serial", "none",
-                                       "--disk", disk, "--memory", "64"],
+                                       "--disk", disk, "--memory", "256"],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.PIPE)
             time.sleep(2)

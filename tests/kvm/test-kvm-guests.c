@@ -56,10 +56,38 @@ typedef struct {
     unsigned reboots;
 } Run;
 
-/* Boots a flat image with COM1 on a socketpair; `input` is sent to the
- * guest's serial port. Collects everything the guest prints. */
+/* The host end of the guest's serial port: collects output and, once the
+ * guest has printed `prompt`, types `input` (as a person would, after the
+ * guest has set up its UART). */
+typedef struct {
+    int fd;
+    const char *prompt;
+    const char *input;
+    GString *out;
+} Terminal;
+
+static gpointer terminal(gpointer data)
+{
+    Terminal *t = data;
+    char buf[256];
+    ssize_t n;
+    bool typed = !t->input;
+
+    while ((n = read(t->fd, buf, sizeof(buf))) > 0) {
+        g_string_append_len(t->out, buf, n);
+        if (!typed && strstr(t->out->str, t->prompt)) {
+            g_assert_cmpint(write(t->fd, t->input, strlen(t->input)), ==,
+                            (ssize_t)strlen(t->input));
+            typed = true;
+        }
+    }
+    return NULL;
+}
+
+/* Boots a flat image with COM1 on a socketpair; `input` is typed into the
+ * guest's serial port after it prints `prompt`. */
 static Run run_guest(const char *image, uint64_t addr, bool is64, unsigned cpus,
-                     const char *input)
+                     const char *prompt, const char *input)
 {
     int sv[2];
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
@@ -76,8 +104,8 @@ static Run run_guest(const char *image, uint64_t addr, bool is64, unsigned cpus,
     g_autoptr(GError) error = NULL;
     g_autoptr(HgrVm) vm = hgr_vm_new(c, &error);
     g_assert_no_error(error);
-    if (input)
-        g_assert_cmpint(write(sv[1], input, strlen(input)), ==, (ssize_t)strlen(input));
+    Terminal term = { .fd = sv[1], .prompt = prompt, .input = input, .out = g_string_new(NULL) };
+    GThread *term_thread = g_thread_new("terminal", terminal, &term);
     g_assert_true(hgr_vm_start(vm, &error));
 
     Watchdog w = { .vm = vm };
@@ -93,14 +121,10 @@ static Run run_guest(const char *image, uint64_t addr, bool is64, unsigned cpus,
     g_mutex_clear(&w.lock);
     g_cond_clear(&w.cond);
 
-    g_clear_pointer(&vm, hgr_vm_free);        /* flushes serial output */
-    r.serial = g_string_new(NULL);
-    char buf[512];
-    ssize_t n;
-    shutdown(sv[1], SHUT_WR);
-    while ((n = read(sv[1], buf, sizeof(buf))) > 0)
-        g_string_append_len(r.serial, buf, n);
+    g_clear_pointer(&vm, hgr_vm_free);        /* flushes and closes the serial port */
+    g_thread_join(term_thread);
     close(sv[1]);
+    r.serial = term.out;
     g_test_message("guest serial output:\n%s", r.serial->str);
     return r;
 }
@@ -109,7 +133,7 @@ static void test_real_mode_uart_reset(void)
 {
     if (!kvm_available())
         return;
-    Run r = run_guest("real-mode-uart.bin", 0x10000, false, 1, "abcd");
+    Run r = run_guest("real-mode-uart.bin", 0x10000, false, 1, "hello\n", "abcd");
     g_assert_cmpstr(hgr_vm_state_name(r.state), ==, "powered off");
     g_assert_nonnull(strstr(r.serial->str, "real mode: hello\n"));
     g_assert_nonnull(strstr(r.serial->str, "ABCD\n"));            /* our input, echoed */
@@ -122,7 +146,7 @@ static void test_virtio_rng_64bit(void)
 {
     if (!kvm_available())
         return;
-    Run r = run_guest("virtio-rng.bin", 0x100000, true, 2, NULL);
+    Run r = run_guest("virtio-rng.bin", 0x100000, true, 2, NULL, NULL);
     g_assert_cmpstr(hgr_vm_state_name(r.state), ==, "powered off");
     g_assert_null(strstr(r.serial->str, "FAIL"));
     /* 32 bytes written (0x20), and random bytes are not all zero. */
