@@ -21,6 +21,7 @@ while [ $# -gt 0 ]; do
     esac
     shift 2
 done
+mkdir -p "$build" && build=$(cd "$build" && pwd) || exit 2
 skip() { echo "1..0 # SKIP $*"; echo "guest tests SKIPPED: $*" >&2; exit 0; }
 fail() { echo "1..1"; echo "not ok 1 - $1"; shift; printf "%s\n" "$@" | sed "s/^/# /"; exit 0; }
 
