@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/io-bus.h"
+#include "core/iothread.h"
 #include "core/memory.h"
 #include "core/state.h"
 
@@ -117,6 +118,17 @@ static void test_visitor_roundtrip(void)
     g_assert_false(y.e);
 }
 
+/* A stop right after a start must not be lost (it once hung shutdown). */
+static void test_iothread_start_stop(void)
+{
+    HgrIoThread *t = hgr_iothread_new("test-io");
+    for (int i = 0; i < 2000; i++) {
+        hgr_iothread_start(t);
+        hgr_iothread_stop(t);
+    }
+    hgr_iothread_free(t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -125,5 +137,6 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/io-bus/dispatch", test_io_bus);
     g_test_add_func("/vmm/state/truncated-and-flipped", test_state_truncated_everywhere);
     g_test_add_func("/vmm/state/visitor-overrun", test_visitor_roundtrip);
+    g_test_add_func("/vmm/iothread/start-stop-race", test_iothread_start_stop);
     return g_test_run();
 }

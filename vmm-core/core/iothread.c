@@ -35,12 +35,23 @@ void hgr_iothread_start(HgrIoThread *t)
         t->thread = g_thread_new(t->name, run, t);
 }
 
+static gboolean quit_loop(gpointer data)
+{
+    g_main_loop_quit(data);
+    return G_SOURCE_REMOVE;
+}
+
 void hgr_iothread_stop(HgrIoThread *t)
 {
     if (!t->thread)
         return;
-    g_main_loop_quit(t->loop);
-    g_main_context_wakeup(t->ctx);
+    /* Quit from inside the loop: a g_main_loop_quit() from here could land
+     * before g_main_loop_run() starts and be lost. */
+    GSource *src = g_idle_source_new();
+    g_source_set_priority(src, G_PRIORITY_HIGH);
+    g_source_set_callback(src, quit_loop, t->loop, NULL);
+    g_source_attach(src, t->ctx);
+    g_source_unref(src);
     g_thread_join(t->thread);
     t->thread = NULL;
 }
