@@ -16,7 +16,7 @@ case "$src" in
     $cc -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector -nostdlib \
         -mno-red-zone -mgeneral-regs-only -fno-asynchronous-unwind-tables \
         -c "$src" -o "$tmp/g.o"
-    ld -m elf_x86_64 -no-pie -T "$lds" "$tmp/g.o" -o "$tmp/g.elf"
+    ld -m elf_x86_64 -no-pie --no-warn-rwx-segments -T "$lds" "$tmp/g.o" -o "$tmp/g.elf"
     ;;
 esac
 objcopy -O binary "$tmp/g.elf" "$out"

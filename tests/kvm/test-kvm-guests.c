@@ -86,8 +86,8 @@ static gpointer terminal(gpointer data)
 
 /* Boots a flat image with COM1 on a socketpair; `input` is typed into the
  * guest's serial port after it prints `prompt`. */
-static Run run_guest(const char *image, uint64_t addr, bool is64, unsigned cpus,
-                     const char *prompt, const char *input)
+static Run run_guest_with(const char *image, uint64_t addr, bool is64, unsigned cpus,
+                          const char *prompt, const char *input, bool all_devices)
 {
     int sv[2];
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
@@ -100,6 +100,17 @@ static Run run_guest(const char *image, uint64_t addr, bool is64, unsigned cpus,
     c->memory_mib = 64;
     c->serial = HGR_SERIAL_FD;
     c->serial_fd = sv[0];
+    g_autofree char *dir = NULL;
+    if (all_devices) {
+        /* Every device a VM can have: a disk, a NIC, a console. */
+        dir = g_dir_make_tmp("hangar-kvm-XXXXXX", NULL);
+        g_autofree char *disk = g_build_filename(dir, "disk.img", NULL);
+        g_assert_true(g_file_set_contents(disk, "", 0, NULL));
+        g_assert_cmpint(truncate(disk, 1 << 20), ==, 0);
+        hgr_vm_config_add_disk(c, disk, HGR_DISK_FORMAT_RAW, false);
+        hgr_vm_config_add_net(c);
+        c->console_path = g_build_filename(dir, "console.log", NULL);
+    }
 
     g_autoptr(GError) error = NULL;
     g_autoptr(HgrVm) vm = hgr_vm_new(c, &error);
@@ -125,8 +136,20 @@ static Run run_guest(const char *image, uint64_t addr, bool is64, unsigned cpus,
     g_thread_join(term_thread);
     close(sv[1]);
     r.serial = term.out;
+    if (dir) {
+        g_autofree char *disk = g_build_filename(dir, "disk.img", NULL);
+        unlink(disk);
+        unlink(c->console_path);
+        rmdir(dir);
+    }
     g_test_message("guest serial output:\n%s", r.serial->str);
     return r;
+}
+
+static Run run_guest(const char *image, uint64_t addr, bool is64, unsigned cpus,
+                     const char *prompt, const char *input)
+{
+    return run_guest_with(image, addr, is64, cpus, prompt, input, false);
 }
 
 static void test_real_mode_uart_reset(void)
@@ -155,10 +178,27 @@ static void test_virtio_rng_64bit(void)
     g_string_free(r.serial, TRUE);
 }
 
+/* Nothing a guest does may crash Hangar: after a barrage of random device
+ * accesses the VMM is alive, the guest still runs, and it powers off. */
+static void test_chaos(void)
+{
+    if (!kvm_available())
+        return;
+    Run r = run_guest_with("chaos.bin", 0x100000, true, 2, NULL, NULL, true);
+    g_assert_nonnull(strstr(r.serial->str, "chaos: start"));
+    g_assert_nonnull(strstr(r.serial->str, "chaos: done"));
+    g_assert_cmpstr(hgr_vm_state_name(r.state), ==, "powered off");
+    g_string_free(r.serial, TRUE);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    /* A misbehaving guest earns a (rate-limited) warning; only criticals,
+     * which mean a bug in Hangar, stop the test. */
+    g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
     g_test_add_func("/kvm/real-mode/uart-echo-reset-poweroff", test_real_mode_uart_reset);
     g_test_add_func("/kvm/long-mode/virtio-rng-through-pci", test_virtio_rng_64bit);
+    g_test_add_func("/kvm/long-mode/chaos-guest-cannot-crash-the-vmm", test_chaos);
     return g_test_run();
 }
