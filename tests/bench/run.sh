@@ -4,14 +4,14 @@
 # QEMU (-M microvm and -M q35, KVM) and prints medians and ratios: boot to
 # init, VMM memory outside guest RAM, guest sequential virtio-blk read.
 # usage: run.sh --build-dir DIR --kvm-speed TOOL [--hangarctl PATH] [--runs N]
-# env: HANGAR_BENCH_VMMS overrides the VMM list, HANGAR_KVM_MODE the mode.
+# env: HANGAR_BENCH_RUNS (default 5), HANGAR_BENCH_VMMS (VMM list), HANGAR_KVM_MODE.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 guest_dir=$(cd "$here/../guest" && pwd)
 . "$guest_dir/initramfs-lib.sh"
 . "$guest_dir/harness-lib.sh"
 
-build="" tool="" hangarctl="" runs=5
+build="" tool="" hangarctl="" runs=${HANGAR_BENCH_RUNS:-5}
 while [ $# -gt 0 ]; do
     case "$1" in
         --build-dir) build=$2;; --kvm-speed) tool=$2;; --hangarctl) hangarctl=$2;; --runs) runs=$2;;
