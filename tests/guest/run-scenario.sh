@@ -36,6 +36,7 @@ report() { tr -d '\r' < serial.log | sed -n "s/^HANGAR $1 //p" | tail -1; }
 token=tok$RANDOM$RANDOM
 http_port=$(free_port)
 fwd_port=$(free_port)
+while [ "$fwd_port" = "$http_port" ]; do fwd_port=$(free_port); done
 head -c 200000 /dev/urandom | base64 > www/fixture
 truncate -s 64M disk.img
 head -c 1M /dev/urandom > host-data
@@ -57,8 +58,8 @@ else
     "$bb" httpd -f -p "127.0.0.1:$http_port" -h www &
 fi
 httpd_pid=$!
-for i in $(seq 50); do http_get 127.0.0.1 "$http_port" /fixture >/dev/null 2>&1 && break; sleep 0.1; done
 trap 'kill $httpd_pid 2>/dev/null' EXIT
+for i in $(seq 50); do http_get 127.0.0.1 "$http_port" /fixture >/dev/null 2>&1 && break; sleep 0.1; done
 
 vm_kernel=$kernel vm_initrd=$initrd vm_mem=512 vm_cpus=2
 vm_append="console=ttyS0 quiet panic=-1 hangar.test=basic hangar.token=$token hangar.httpport=$http_port ${HANGAR_GUEST_APPEND:-}"
@@ -111,6 +112,7 @@ for up in $inits; do
     i=$((i + 1))
 done
 echo "# VMM ran $(elapsed "$start" "$end")s in all"
+sed -n 's/^\(boot-time-ms: .*\)/# VMM reported \1/p' vmm.out
 tap "$( [ -n "$inits" ] && [ -z "$(report module-failed)" ] && echo 1 || echo 0)" \
     "the guest reaches init and loads the virtio modules" "$(report module-failed)"
 tap "$( [ $rc = 0 ] && [ $timed_out = 0 ] && [ -n "$(report poweroff)" ] && echo 1 || echo 0)" \

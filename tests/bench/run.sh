@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# run.sh: the bench.  In ONE run (inside the nested harness when KVM is
+# software-emulated) boots the same kernel and initramfs with Hangar and with
+# QEMU (-M microvm and -M q35, KVM) and prints medians and ratios: boot to
+# init, VMM memory outside guest RAM, guest sequential virtio-blk read.
+# usage: run.sh --build-dir DIR --kvm-speed TOOL [--hangarctl PATH] [--runs N]
+# env: HANGAR_BENCH_RUNS (default 5), HANGAR_BENCH_VMMS (VMM list), HANGAR_KVM_MODE.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+guest_dir=$(cd "$here/../guest" && pwd)
+. "$guest_dir/initramfs-lib.sh"
+. "$guest_dir/harness-lib.sh"
+
+build="" tool="" hangarctl="" runs=${HANGAR_BENCH_RUNS:-5}
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --build-dir) build=$2;; --kvm-speed) tool=$2;; --hangarctl) hangarctl=$2;; --runs) runs=$2;;
+        *) echo "bench: unknown option $1" >&2; exit 2;;
+    esac
+    shift 2
+done
+die() { echo "bench: $*" >&2; exit 1; }
+mkdir -p "$build" && build=$(cd "$build" && pwd) || exit 2
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
+kver=$(hgr_guest_kver) || die "no Linux kernel with modules in /boot (apt-get install linux-image-amd64)"
+why=$(hgr_kvm_unusable); [ -z "$why" ] || die "$why"
+mode=$(hgr_kvm_mode "$hangarctl" "$tool") || die "cannot measure KVM speed"
+initrd=$build/guest-initramfs.cpio.gz
+kernel=$("$guest_dir/build-initramfs.sh" "$initrd" "$kver") || die "cannot build the guest initramfs"
+
+if [ -n "${HANGAR_BENCH_VMMS:-}" ]; then
+    read -ra vmms <<< "$HANGAR_BENCH_VMMS"
+else
+    vmms=(qemu-microvm qemu-q35)
+    if [ -n "$hangarctl" ]; then vmms=("$hangarctl" "${vmms[@]}")
+    else echo "bench: hangarctl is not built; measuring QEMU alone" >&2; fi
+fi
+work=$build/bench-run
+rm -rf "$work"
+echo "bench: KVM $mode$( [ "$mode" = emulated ] && echo ", running in the nested harness")," \
+     "$runs runs of: ${vmms[*]}" >&2
+# The disk image goes to L1's /tmp (tmpfs) so 9p does not cap the disk figure.
+scratch=$work/scratch
+[ "$mode" = emulated ] && scratch=/tmp/hangar-bench
+hgr_run "$mode" "$work" "$build" "$here/bench-inner.sh" --kernel "$kernel" --initrd "$initrd" \
+    --workdir "$scratch" --runs "$runs" "${vmms[@]}"
+rc=$?
+cat "$work/stderr" >&2
+cat "$work/stdout"
+[ $rc = 0 ] && [ -s "$work/stdout" ] || die "the bench did not complete (exit $rc; see $work)"
