@@ -227,9 +227,10 @@ bool hgr_virtq_enable_notify(HgrVirtq *vq, const HgrGuestMem *mem)
     return hgr_virtq_pending(vq, mem) > 0;
 }
 
-size_t hgr_iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf, size_t len)
+/* Copies between iovecs (from byte `skip` on) and a flat buffer. */
+static size_t iov_copy(const struct iovec *iov, unsigned n, size_t skip, uint8_t *buf,
+                       size_t len, bool to_iov)
 {
-    uint8_t *p = buf;
     size_t done = 0;
 
     for (unsigned i = 0; i < n && done < len; i++) {
@@ -238,30 +239,26 @@ size_t hgr_iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *bu
             continue;
         }
         size_t chunk = MIN(iov[i].iov_len - skip, len - done);
-        memcpy(p + done, (uint8_t *)iov[i].iov_base + skip, chunk);
+        uint8_t *p = (uint8_t *)iov[i].iov_base + skip;
+        if (to_iov)
+            memcpy(p, buf + done, chunk);
+        else
+            memcpy(buf + done, p, chunk);
         done += chunk;
         skip = 0;
     }
     return done;
 }
 
+size_t hgr_iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf, size_t len)
+{
+    return iov_copy(iov, n, skip, buf, len, false);
+}
+
 size_t hgr_iov_from_buf(const struct iovec *iov, unsigned n, size_t skip, const void *buf,
                         size_t len)
 {
-    const uint8_t *p = buf;
-    size_t done = 0;
-
-    for (unsigned i = 0; i < n && done < len; i++) {
-        if (skip >= iov[i].iov_len) {
-            skip -= iov[i].iov_len;
-            continue;
-        }
-        size_t chunk = MIN(iov[i].iov_len - skip, len - done);
-        memcpy((uint8_t *)iov[i].iov_base + skip, p + done, chunk);
-        done += chunk;
-        skip = 0;
-    }
-    return done;
+    return iov_copy(iov, n, skip, (uint8_t *)buf, len, true);
 }
 
 void hgr_virtq_visit(HgrVisitor *v, HgrVirtq *vq)
