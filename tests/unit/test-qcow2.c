@@ -367,6 +367,241 @@ static void test_compressed(void)
     assert_same_as_raw(img, raw);
 }
 
+/* Hostile headers: one field changed in a good image; opening must fail with
+ * the reason (read-write, and read-only unless the image is merely flagged). */
+typedef struct {
+    const char *name;
+    unsigned off, width;
+    uint64_t value;
+    const char *reason;
+    bool ro_ok;
+} Mutation;
+
+static const Mutation mutations[] = {
+    { "magic", 0, 4, 0x12345678, "magic" },
+    { "version-1", 4, 4, 1, "version" },
+    { "version-4", 4, 4, 4, "version" },
+    { "cluster-bits-8", 20, 4, 8, "cluster bits" },
+    { "cluster-bits-22", 20, 4, 22, "cluster bits" },
+    { "cluster-bits-max", 20, 4, 0xffffffff, "cluster bits" },
+    { "size-max", 24, 8, UINT64_MAX, "disk size" },
+    { "size-unaligned", 24, 8, MIB + 1, "disk size" },
+    { "size-beyond-l1", 24, 8, 1ull << 40, "cannot map" },
+    { "encrypted", 32, 4, 1, "encrypted" },
+    { "l1-size-0", 36, 4, 0, "cannot map" },
+    { "l1-size-max", 36, 4, 0xffffffff, "too large" },
+    { "l1-offset-0", 40, 8, 0, "overlaps the header" },
+    { "l1-offset-unaligned", 40, 8, 0x30008, "aligned" },
+    { "l1-offset-past-eof", 40, 8, 1ull << 40, "past the end" },
+    { "l1-offset-max", 40, 8, UINT64_MAX, "aligned" },
+    { "rt-offset-0", 48, 8, 0, "overlaps the header" },
+    { "rt-offset-unaligned", 48, 8, 0x10010, "aligned" },
+    { "rt-offset-past-eof", 48, 8, 1ull << 40, "past the end" },
+    { "rt-clusters-0", 56, 4, 0, "refcount table of 0" },
+    { "rt-clusters-max", 56, 4, 0xffffffff, "refcount table of" },
+    { "rt-clusters-past-eof", 56, 4, 100, "past the end" },
+    { "snapshots-max", 60, 4, 0xffffffff, "snapshots" },
+    { "snapshot-offset-0", 60, 4, 1, "snapshot table overlaps the header" },
+    { "incompat-unknown", 72, 8, 1ull << 40, "incompatible features" },
+    { "incompat-data-file", 72, 8, 1ull << 2, "incompatible features" },
+    { "incompat-extended-l2", 72, 8, 1ull << 4, "incompatible features" },
+    { "dirty", 72, 8, 1, "dirty", true },
+    { "corrupt", 72, 8, 2, "corrupt", true },
+    { "refcount-order-7", 96, 4, 7, "refcount order" },
+    { "header-length-0", 100, 4, 0, "header length" },
+    { "header-length-unaligned", 100, 4, 105, "header length" },
+    { "header-length-max", 100, 4, 0xffffffff, "header length" },
+    { "backing-name-past-header", 8, 8, 1ull << 40, "backing file name" },
+};
+
+static void put_field(const char *path, unsigned off, unsigned width, uint64_t v)
+{
+    uint8_t b[8];
+    for (unsigned i = 0; i < width; i++)
+        b[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
+    int fd = open(path, O_RDWR);
+    g_assert_cmpint(pwrite(fd, b, width, off), ==, (ssize_t)width);
+    close(fd);
+}
+
+static uint64_t get_field(const char *path, unsigned off, unsigned width)
+{
+    uint8_t b[8];
+    int fd = open(path, O_RDONLY);
+    g_assert_cmpint(pread(fd, b, width, off), ==, (ssize_t)width);
+    close(fd);
+    uint64_t v = 0;
+    for (unsigned i = 0; i < width; i++)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+static void assert_refused(const char *path, bool ro, const char *reason)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HgrBlock) b = hgr_block_open(path, HGR_DISK_FORMAT_QCOW2, ro, &error);
+    g_assert_null(b);
+    g_assert_error(error, HGR_VM_ERROR, HGR_VM_ERROR_DISK);
+    if (!strstr(error->message, reason))
+        g_error("expected '%s' in: %s", reason, error->message);
+}
+
+static char *good_image(const char *name)
+{
+    char *img = tmp_path(name);
+    g_unlink(img);
+    qemu_ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=65536", img, "1M",
+            NULL);
+    qemu_ok("qemu-io", "-f", "qcow2", "-c", "write -P 0x42 0 4k", img, NULL);
+    return img;
+}
+
+static void test_hostile_header(gconstpointer data)
+{
+    const Mutation *m = data;
+    if (!have_qemu())
+        return;
+    g_autofree char *img = good_image("hostile.qcow2");
+    put_field(img, m->off, m->width, m->value);
+    assert_refused(img, false, m->reason);
+    if (!m->ro_ok) {
+        assert_refused(img, true, m->reason);
+        return;
+    }
+    g_autoptr(HgrBlock) b = open_q(img, true);
+    uint8_t buf[512];
+    g_assert_cmpint(io(b, HGR_BLOCK_READ, 0, buf, sizeof(buf)), ==, 0);
+    g_assert_cmpint(buf[0], ==, 0x42);
+}
+
+/* Tables whose entries point at other metadata. */
+static void test_hostile_tables(void)
+{
+    if (!have_qemu())
+        return;
+    g_autofree char *img = good_image("tables.qcow2");
+    uint64_t l1 = get_field(img, 40, 8), rt = get_field(img, 48, 8);
+    uint64_t l2 = get_field(img, (unsigned)l1, 8) & 0x00fffffffffffe00ull;
+
+    put_field(img, (unsigned)l1, 8, rt | (1ull << 63));        /* L2 table = refcount table */
+    assert_refused(img, false, "overlaps other metadata");
+    put_field(img, (unsigned)l1, 8, l2 | (1ull << 63));
+
+    /* A data cluster that is the refcount table: writing there is refused
+     * and the image is flagged so nothing else writes to it either. */
+    put_field(img, (unsigned)l2, 8, rt | (1ull << 63));
+    uint64_t rt0 = get_field(img, (unsigned)rt, 8);
+    {
+        g_autoptr(HgrBlock) b = open_q(img, false);
+        uint8_t buf[512] = { 0xff };
+        g_test_expect_message("hangar-vmm", G_LOG_LEVEL_WARNING, "*points at metadata*");
+        g_assert_cmpint(io(b, HGR_BLOCK_WRITE, 0, buf, sizeof(buf)), ==, -EIO);
+        g_test_assert_expected_messages();
+        g_assert_cmpint(io(b, HGR_BLOCK_WRITE, 512 * 1024, buf, sizeof(buf)), ==, -EIO);
+    }
+    g_assert_cmpuint(get_field(img, (unsigned)rt, 8), ==, rt0);
+    g_assert_cmpuint(get_field(img, 72, 8) & 2, ==, 2);
+    assert_refused(img, false, "corrupt");
+}
+
+static void make_backed(const char *name, const char *backing, const char *fmt)
+{
+    g_autofree char *img = tmp_path(name);
+    g_unlink(img);
+    qemu_ok("qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", backing, "-F", fmt, img,
+            "1M", NULL);
+}
+
+static void test_hostile_backing(void)
+{
+    if (!have_qemu())
+        return;
+    g_autofree char *raw = tmp_path("hb.raw");
+    g_assert_true(g_file_set_contents(raw, "", 0, NULL));
+    g_assert_cmpint(truncate(raw, MIB), ==, 0);
+    struct {
+        const char *backing, *fmt, *reason;
+    } cases[] = {
+        { "json:{\"file\":{\"driver\":\"file\",\"filename\":\"/etc/passwd\"}}", "raw",
+          "json:" },
+        { "/etc/passwd", "raw", "absolute" },
+        { "../hb.raw", "raw", "leaves the image's directory" },
+        { "sub/../../hb.raw", "raw", "leaves the image's directory" },
+        { "hb.raw", "vmdk", "not supported" },
+        { "self.qcow2", "qcow2", "the image itself" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_test_message("backing %s", cases[i].backing);
+        make_backed("self.qcow2", cases[i].backing, cases[i].fmt);
+        g_autofree char *img = tmp_path("self.qcow2");
+        assert_refused(img, true, cases[i].reason);
+        assert_refused(img, false, cases[i].reason);
+    }
+    /* a -> b -> a */
+    make_backed("loop-a.qcow2", "loop-b.qcow2", "qcow2");
+    make_backed("loop-b.qcow2", "loop-a.qcow2", "qcow2");
+    g_autofree char *a = tmp_path("loop-a.qcow2");
+    assert_refused(a, true, "a loop");
+    /* No recorded backing format: never guessed. */
+    make_backed("nofmt.qcow2", "hb.raw", "raw");
+    g_autofree char *nofmt = tmp_path("nofmt.qcow2");
+    g_autofree char *h = NULL;
+    gsize len;
+    g_assert_true(g_file_get_contents(nofmt, &h, &len, NULL));
+    const uint8_t ext[4] = { 0xe2, 0x79, 0x2a, 0xca };
+    uint8_t *p = memmem(h, 4096, ext, 4);
+    g_assert_nonnull(p);
+    put_field(nofmt, (unsigned)(p - (uint8_t *)h), 4, 0x12345678);
+    assert_refused(nofmt, true, "no recorded format");
+}
+
+/* Every metadata or data write of an allocating workload fails in turn
+ * (ENOSPC); qemu-img check must never find corruption afterwards. */
+static void test_enospc(void)
+{
+    if (!have_qemu())
+        return;
+    g_autofree char *tmpl = tmp_path("nospace-template.qcow2");
+    g_autofree char *img = tmp_path("nospace.qcow2");
+    g_unlink(tmpl);
+    qemu_ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=512", tmpl, "16M",
+            NULL);
+    uint8_t buf[512];
+    uint64_t off = 0;
+    {
+        /* Fill until the file nears the 8 MiB the first refcount table covers,
+         * so the faults also hit a refcount table move. */
+        g_autoptr(HgrBlock) b = open_q(tmpl, false);
+        GStatBuf st = { 0 };
+        for (; g_stat(tmpl, &st) == 0 && st.st_size < 8 * MIB - 16 * 512; off += 512) {
+            fill(buf, sizeof(buf), (uint32_t)off);
+            g_assert_cmpint(io(b, HGR_BLOCK_WRITE, off, buf, sizeof(buf)), ==, 0);
+        }
+    }
+    g_assert_cmpint(check_image(tmpl), ==, 0);
+    unsigned faults = 0;
+    for (unsigned n = 1; n < 200; n++) {
+        qemu_ok("cp", tmpl, img, NULL);
+        g_autofree char *nth = g_strdup_printf("%u", n);
+        g_setenv("HANGAR_QCOW2_FAULT", nth, TRUE);
+        int ret = 0;
+        {
+            g_autoptr(HgrBlock) b = open_q(img, false);
+            for (uint64_t o = off; o < off + 48 * 512 && ret == 0; o += 512)
+                ret = io(b, HGR_BLOCK_WRITE, o, buf, sizeof(buf));
+        }
+        g_unsetenv("HANGAR_QCOW2_FAULT");
+        if (ret == 0)
+            break;
+        g_assert_cmpint(ret, ==, -ENOSPC);
+        faults++;
+        int rc = check_image(img);
+        if (rc != 0 && rc != 3)
+            g_error("fault at write %u left a corrupt image", n);
+    }
+    g_assert_cmpuint(faults, >, 100);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -380,6 +615,14 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/qcow2/backing-chain", test_backing_chain);
     g_test_add_func("/vmm/qcow2/zero-and-discard", test_zero_discard);
     g_test_add_func("/vmm/qcow2/compressed", test_compressed);
+    for (size_t i = 0; i < G_N_ELEMENTS(mutations); i++) {
+        g_autofree char *name = g_strdup_printf("/vmm/qcow2/hostile-header/%s",
+                                                mutations[i].name);
+        g_test_add_data_func(name, &mutations[i], test_hostile_header);
+    }
+    g_test_add_func("/vmm/qcow2/hostile-tables", test_hostile_tables);
+    g_test_add_func("/vmm/qcow2/hostile-backing", test_hostile_backing);
+    g_test_add_func("/vmm/qcow2/enospc-never-corrupts", test_enospc);
     int rc = g_test_run();
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
