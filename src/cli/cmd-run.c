@@ -44,11 +44,12 @@ static bool parse_bool(const char *v, bool *out)
     return false;
 }
 
-/* PATH[,format=raw][,readonly=on] */
+/* PATH[,format=raw|qcow2][,readonly=on] */
 static bool parse_disk(HgrVmConfig *c, const char *spec, GError **error)
 {
     g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
     bool readonly = false;
+    HgrDiskFormat format = HGR_DISK_FORMAT_RAW;
 
     if (!parts[0] || !*parts[0]) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -60,9 +61,11 @@ static bool parse_disk(HgrVmConfig *c, const char *spec, GError **error)
         g_autofree char *key = eq ? g_strndup(parts[i], eq - parts[i]) : g_strdup(parts[i]);
         const char *val = eq ? eq + 1 : "";
         if (!strcmp(key, "format")) {
-            if (strcmp(val, "raw") != 0) {
+            if (!strcmp(val, "qcow2")) {
+                format = HGR_DISK_FORMAT_QCOW2;
+            } else if (strcmp(val, "raw") != 0) {
                 g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                            "--disk %s: format '%s' is not supported (use format=raw)",
+                            "--disk %s: format '%s' is not supported (use raw or qcow2)",
                             parts[0], val);
                 return false;
             }
@@ -79,7 +82,7 @@ static bool parse_disk(HgrVmConfig *c, const char *spec, GError **error)
             return false;
         }
     }
-    hgr_vm_config_add_disk(c, parts[0], HGR_DISK_FORMAT_RAW, readonly);
+    hgr_vm_config_add_disk(c, parts[0], format, readonly);
     return true;
 }
 
@@ -226,7 +229,7 @@ int hgr_cmd_run(int argc, char **argv)
           "MIB" },
         { "cpus", 'c', 0, G_OPTION_ARG_INT, &o.cpus, "Number of vCPUs (default 1)", "N" },
         { "disk", 'd', 0, G_OPTION_ARG_FILENAME_ARRAY, &o.disks,
-          "Add a virtio disk: PATH[,format=raw][,readonly=on]", "SPEC" },
+          "Add a virtio disk: PATH[,format=raw|qcow2][,readonly=on]", "SPEC" },
         { "net", 'n', 0, G_OPTION_ARG_STRING_ARRAY, &o.nets,
           "Add a NIC: user[,hostfwd=tcp:HOSTPORT-:GUESTPORT]...", "SPEC" },
         { "serial", 's', 0, G_OPTION_ARG_FILENAME, &o.serial,

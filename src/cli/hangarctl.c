@@ -13,6 +13,7 @@ static const struct {
 } commands[] = {
     { "run",        hgr_cmd_run,        "Boot a Linux kernel in a new VM and wait for it" },
     { "host-check", hgr_cmd_host_check, "Tell whether KVM here runs guests at hardware speed" },
+    { "disk",       hgr_cmd_disk,       "Create a disk image: disk create PATH SIZE [--format]" },
 };
 
 static void usage(FILE *out)

@@ -4,3 +4,4 @@
 /* Each returns the process exit status. argv[0] is the subcommand name. */
 int hgr_cmd_run(int argc, char **argv);
 int hgr_cmd_host_check(int argc, char **argv);
+int hgr_cmd_disk(int argc, char **argv);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "aio.h"
+#include "qcow2.h"
 
 struct HgrBlock {
     char *path;
@@ -329,7 +330,7 @@ static gboolean on_done_fd(gint fd, GIOCondition cond, gpointer data)
 }
 
 /* Completes a request without I/O, the way the engines would. */
-static void complete_now(HgrBlock *b, HgrBlockReq *req, int err)
+void hgr_block_complete(HgrBlock *b, HgrBlockReq *req, int err)
 {
     g_atomic_int_inc(&b->in_flight);
     if (!b->iothread) {
@@ -344,6 +345,11 @@ static void complete_now(HgrBlock *b, HgrBlockReq *req, int err)
 }
 
 /* Public request API */
+
+int hgr_block_file_fd(const HgrBlock *b)
+{
+    return b->fd;
+}
 
 void hgr_block_file_submit(HgrBlock *b, HgrBlockReq *req)
 {
@@ -371,7 +377,7 @@ void hgr_block_submit(HgrBlock *b, HgrBlockReq *req)
 
     if (err || ((req->op == HGR_BLOCK_DISCARD || req->op == HGR_BLOCK_WRITE_ZEROES) &&
                 req->len == 0)) {
-        complete_now(b, req, err);
+        hgr_block_complete(b, req, err);
         return;
     }
     b->drv->submit(b, b->drv_state, req);
@@ -455,6 +461,7 @@ static const HgrBlockDriver raw_driver = {
 
 static const HgrBlockDriver *const drivers[] = {
     &raw_driver,
+    &hgr_qcow2_driver,
 };
 
 static const HgrBlockDriver *find_driver(HgrDiskFormat format)
@@ -665,6 +672,28 @@ void hgr_block_free(HgrBlock *b)
     g_mutex_clear(&b->done_lock);
     g_free(b->path);
     g_free(b);
+}
+
+bool hgr_block_create(const char *path, HgrDiskFormat format, uint64_t size, GError **error)
+{
+    if (format == HGR_DISK_FORMAT_QCOW2)
+        return hgr_qcow2_create(path, size, error);
+    if (format != HGR_DISK_FORMAT_RAW) {
+        disk_error(error, path, "unknown disk format %d", (int)format);
+        return false;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        disk_error(error, path, "cannot create: %s", g_strerror(errno));
+        return false;
+    }
+    bool ok = ftruncate(fd, (off_t)size) == 0;
+    if (!ok) {
+        disk_error(error, path, "cannot set the size: %s", g_strerror(errno));
+        unlink(path);
+    }
+    close(fd);
+    return ok;
 }
 
 uint64_t hgr_block_size(const HgrBlock *b)

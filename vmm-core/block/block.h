@@ -89,3 +89,9 @@ typedef struct {
 } HgrBlockDriver;
 
 void hgr_block_file_submit(HgrBlock *b, HgrBlockReq *req);
+/* The image file, for a driver that does synchronous metadata I/O on the I/O thread. */
+int hgr_block_file_fd(const HgrBlock *b);
+/* Completes req with ret the way the engines do (on the I/O thread when one is
+ * attached, never inside the driver's submit then), for drivers that did the
+ * work themselves. */
+void hgr_block_complete(HgrBlock *b, HgrBlockReq *req, int ret);

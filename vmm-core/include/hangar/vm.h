@@ -31,7 +31,12 @@ typedef enum {
 
 typedef enum {
     HGR_DISK_FORMAT_RAW,
+    HGR_DISK_FORMAT_QCOW2,
 } HgrDiskFormat;
+
+/* Creates a new empty disk image of size bytes (raw: a sparse file; qcow2: v3,
+ * 64 KiB clusters). Refuses to overwrite an existing file. */
+bool hgr_block_create(const char *path, HgrDiskFormat format, uint64_t size, GError **error);
 
 typedef struct {
     char *path;
