@@ -627,6 +627,46 @@ static void test_iothread(void)
     fx_teardown(&fx);
 }
 
+/* Random commands on both queues, pointing anywhere in RAM (the rings
+ * included): the controller answers or goes fatal, and a reset always
+ * brings it back. */
+static void test_random_commands(Fx *fx, gconstpointer data)
+{
+    static const uint8_t ops[] = { 0x00, 0x01, 0x02, 0x04, 0x05, 0x06, 0x08, 0x09, 0x0a,
+                                   0x0c, 0x08, 0x09, 0x55 };
+    Drv *d = &fx->d;
+    Cqe e;
+
+    enable(d);
+    create_io_queues(d, IOQ_SIZE);
+    for (unsigned i = 0; i < 4000; i++) {
+        Cmd c;
+        uint32_t *w = (uint32_t *)&c;
+        for (unsigned j = 0; j < 16; j++)
+            w[j] = g_test_rand_int();
+        unsigned q = i % 2;
+        c.opcode = ops[g_test_rand_int_range(0, G_N_ELEMENTS(ops))];
+        if (g_test_rand_bit())
+            c.nsid = 1;
+        if (g_test_rand_bit()) {
+            c.prp1 = (uint64_t)g_test_rand_int_range(0, TEST_RAM_SIZE / PAGE) * PAGE;
+            c.prp2 = (uint64_t)g_test_rand_int_range(0, TEST_RAM_SIZE / 8) * 8;
+        }
+        if (g_test_rand_bit())
+            c.cdw11 = 0, c.cdw12 &= 0xff;
+        if (q == 0 && g_test_rand_int_range(0, 8))
+            c.cdw10 &= 0xff00ffff;          /* mostly valid queue ids and sizes */
+        push(d, q, &c, true);
+        for (unsigned n = 0; n < 2 * IOQ_SIZE && pop(d, q, &e); n++)
+            ;
+    }
+    g_test_message("CSTS after the storm: 0x%x", reg_r(d, 0x1c));
+    enable(d);
+    g_assert_cmphex(admin(d, (Cmd){ .opcode = 0x06, .prp1 = ID_GPA, .cdw10 = 1 }, NULL), ==, S_OK);
+    create_io_queues(d, IOQ_SIZE);
+    g_assert_cmphex(run(d, 1, rw(0x02, 0, 8, DATA_GPA, 0)).status, ==, S_OK);
+}
+
 /* Save / load */
 
 static GByteArray *section_of(HgrDevice *dev, HgrNvmeState *st)
@@ -769,6 +809,7 @@ int main(int argc, char **argv)
     ADD("hostile/doorbells", test_doorbells_bad);
     ADD("hostile/queue-commands", test_queue_commands_bad);
     ADD("hostile/io-commands", test_io_commands_bad);
+    ADD("hostile/random-commands", test_random_commands);
     ADD("save-load/roundtrip", test_save_load_compare);
     ADD("save-load/pending-work", test_save_load);
     ADD("save-load/tampered", test_load_tampered);
