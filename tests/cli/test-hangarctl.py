@@ -67,7 +67,7 @@ with tempfile.TemporaryDirectory() as tmp:
     error_case("unknown disk option", ["run", "--kernel", notkernel, "--disk",
                disk + ",cache=none"], 2, "cache")
     error_case("unsupported disk format is refused, not probed",
-               ["run", "--kernel", notkernel, "--disk", disk + ",format=qcow2"], 2, "qcow2")
+               ["run", "--kernel", notkernel, "--disk", disk + ",format=vmdk"], 2, "vmdk")
 
     if not kvm_ok:
         for n in ("missing kernel", "not a bzImage", "missing initrd", "missing disk",
@@ -110,6 +110,26 @@ with tempfile.TemporaryDirectory() as tmp:
                   open(disk, "rb").read() == before)
         else:
             skip("kernel-based cases", "no /boot/vmlinuz-* (apt-get install linux-image-amd64)")
+
+    # Disk creation, judged by qemu-img.
+    import json as _json
+    import shutil as _shutil
+    q = os.path.join(tmp, "new.qcow2")
+    rc, out, err = run("disk", "create", q, "3G", "--format", "qcow2")
+    if _shutil.which("qemu-img"):
+        info = subprocess.run(["qemu-img", "info", "--output=json", q], capture_output=True,
+                              text=True)
+        meta = _json.loads(info.stdout or "{}")
+        chk = subprocess.run(["qemu-img", "check", q], capture_output=True, text=True)
+        check("disk create makes a qcow2 that qemu-img reads as 3 GiB and checks clean",
+              rc == 0 and meta.get("format") == "qcow2"
+              and meta.get("virtual-size") == 3 << 30 and chk.returncode == 0,
+              f"status {rc} {err.strip()!r} info {info.stdout.strip()[:200]!r}")
+    else:
+        skip("disk create judged by qemu-img", "qemu-img is not installed (qemu-utils)")
+    rc, out, err = run("disk", "create", q, "1G", "--format", "qcow2")
+    check("disk create never overwrites an existing file", rc != 0 and q in err,
+          f"status {rc} {err.strip()!r}")
 
     # KVM device problems, named with their fix.
     error_case("no KVM device: says so and how to fix it",
