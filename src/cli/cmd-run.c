@@ -18,8 +18,8 @@ static const char run_description[] =
     "      --net user,hostfwd=tcp:2222-:22 --serial serial.log\n"
     "  hangarctl run --firmware bios --disk disk.img\n"
     "\n"
-    "--firmware none (the default with --kernel) boots the kernel directly;\n"
-    "--firmware bios (the default without) runs SeaBIOS (the seabios package),\n"
+    "--firmware none (the default) boots the --kernel directly; --firmware bios\n"
+    "runs SeaBIOS (the seabios package),\n"
     "which boots from the first disk and shows its screen on the serial port.\n"
     "\n"
     "The guest's first serial port (ttyS0) is on this terminal unless --serial says\n"
@@ -162,7 +162,12 @@ static HgrVmConfig *build_config(const RunOptions *o, GError **error)
 {
     g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
 
-    const char *fw = o->firmware ? o->firmware : o->kernel ? "none" : "bios";
+    if (!o->kernel && !o->firmware) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "give --kernel, or --firmware bios to boot from a disk");
+        return NULL;
+    }
+    const char *fw = o->firmware ? o->firmware : "none";
     if (!strcmp(fw, "bios")) {
         c->firmware = HGR_FIRMWARE_BIOS;
     } else if (strcmp(fw, "none")) {
@@ -233,7 +238,7 @@ int hgr_cmd_run(int argc, char **argv)
         { "kernel", 'k', 0, G_OPTION_ARG_FILENAME, &o.kernel,
           "Linux kernel to boot (a bzImage)", "PATH" },
         { "firmware", 0, 0, G_OPTION_ARG_STRING, &o.firmware,
-          "bios or none (default: none with --kernel, else bios)", "FW" },
+          "bios or none (default: none, direct boot of --kernel)", "FW" },
         { "initrd", 'i', 0, G_OPTION_ARG_FILENAME, &o.initrd, "Initial ramdisk", "PATH" },
         { "append", 'a', 0, G_OPTION_ARG_STRING, &o.append,
           "Kernel command line (default: console=ttyS0)", "STR" },
