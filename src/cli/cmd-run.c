@@ -16,6 +16,11 @@ static const char run_description[] =
     "  hangarctl run --kernel bzImage --memory 1024 --cpus 2 \\\n"
     "      --disk disk.img --disk data.img,readonly=on \\\n"
     "      --net user,hostfwd=tcp:2222-:22 --serial serial.log\n"
+    "  hangarctl run --firmware bios --disk disk.img\n"
+    "\n"
+    "--firmware none (the default) boots the --kernel directly; --firmware bios\n"
+    "runs SeaBIOS (the seabios package),\n"
+    "which boots from the first disk and shows its screen on the serial port.\n"
     "\n"
     "The guest's first serial port (ttyS0) is on this terminal unless --serial says\n"
     "otherwise; press Ctrl-A then X to pull the plug. Disks appear in the guest as\n"
@@ -26,7 +31,7 @@ static const char run_description[] =
     "2 on a usage error, 128+N when stopped by signal N.";
 
 typedef struct {
-    char *kernel, *initrd, *append, *serial, *console, *kvm;
+    char *kernel, *initrd, *append, *serial, *console, *kvm, *firmware;
     char **disks, **nets;
     int memory, cpus;
 } RunOptions;
@@ -160,9 +165,21 @@ static HgrVmConfig *build_config(const RunOptions *o, GError **error)
 {
     g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
 
-    if (!o->kernel) {
+    if (!o->kernel && !o->firmware) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "--kernel is required");
+                    "give --kernel, or --firmware bios to boot from a disk");
+        return NULL;
+    }
+    const char *fw = o->firmware ? o->firmware : "none";
+    if (!strcmp(fw, "bios")) {
+        c->firmware = HGR_FIRMWARE_BIOS;
+    } else if (strcmp(fw, "none")) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--firmware %s: expected bios or none", fw);
+        return NULL;
+    } else if (!o->kernel) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--firmware none needs --kernel");
         return NULL;
     }
     if (o->memory <= 0 || o->cpus <= 0) {
@@ -172,7 +189,8 @@ static HgrVmConfig *build_config(const RunOptions *o, GError **error)
     }
     c->kernel = g_strdup(o->kernel);
     c->initrd = g_strdup(o->initrd);
-    c->cmdline = g_strdup(o->append ? o->append : "console=ttyS0");
+    if (o->kernel)
+        c->cmdline = g_strdup(o->append ? o->append : "console=ttyS0");
     c->memory_mib = (uint64_t)o->memory;
     c->cpus = (unsigned)o->cpus;
     c->kvm_path = g_strdup(o->kvm);
@@ -222,6 +240,8 @@ int hgr_cmd_run(int argc, char **argv)
     GOptionEntry entries[] = {
         { "kernel", 'k', 0, G_OPTION_ARG_FILENAME, &o.kernel,
           "Linux kernel to boot (a bzImage)", "PATH" },
+        { "firmware", 0, 0, G_OPTION_ARG_STRING, &o.firmware,
+          "bios or none (default: none, direct boot of --kernel)", "FW" },
         { "initrd", 'i', 0, G_OPTION_ARG_FILENAME, &o.initrd, "Initial ramdisk", "PATH" },
         { "append", 'a', 0, G_OPTION_ARG_STRING, &o.append,
           "Kernel command line (default: console=ttyS0)", "STR" },
@@ -300,6 +320,7 @@ int hgr_cmd_run(int argc, char **argv)
     }
 out:
     g_free(o.kernel);
+    g_free(o.firmware);
     g_free(o.initrd);
     g_free(o.append);
     g_free(o.serial);

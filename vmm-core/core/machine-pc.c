@@ -2,7 +2,10 @@
  * explicit table of devices, in the order they are realized. */
 #include "vm-private.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #include "../block/block.h"
 #include "../boot/acpi.h"
@@ -10,6 +13,7 @@
 #include "../chardev/chardev.h"
 #include "../hw/acpi-pm.h"
 #include "../hw/boot-timer.h"
+#include "../hw/fw-cfg.h"
 #include "../hw/i8042.h"
 #include "../hw/rtc-cmos.h"
 #include "../hw/serial-8250.h"
@@ -24,6 +28,16 @@
 
 #define FLAT_MAX (1u << 20)
 
+/* The BIOS area below 1 MiB: option ROMs from 0xC0000, then the last
+ * 128 KiB of the BIOS image at 0xE0000 (RAM here, see pci-host.c on PAM). */
+#define BIOS_AREA_BASE   0xC0000u
+#define BIOS_SHADOW_BASE 0xE0000u
+#define BIOS_SHADOW_SIZE 0x20000u
+#define BIOS_ROM_MIN     BIOS_SHADOW_SIZE
+/* Up to 256 KiB: the KVM TSS and identity map sit just below 4 GiB - 256 KiB. */
+#define BIOS_ROM_MAX     0x40000u
+#define BIOS_ROM_SLOT    HGR_MEM_MAX_REGIONS   /* after the RAM slots */
+
 struct HgrMachine {
     HgrLinuxBoot *linux_boot;
     GBytes *flat;
@@ -33,6 +47,8 @@ struct HgrMachine {
     GPtrArray *nets;               /* HgrNetBackend *, one per config net */
     HgrPciBus *pci;
     uint32_t *apic_ids;
+    uint8_t *rom;                  /* BIOS image, mapped read-only below 4 GiB */
+    size_t rom_size;
 };
 
 /* Device constructors, one per table row: index counts instances of a row. */
@@ -43,12 +59,40 @@ static unsigned one(const HgrVm *vm) { return 1; }
 static unsigned n_disks(const HgrVm *vm) { return vm->config->disks->len; }
 static unsigned n_nets(const HgrVm *vm) { return vm->config->nets->len; }
 static unsigned has_console(const HgrVm *vm) { return vm->machine->console ? 1 : 0; }
+static unsigned has_firmware(const HgrVm *vm) { return vm->machine->rom ? 1 : 0; }
 
 static HgrDevice *make_boot_timer(HgrVm *vm, unsigned i) { return hgr_boot_timer_new(); }
 static HgrDevice *make_i8042(HgrVm *vm, unsigned i) { return hgr_i8042_new(); }
 static HgrDevice *make_rtc(HgrVm *vm, unsigned i) { return hgr_rtc_cmos_new(vm->ram_size); }
 static HgrDevice *make_pm(HgrVm *vm, unsigned i) { return hgr_acpi_pm_new(); }
 static HgrDevice *make_host_bridge(HgrVm *vm, unsigned i) { return hgr_pci_host_bridge_new(); }
+
+/* What SeaBIOS reads: RAM and CPUs, the memory map, and the serial port to
+ * mirror its screen on (there is no VGA yet). */
+static HgrDevice *make_fw_cfg(HgrVm *vm, unsigned i)
+{
+    HgrDevice *f = hgr_fw_cfg_new(&vm->mem);
+    struct __attribute__((packed)) {
+        uint64_t addr, len;
+        uint32_t type;
+    } e820[HGR_MEM_MAX_REGIONS + 1];
+    unsigned n = 0;
+    uint16_t sercon = GUINT16_TO_LE(HGR_PC_COM1_PORT);
+
+    hgr_fw_cfg_add_u64(f, HGR_FW_CFG_RAM_SIZE, vm->ram_size);
+    hgr_fw_cfg_add_u16(f, HGR_FW_CFG_NB_CPUS, (uint16_t)vm->n_vcpus);
+    hgr_fw_cfg_add_u16(f, HGR_FW_CFG_MAX_CPUS, (uint16_t)vm->n_vcpus);
+    for (unsigned r = 0; r < vm->mem.n_regions; r++)
+        e820[n++] = (typeof(e820[0])){ GUINT64_TO_LE(vm->mem.regions[r].gpa),
+                                       GUINT64_TO_LE(vm->mem.regions[r].size),
+                                       GUINT32_TO_LE(1) };
+    /* The ECAM the ACPI MCFG describes; SeaBIOS reserves its own window. */
+    e820[n++] = (typeof(e820[0])){ GUINT64_TO_LE(HGR_PCI_ECAM_BASE),
+                                   GUINT64_TO_LE(HGR_PCI_ECAM_SIZE), GUINT32_TO_LE(2) };
+    hgr_fw_cfg_add_file(f, "etc/e820", e820, n * sizeof(e820[0]), false);
+    hgr_fw_cfg_add_file(f, "etc/sercon-port", &sercon, sizeof(sercon), false);
+    return f;
+}
 
 static HgrDevice *make_com1(HgrVm *vm, unsigned i)
 {
@@ -94,6 +138,7 @@ static const struct {
     { make_rtc,            one },
     { make_pm,             one },
     { make_host_bridge,    one },
+    { make_fw_cfg,         has_firmware },
     { make_virtio_blk,     n_disks },
     { make_virtio_net,     n_nets },
     { make_virtio_rng,     one },
@@ -132,11 +177,84 @@ static bool open_serial(HgrVm *vm, GError **error)
     return true;
 }
 
+static bool map_rom(HgrVm *vm, const void *data, size_t len, GError **error)
+{
+    HgrMachine *m = vm->machine;
+
+    if (ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) <= 0) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_KVM,
+                    "this KVM cannot map read-only memory, which the firmware needs");
+        return false;
+    }
+    void *rom = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (rom == MAP_FAILED) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_MEMORY,
+                    "cannot map the firmware: %s", g_strerror(errno));
+        return false;
+    }
+    memcpy(rom, data, len);
+    m->rom = rom;
+    m->rom_size = len;
+    /* Guest writes to a read-only slot exit as MMIO nobody claims: dropped. */
+    struct kvm_userspace_memory_region region = {
+        .slot = BIOS_ROM_SLOT, .flags = KVM_MEM_READONLY,
+        .guest_phys_addr = (1ULL << 32) - len, .memory_size = len,
+        .userspace_addr = (uintptr_t)rom };
+    if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_KVM,
+                    "cannot map the firmware ROM: %s", g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static bool open_firmware(HgrVm *vm, GError **error)
+{
+    const HgrVmConfig *c = vm->config;
+    const char *path = c->firmware_path ? c->firmware_path : HGR_SEABIOS_PATH;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *data = NULL;
+    gsize len;
+
+    if (c->kernel || c->flat_image) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
+                    "a kernel cannot be booted through the BIOS yet: boot it directly "
+                    "(firmware none) or from a disk");
+        return false;
+    }
+    if (vm->ram_size > HGR_PCI_ECAM_ALIAS_BASE) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
+                    "with the BIOS a VM may have at most %llu MiB of memory for now "
+                    "(SeaBIOS puts PCI config space above that)",
+                    HGR_PCI_ECAM_ALIAS_BASE >> 20);
+        return false;
+    }
+    if (!g_file_get_contents(path, &data, &len, &err)) {
+        if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+            g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_FIRMWARE,
+                        "the BIOS %s is missing: install the seabios package "
+                        "(apt install seabios)", path);
+        else
+            g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_FIRMWARE,
+                        "cannot read the BIOS %s: %s", path, err->message);
+        return false;
+    }
+    if (len < BIOS_ROM_MIN || len > BIOS_ROM_MAX || len % 0x10000) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_FIRMWARE,
+                    "%s is not a BIOS image: %" G_GSIZE_FORMAT " bytes, where 128 or "
+                    "256 KiB are expected", path, len);
+        return false;
+    }
+    return map_rom(vm, data, len, error);
+}
+
 static bool open_boot_image(HgrVm *vm, GError **error)
 {
     const HgrVmConfig *c = vm->config;
     HgrMachine *m = vm->machine;
 
+    if (c->firmware == HGR_FIRMWARE_BIOS)
+        return open_firmware(vm, error);
     if (c->flat_image) {
         g_autoptr(GMappedFile) f = g_mapped_file_new(c->flat_image, FALSE, error);
         if (!f)
@@ -257,12 +375,32 @@ static bool load_flat(HgrVm *vm, GError **error)
     return true;
 }
 
+/* The BIOS area as at power-on: no option ROMs, the ROM's last 128 KiB at
+ * 0xE0000; the vCPU at the reset vector. */
+static bool load_firmware(HgrVm *vm, GError **error)
+{
+    HgrMachine *m = vm->machine;
+    uint8_t *area = hgr_mem_ptr(&vm->mem, BIOS_AREA_BASE, 0x100000 - BIOS_AREA_BASE);
+
+    if (!area) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_MEMORY, "RAM too small for the BIOS");
+        return false;
+    }
+    memset(area, 0, BIOS_SHADOW_BASE - BIOS_AREA_BASE);
+    memcpy(area + (BIOS_SHADOW_BASE - BIOS_AREA_BASE),
+           m->rom + m->rom_size - BIOS_SHADOW_SIZE, BIOS_SHADOW_SIZE);
+    vm->entry = (HgrCpuEntry){ .reset_vector = true, .ip = 0xfff0 };
+    return true;
+}
+
 bool hgr_machine_load(HgrVm *vm, GError **error)
 {
     HgrMachine *m = vm->machine;
 
     if (m->flat)
         return load_flat(vm, error);
+    if (m->rom)
+        return load_firmware(vm, error);
 
     g_free(m->apic_ids);
     m->apic_ids = g_new(uint32_t, vm->n_vcpus);
@@ -314,6 +452,8 @@ void hgr_machine_free(HgrVm *vm)
     g_clear_pointer(&m->linux_boot, hgr_linux_boot_free);
     g_clear_pointer(&m->flat, g_bytes_unref);
     g_free(m->apic_ids);
+    if (m->rom)
+        munmap(m->rom, m->rom_size);
     g_free(m);
     vm->machine = NULL;
 }

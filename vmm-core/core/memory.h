@@ -33,6 +33,8 @@ typedef struct {
 #define HGR_PCI_MMIO_SIZE     0x20000000ULL
 #define HGR_PCI_ECAM_BASE     0xE0000000ULL   /* PCIe config space, buses 0-255 */
 #define HGR_PCI_ECAM_SIZE     0x10000000ULL
+/* Where SeaBIOS puts ECAM on a q35 (PCIEXBAR); the host bridge answers there too. */
+#define HGR_PCI_ECAM_ALIAS_BASE 0xB0000000ULL
 #define HGR_IOAPIC_BASE       0xFEC00000ULL
 #define HGR_LAPIC_BASE        0xFEE00000ULL
 #define HGR_HIGHMEM_BASE      0x100000000ULL

@@ -25,6 +25,7 @@ typedef struct {
     uint64_t gdt_base;
     uint16_t gdt_limit;
     uint16_t cs, ip;         /* real mode: CS:IP */
+    bool reset_vector;       /* firmware: F000:FFF0 with CS base 0xFFFF0000 */
 } HgrCpuEntry;
 
 struct HgrVcpu {

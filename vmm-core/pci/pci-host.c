@@ -1,14 +1,74 @@
 /* pci-host.c — the host bridge at 00:00.0 (a q35-class Intel ID, which
- * guests know to need no driver). */
+ * guests know to need no driver), with the two MCH registers SeaBIOS
+ * programs on a q35: PAM (BIOS shadowing) and PCIEXBAR (where ECAM lives).
+ *
+ * PAM: the BIOS area 0xC0000-0xFFFFF is plain RAM that the machine fills
+ * with the ROM's copy at power-on, so the registers only need to read back
+ * what was written. SeaBIOS finds "no RAM" behind PAM0, runs its unlock code
+ * from the high ROM, and copies itself down: the same end state as on real
+ * hardware. What we give up is a read-only shadow after boot.
+ *
+ * PCIEXBAR: SeaBIOS always moves ECAM to 0xB0000000 and then uses it, while
+ * Hangar's ECAM (the one the ACPI MCFG describes) stays at
+ * HGR_PCI_ECAM_BASE. The bridge answers the firmware's window as a second
+ * view of the same config space while the register enables it there.
+ */
 #include "pci.h"
+
+#include <hangar/vm.h>
+#include <string.h>
 
 #define HOST_BRIDGE_VENDOR 0x8086
 #define HOST_BRIDGE_DEVICE 0x29c0
 #define HOST_BRIDGE_CLASS  0x060000
 
+#define MCH_PCIEXBAR       0x60
+#define MCH_PCIEXBAR_EN    0x1
+#define MCH_PAM0           0x90
+#define MCH_PAM_COUNT      7
+
+typedef struct {
+    HgrPciDevice pdev;
+    HgrPciBus *bus;
+} HostBridge;
+
+/* The firmware's ECAM view: decodes only while PCIEXBAR enables it at
+ * HGR_PCI_ECAM_ALIAS_BASE with the 256-bus size (length field 0). */
+static void ecam_alias_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
+                          bool is_write)
+{
+    HostBridge *hb = opaque;
+    uint32_t bar = hgr_pci_config_get(&hb->pdev, MCH_PCIEXBAR, 4);
+    uint32_t bar_hi = hgr_pci_config_get(&hb->pdev, MCH_PCIEXBAR + 4, 4);
+    bool on = (bar & MCH_PCIEXBAR_EN) && (bar & 0x6) == 0 && bar_hi == 0 &&
+              (bar & 0xf0000000u) == HGR_PCI_ECAM_ALIAS_BASE;
+
+    if (!on || offset >> 20) {            /* only bus 0 is populated */
+        if (!is_write)
+            memset(data, 0xff, len);
+        return;
+    }
+    unsigned devfn = (offset >> 12) & 0xff;
+    if (is_write)
+        hgr_pci_bus_config_write(hb->bus, devfn, offset & 0xfff, data, len);
+    else
+        hgr_pci_bus_config_read(hb->bus, devfn, offset & 0xfff, data, len);
+}
+
 static bool host_bridge_realize(HgrDevice *dev, HgrBoard *board, GError **error)
 {
-    return hgr_pci_bus_add_device(board->pci, (HgrPciDevice *)dev, 0, error);
+    HostBridge *hb = (HostBridge *)dev;
+
+    hb->bus = board->pci;
+    if (!hgr_pci_bus_add_device(board->pci, &hb->pdev, 0, error))
+        return false;
+    if (!hgr_io_bus_register(board->mmio, HGR_PCI_ECAM_ALIAS_BASE, HGR_PCI_ECAM_SIZE,
+                             ecam_alias_io, hb, "pci-ecam-firmware")) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
+                    "%s: the firmware ECAM window is already taken", dev->id);
+        return false;
+    }
+    return true;
 }
 
 static void host_bridge_reset(HgrDevice *dev)
@@ -37,9 +97,16 @@ static const HgrDeviceOps host_bridge_ops = {
 
 HgrDevice *hgr_pci_host_bridge_new(void)
 {
-    HgrPciDevice *pdev = g_new0(HgrPciDevice, 1);
+    HostBridge *hb = g_new0(HostBridge, 1);
+    HgrPciDevice *pdev = &hb->pdev;
 
     hgr_pci_device_init(pdev, &host_bridge_ops, "pci-host-bridge", HOST_BRIDGE_VENDOR,
                         HOST_BRIDGE_DEVICE, HOST_BRIDGE_CLASS, 0);
+    /* PAM0 holds only the 0xF0000 segment's bits; PAM1-6 two segments each. */
+    hgr_pci_set_wmask(pdev, MCH_PAM0, 1, 0x30);
+    for (unsigned i = 1; i < MCH_PAM_COUNT; i++)
+        hgr_pci_set_wmask(pdev, MCH_PAM0 + i, 1, 0x33);
+    /* Base (256 MiB aligned, below 4 GiB), length, enable. */
+    hgr_pci_set_wmask(pdev, MCH_PCIEXBAR, 4, 0xf0000007);
     return &pdev->dev;
 }

@@ -95,6 +95,17 @@ static void real_mode_sregs(struct kvm_sregs *s, const HgrCpuEntry *e)
     s->ds = s->es = s->fs = s->gs = s->ss = seg;
     seg.type = 0xb;
     s->cs = seg;
+    if (e->reset_vector) {
+        /* The power-on state: CS base at the top of the 4 GiB space, so the
+         * first fetch comes from the ROM's last 16 bytes. */
+        s->ds.base = s->es.base = s->fs.base = s->gs.base = s->ss.base = 0;
+        s->ds.selector = s->es.selector = s->fs.selector = 0;
+        s->gs.selector = s->ss.selector = 0;
+        s->cs.selector = 0xf000;
+        s->cs.base = 0xffff0000;
+        s->gdt.base = s->idt.base = 0;
+        s->gdt.limit = s->idt.limit = 0xffff;
+    }
     s->cr0 = CR0_ET;
     s->cr3 = s->cr4 = s->efer = 0;
 }

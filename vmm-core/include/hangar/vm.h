@@ -27,7 +27,16 @@ typedef enum {
     HGR_VM_ERROR_CHARDEV,         /* serial backend failed */
     HGR_VM_ERROR_STATE,           /* saved state rejected */
     HGR_VM_ERROR_STATE_INVALID,   /* operation not allowed in the current run state */
+    HGR_VM_ERROR_FIRMWARE,        /* firmware image missing, unreadable or malformed */
 } HgrVmError;
+
+typedef enum {
+    HGR_FIRMWARE_NONE,            /* direct kernel boot (or a flat test image) */
+    HGR_FIRMWARE_BIOS,            /* SeaBIOS */
+} HgrFirmware;
+
+/* Debian's `seabios` package. */
+#define HGR_SEABIOS_PATH "/usr/share/seabios/bios-256k.bin"
 
 typedef enum {
     HGR_DISK_FORMAT_RAW,
@@ -65,6 +74,13 @@ typedef enum {
 typedef struct {
     uint64_t memory_mib;
     unsigned cpus;
+
+    /* HGR_FIRMWARE_BIOS: the ROM at 4 GiB - its size, and its last 128 KiB
+     * copied to 0xE0000; the vCPU starts at the reset vector, the firmware
+     * learns about the machine through fw_cfg and boots from the disks.
+     * firmware_path NULL: HGR_SEABIOS_PATH. */
+    HgrFirmware firmware;
+    char *firmware_path;
 
     /* Direct Linux boot. */
     char *kernel;

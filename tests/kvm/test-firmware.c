@@ -1,0 +1,142 @@
+/* test-firmware.c — SeaBIOS (Debian's seabios package) on Hangar's PC, on
+ * this host's /dev/kvm: it finds fw_cfg, sets up PCI through the q35 host
+ * bridge and shows its screen on the serial port (etc/sercon-port). */
+#include <glib.h>
+#include <hangar/vm.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define DEADLINE_S 60
+
+static bool kvm_available(void)
+{
+    if (access("/dev/kvm", R_OK | W_OK) == 0)
+        return true;
+    g_test_skip("SKIP: /dev/kvm is not available here (missing or no permission)");
+    return false;
+}
+
+static bool seabios_available(void)
+{
+    if (access(HGR_SEABIOS_PATH, R_OK) == 0)
+        return true;
+    g_test_skip("SKIP: " HGR_SEABIOS_PATH " is missing (the seabios package)");
+    return false;
+}
+
+/* Reads the serial port until every string in want has appeared, or the
+ * deadline passes; returns everything read. */
+static GString *read_until(int fd, const char *const *want, gint64 deadline)
+{
+    GString *out = g_string_new(NULL);
+    char buf[512];
+
+    while (g_get_monotonic_time() < deadline) {
+        bool all = true;
+        for (const char *const *w = want; *w; w++)
+            all = all && strstr(out->str, *w);
+        if (all)
+            break;
+        GPollFD p = { .fd = fd, .events = G_IO_IN };
+        if (g_poll(&p, 1, 200) <= 0)
+            continue;
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        g_string_append_len(out, buf, n);
+    }
+    return out;
+}
+
+static void test_banner(void)
+{
+    if (!kvm_available() || !seabios_available())
+        return;
+    int sv[2];
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+    g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
+    g_autoptr(GError) err = NULL;
+    c->memory_mib = 128;
+    c->firmware = HGR_FIRMWARE_BIOS;
+    c->serial = HGR_SERIAL_FD;
+    c->serial_fd = sv[1];
+
+    g_autoptr(HgrVm) vm = hgr_vm_new(c, &err);
+    g_assert_no_error(err);
+    gint64 t0 = g_get_monotonic_time();
+    g_assert_true(hgr_vm_start(vm, &err));
+    /* The banner, then the boot attempts: SeaBIOS ran through POST. */
+    const char *want[] = { "SeaBIOS (version", "Booting from ", NULL };
+    g_autoptr(GString) out = read_until(sv[0], want, t0 + DEADLINE_S * G_TIME_SPAN_SECOND);
+    g_test_message("SeaBIOS reached its boot attempts in %.1f s",
+                   (g_get_monotonic_time() - t0) / 1e6);
+    g_assert_cmpint(hgr_vm_get_state(vm), ==, HGR_VM_STATE_RUNNING);
+    hgr_vm_stop(vm);
+    for (const char *const *w = want; *w; w++)
+        if (!strstr(out->str, *w))
+            g_error("SeaBIOS never printed \"%s\"; serial output:\n%s", *w, out->str);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void expect_firmware_error(const char *path, const char *needle)
+{
+    g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
+    g_autoptr(GError) err = NULL;
+    c->memory_mib = 64;
+    c->firmware = HGR_FIRMWARE_BIOS;
+    c->firmware_path = g_strdup(path);
+    c->serial = HGR_SERIAL_NONE;
+
+    g_autoptr(HgrVm) vm = hgr_vm_new(c, &err);
+    g_assert_null(vm);
+    g_assert_error(err, HGR_VM_ERROR, HGR_VM_ERROR_FIRMWARE);
+    g_assert_nonnull(strstr(err->message, path));
+    g_assert_nonnull(strstr(err->message, needle));
+}
+
+static void test_bad_firmware(void)
+{
+    if (!kvm_available())
+        return;
+    g_autofree char *dir = g_dir_make_tmp("hangar-fw-XXXXXX", NULL);
+    g_autofree char *missing = g_build_filename(dir, "bios-256k.bin", NULL);
+    g_autofree char *small = g_build_filename(dir, "small.bin", NULL);
+    g_autofree char *odd = g_build_filename(dir, "odd.bin", NULL);
+    g_autofree uint8_t *junk = g_malloc0(0x30000);
+
+    /* Missing: the message names the package to install. */
+    expect_firmware_error(missing, "seabios");
+    expect_firmware_error(dir, "cannot read");
+    g_assert_true(g_file_set_contents(small, (char *)junk, 1000, NULL));
+    expect_firmware_error(small, "not a BIOS image");
+    g_assert_true(g_file_set_contents(odd, (char *)junk, 0x30000 - 512, NULL));
+    expect_firmware_error(odd, "not a BIOS image");
+    unlink(small);
+    unlink(odd);
+    rmdir(dir);
+}
+
+static void test_bios_with_kernel_refused(void)
+{
+    g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
+    g_autoptr(GError) err = NULL;
+
+    if (!kvm_available())
+        return;
+    c->firmware = HGR_FIRMWARE_BIOS;
+    c->kernel = g_strdup("/boot/vmlinuz");
+    c->serial = HGR_SERIAL_NONE;
+    g_assert_null(hgr_vm_new(c, &err));
+    g_assert_error(err, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/kvm/firmware/seabios-banner", test_banner);
+    g_test_add_func("/kvm/firmware/bad-image", test_bad_firmware);
+    g_test_add_func("/kvm/firmware/bios-with-kernel", test_bios_with_kernel_refused);
+    return g_test_run();
+}
