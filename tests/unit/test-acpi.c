@@ -478,8 +478,8 @@ static void test_iasl(void)
     const char *dsdt_want[] = {
         "_S5_", "Package (0x04)", "Device (PCI0)", "EisaId (\"PNP0A08\")",
         "EisaId (\"PNP0A03\")", "_SEG", "_BBN", "WordBusNumber", "0x00FF",
-        "0x0CF7", "0x0D00", "0xFFFF", "DWordMemory", "0xC0000000", "0xDFFFFFFF",
-        "QWordMemory", "0x0000000140000000", "EisaId (\"PNP0C02\")", "0xE0000000",
+        "0x0CF7", "0x0D00", "0xFFFF", "DWordMemory", "0xC0000000", "0xFEBFFFFF",
+        "QWordMemory", "0x0000000140000000", "EisaId (\"PNP0C02\")", "0xB0000000",
         "0x10000000", "EisaId (\"PNP0501\")", "0x03F8", "IRQNoFlags ()", "{4}",
         "EisaId (\"PNP0B00\")", "EisaId (\"PNP0303\")", "EisaId (\"PNP0F13\")",
         "\"ACPI0007\"", "Device (C002)", "Method (_STA",
@@ -507,7 +507,7 @@ static void test_iasl(void)
     g_assert_cmpuint(g_strv_length(lapics) - 1, ==, 2);
     assert_has(madt, "Processor x2Apic ID : 0000012C");
     g_autofree char *mcfg = iasl_roundtrip(dir, "mcfg", t.mcfg);
-    assert_has(mcfg, "Base Address : 00000000E0000000");
+    assert_has(mcfg, "Base Address : 00000000B0000000");
     assert_has(mcfg, "End Bus Number : FF");
 
     tables_free(&t);

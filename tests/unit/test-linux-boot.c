@@ -186,11 +186,12 @@ static void test_e820_high(void)
     g_assert_cmpuint(find_entry(e, n, 0x100000)->type, ==, HGR_E820_RAM);
     g_assert_cmphex(find_entry(e, n, 0x100000)->addr + find_entry(e, n, 0x100000)->size, ==,
                     HGR_LOWMEM_LIMIT);
-    g_assert_null(find_entry(e, n, HGR_LOWMEM_LIMIT));      /* PCI hole */
+    g_assert_cmpuint(find_entry(e, n, HGR_PCI_ECAM_BASE)->type, ==, HGR_E820_RESERVED);
+    g_assert_null(find_entry(e, n, HGR_PCI_MMIO_BASE));     /* PCI hole */
     const HgrE820Entry *high = find_entry(e, n, HGR_HIGHMEM_BASE);
     g_assert_nonnull(high);
     g_assert_cmphex(high->addr, ==, HGR_HIGHMEM_BASE);
-    g_assert_cmphex(high->size, ==, 2 * GiB);
+    g_assert_cmphex(high->size, ==, 5 * GiB - HGR_LOWMEM_LIMIT);
 
     /* A short output array gets the first entries only. */
     HgrE820Entry two[2];

@@ -124,9 +124,9 @@ static void test_memory_size(void)
 {
     const struct { uint64_t ram, below, above; } cases[] = {
         { 512 * MIB, 512 * MIB, 0 },
-        { 6 * GIB, 3 * GIB, 3 * GIB },
+        { 6 * GIB, HGR_LOWMEM_LIMIT, 6 * GIB - HGR_LOWMEM_LIMIT },
         { 8 * MIB, 8 * MIB, 0 },
-        { 3 * GIB, 3 * GIB, 0 },
+        { 3 * GIB, HGR_LOWMEM_LIMIT, 3 * GIB - HGR_LOWMEM_LIMIT },
     };
     for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
         Fixture f;

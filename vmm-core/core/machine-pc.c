@@ -222,13 +222,6 @@ static bool open_firmware(HgrVm *vm, GError **error)
                     "(firmware none) or from a disk");
         return false;
     }
-    if (vm->ram_size > HGR_PCI_ECAM_ALIAS_BASE) {
-        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
-                    "with the BIOS a VM may have at most %llu MiB of memory for now "
-                    "(SeaBIOS puts PCI config space above that)",
-                    HGR_PCI_ECAM_ALIAS_BASE >> 20);
-        return false;
-    }
     if (!g_file_get_contents(path, &data, &len, &err)) {
         if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
             g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_FIRMWARE,

@@ -26,15 +26,14 @@ typedef struct {
     uint64_t ram_size;       /* total bytes of RAM over all regions */
 } HgrGuestMem;
 
-/* The PC memory map. RAM below 4 GiB stops at HGR_LOWMEM_LIMIT; the rest of
- * it lives above 4 GiB. */
-#define HGR_LOWMEM_LIMIT      0xC0000000ULL   /* 3 GiB */
-#define HGR_PCI_MMIO_BASE     0xC0000000ULL   /* 32-bit PCI BAR window */
-#define HGR_PCI_MMIO_SIZE     0x20000000ULL
-#define HGR_PCI_ECAM_BASE     0xE0000000ULL   /* PCIe config space, buses 0-255 */
-#define HGR_PCI_ECAM_SIZE     0x10000000ULL
-/* Where SeaBIOS puts ECAM on a q35 (PCIEXBAR); the host bridge answers there too. */
-#define HGR_PCI_ECAM_ALIAS_BASE 0xB0000000ULL
+/* The PC memory map, q35's: RAM below 4 GiB stops at HGR_LOWMEM_LIMIT; the
+ * rest of it lives above 4 GiB. Firmware hands out 32-bit BARs downward from
+ * the IOAPIC, so the BAR window reaches up to it. */
+#define HGR_LOWMEM_LIMIT      0xB0000000ULL   /* 2.75 GiB, as on QEMU's q35 */
+#define HGR_PCI_ECAM_BASE     0xB0000000ULL   /* PCIe config space, buses 0-255: where */
+#define HGR_PCI_ECAM_SIZE     0x10000000ULL   /* SeaBIOS and OVMF put a q35's PCIEXBAR */
+#define HGR_PCI_MMIO_BASE     0xC0000000ULL   /* 32-bit PCI BAR window, up to the IOAPIC */
+#define HGR_PCI_MMIO_SIZE     0x3EC00000ULL
 #define HGR_IOAPIC_BASE       0xFEC00000ULL
 #define HGR_LAPIC_BASE        0xFEE00000ULL
 #define HGR_HIGHMEM_BASE      0x100000000ULL

@@ -8,10 +8,9 @@
  * from the high ROM, and copies itself down: the same end state as on real
  * hardware. What we give up is a read-only shadow after boot.
  *
- * PCIEXBAR: SeaBIOS always moves ECAM to 0xB0000000 and then uses it, while
- * Hangar's ECAM (the one the ACPI MCFG describes) stays at
- * HGR_PCI_ECAM_BASE. The bridge answers the firmware's window as a second
- * view of the same config space while the register enables it there.
+ * PCIEXBAR: reads as ECAM at HGR_PCI_ECAM_BASE, enabled, which is where
+ * SeaBIOS and OVMF put it on a q35 and where the ACPI MCFG says it is. A
+ * firmware that moves it elsewhere is not followed (none does today).
  */
 #include "pci.h"
 
@@ -32,43 +31,12 @@ typedef struct {
     HgrPciBus *bus;
 } HostBridge;
 
-/* The firmware's ECAM view: decodes only while PCIEXBAR enables it at
- * HGR_PCI_ECAM_ALIAS_BASE with the 256-bus size (length field 0). */
-static void ecam_alias_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
-                          bool is_write)
-{
-    HostBridge *hb = opaque;
-    uint32_t bar = hgr_pci_config_get(&hb->pdev, MCH_PCIEXBAR, 4);
-    uint32_t bar_hi = hgr_pci_config_get(&hb->pdev, MCH_PCIEXBAR + 4, 4);
-    bool on = (bar & MCH_PCIEXBAR_EN) && (bar & 0x6) == 0 && bar_hi == 0 &&
-              (bar & 0xf0000000u) == HGR_PCI_ECAM_ALIAS_BASE;
-
-    if (!on || offset >> 20) {            /* only bus 0 is populated */
-        if (!is_write)
-            memset(data, 0xff, len);
-        return;
-    }
-    unsigned devfn = (offset >> 12) & 0xff;
-    if (is_write)
-        hgr_pci_bus_config_write(hb->bus, devfn, offset & 0xfff, data, len);
-    else
-        hgr_pci_bus_config_read(hb->bus, devfn, offset & 0xfff, data, len);
-}
-
 static bool host_bridge_realize(HgrDevice *dev, HgrBoard *board, GError **error)
 {
     HostBridge *hb = (HostBridge *)dev;
 
     hb->bus = board->pci;
-    if (!hgr_pci_bus_add_device(board->pci, &hb->pdev, 0, error))
-        return false;
-    if (!hgr_io_bus_register(board->mmio, HGR_PCI_ECAM_ALIAS_BASE, HGR_PCI_ECAM_SIZE,
-                             ecam_alias_io, hb, "pci-ecam-firmware")) {
-        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
-                    "%s: the firmware ECAM window is already taken", dev->id);
-        return false;
-    }
-    return true;
+    return hgr_pci_bus_add_device(board->pci, &hb->pdev, 0, error);
 }
 
 static void host_bridge_reset(HgrDevice *dev)
@@ -108,5 +76,6 @@ HgrDevice *hgr_pci_host_bridge_new(void)
         hgr_pci_set_wmask(pdev, MCH_PAM0 + i, 1, 0x33);
     /* Base (256 MiB aligned, below 4 GiB), length, enable. */
     hgr_pci_set_wmask(pdev, MCH_PCIEXBAR, 4, 0xf0000007);
+    hgr_pci_config_set(pdev, MCH_PCIEXBAR, 4, (uint32_t)HGR_PCI_ECAM_BASE | MCH_PCIEXBAR_EN);
     return &pdev->dev;
 }
