@@ -80,6 +80,59 @@ static void test_banner(void)
     close(sv[1]);
 }
 
+/* The firmware hands over to a boot loader: SeaBIOS loads the boot sector
+ * of a virtio disk (a raw image the test makes from a boot sector it built),
+ * which prints and powers the VM off. */
+static void test_boot_sector(void)
+{
+    if (!kvm_available() || !seabios_available())
+        return;
+    const char *dir = g_getenv("HANGAR_KVM_GUESTS");
+    g_autofree char *mbr_path = g_build_filename(dir ? dir : ".", "boot-sector.bin", NULL);
+    g_autofree char *mbr = NULL;
+    gsize mbr_len = 0;
+    g_assert_true(g_file_get_contents(mbr_path, &mbr, &mbr_len, NULL));
+    g_assert_cmpuint(mbr_len, ==, 512);
+
+    g_autofree char *tmp = g_dir_make_tmp("hangar-fw-XXXXXX", NULL);
+    g_autofree char *disk = g_build_filename(tmp, "disk.img", NULL);
+    g_autoptr(GByteArray) img = g_byte_array_sized_new(1 << 20);
+    g_byte_array_set_size(img, 1 << 20);
+    memset(img->data, 0, img->len);
+    memcpy(img->data, mbr, 512);
+    g_assert_true(g_file_set_contents(disk, (char *)img->data, img->len, NULL));
+
+    int sv[2];
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+    g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
+    g_autoptr(GError) err = NULL;
+    c->memory_mib = 128;
+    c->firmware = HGR_FIRMWARE_BIOS;
+    c->serial = HGR_SERIAL_FD;
+    c->serial_fd = sv[1];
+    hgr_vm_config_add_disk(c, disk, HGR_DISK_FORMAT_RAW, false);
+
+    g_autoptr(HgrVm) vm = hgr_vm_new(c, &err);
+    g_assert_no_error(err);
+    gint64 t0 = g_get_monotonic_time();
+    g_assert_true(hgr_vm_start(vm, &err));
+    const char *want[] = { "SeaBIOS (version", "MBR: hello from the boot sector", NULL };
+    g_autoptr(GString) out = read_until(sv[0], want, t0 + DEADLINE_S * G_TIME_SPAN_SECOND);
+    g_test_message("SeaBIOS handed over to the boot sector in %.1f s",
+                   (g_get_monotonic_time() - t0) / 1e6);
+    for (const char *const *w = want; *w; w++)
+        if (!strstr(out->str, *w)) {
+            hgr_vm_stop(vm);
+            g_error("never saw \"%s\"; serial output:\n%s", *w, out->str);
+        }
+    /* The boot sector powers off: the VM ends as a guest poweroff, not a stop. */
+    g_assert_cmpint(hgr_vm_wait(vm), ==, HGR_VM_STATE_POWERED_OFF);
+    close(sv[0]);
+    g_clear_pointer(&vm, hgr_vm_free);
+    unlink(disk);
+    rmdir(tmp);
+}
+
 static void expect_firmware_error(const char *path, const char *needle)
 {
     g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
@@ -136,6 +189,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/kvm/firmware/seabios-banner", test_banner);
+    g_test_add_func("/kvm/firmware/boots-a-boot-sector-from-virtio", test_boot_sector);
     g_test_add_func("/kvm/firmware/bad-image", test_bad_firmware);
     g_test_add_func("/kvm/firmware/bios-with-kernel", test_bios_with_kernel_refused);
     return g_test_run();
