@@ -515,6 +515,38 @@ static void test_synthetic_load(void)
     rm_tmpdir(dir);
 }
 
+/* The images are read from disk at every load (power-on and each reset):
+ * their bytes land in RAM, and a file cut short since is a clear error. */
+static void test_reload_from_disk(void)
+{
+    g_autofree char *dir = make_tmpdir();
+    ImageSpec s = image_default();
+    g_autofree char *kernel = write_image(dir, "kernel", &s);
+    g_autofree char *initrd = write_file(dir, "initrd", 1 * MiB + 7);
+    g_autofree char *want = NULL;
+    gsize want_len;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HgrLinuxBoot) b = hgr_linux_boot_new(kernel, initrd, "x", &err);
+    HgrBootEntry entry;
+    Ram r;
+
+    g_assert_no_error(err);
+    g_assert_true(g_file_get_contents(initrd, &want, &want_len, NULL));
+    ram_new(&r, 64 * MiB);
+    g_assert_true(hgr_linux_boot_load(b, &r.mem, RSDP, &entry, &err));
+    const uint8_t *zp = r.ram + entry.rsi;
+    g_assert_cmpmem(r.ram + le(zp + 0x218, 4), le(zp + 0x21c, 4), want, want_len);
+    memset(r.ram, 0, 64 * MiB);                /* a reset loads everything again */
+    g_assert_true(hgr_linux_boot_load(b, &r.mem, RSDP, &entry, &err));
+    g_assert_cmpmem(r.ram + le(zp + 0x218, 4), le(zp + 0x21c, 4), want, want_len);
+    g_assert_cmpint(truncate(initrd, 4096), ==, 0);
+    g_assert_false(hgr_linux_boot_load(b, &r.mem, RSDP, &entry, &err));
+    g_assert_error(err, HGR_VM_ERROR, HGR_VM_ERROR_KERNEL);
+    g_assert_nonnull(strstr(err->message, "changed"));
+    g_free(r.ram);
+    rm_tmpdir(dir);
+}
+
 /* With more than 4 GiB of RAM the initrd still lands below initrd_addr_max
  * and inside low RAM; only the map of the fake RAM above 3 GiB is read. */
 static void test_initrd_below_limit(void)
@@ -571,5 +603,6 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/linux-boot/bad-cmdline-initrd", test_bad_cmdline_initrd);
     g_test_add_func("/vmm/linux-boot/placement", test_synthetic_load);
     g_test_add_func("/vmm/linux-boot/initrd-below-limit", test_initrd_below_limit);
+    g_test_add_func("/vmm/linux-boot/reload-from-disk", test_reload_from_disk);
     return g_test_run();
 }

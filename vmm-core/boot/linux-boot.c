@@ -1,6 +1,8 @@
 /* linux-boot.c — bzImage parsing and the x86 64-bit boot protocol. */
 #include "linux-boot.h"
 
+#include "../x86/long-mode.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -57,11 +59,7 @@ G_STATIC_ASSERT(G_BYTE_ORDER == G_LITTLE_ENDIAN);
 #define E820_ENTRY_SIZE      20
 
 /* Where things go in guest RAM. Below 1 MiB stays clear of the EBDA. */
-#define GDT_ADDR             0x500
 #define ZERO_PAGE_ADDR       0x7000
-#define PML4_ADDR            0x9000
-#define PDPT_ADDR            0xa000
-#define PD_ADDR              0xb000  /* 4 pages: 2 MiB pages for 0-4 GiB */
 #define CMDLINE_ADDR         0x20000
 #define CMDLINE_MAX          0x10000 /* bytes, with the NUL */
 #define KERNEL_ADDR          0x100000
@@ -74,18 +72,18 @@ G_STATIC_ASSERT(G_BYTE_ORDER == G_LITTLE_ENDIAN);
 #define KERNEL_FILE_MAX      (256 * MiB)
 #define PREF_ADDRESS_MAX     (1ULL << 40)
 
-#define PTE_PRESENT          0x1
-#define PTE_WRITE            0x2
-#define PTE_LARGE            0x80
 
 struct HgrLinuxBoot {
     char *kernel_path;
     char *initrd_path;
     uint8_t hdr[HDR_END_MAX];  /* image bytes; [HDR_START, hdr_end) are the header */
     size_t hdr_end;
-    uint8_t *kernel;           /* the protected-mode part, loaded at 1 MiB */
+    /* The images stay on disk: each load reads them straight into guest RAM,
+     * so the VMM keeps no copy of them (a kernel is 8 MiB). */
+    int kernel_fd;
+    size_t kernel_off;         /* the protected-mode part, loaded at 1 MiB */
     size_t kernel_len;
-    uint8_t *initrd;
+    int initrd_fd;
     size_t initrd_len;
     char *cmdline;
     uint64_t kernel_end;       /* end of what the kernel needs to decompress and run */
@@ -129,20 +127,21 @@ void hgr_linux_boot_free(HgrLinuxBoot *b)
         return;
     g_free(b->kernel_path);
     g_free(b->initrd_path);
-    g_free(b->kernel);
-    g_free(b->initrd);
+    if (b->kernel_fd >= 0)
+        close(b->kernel_fd);
+    if (b->initrd_fd >= 0)
+        close(b->initrd_fd);
     g_free(b->cmdline);
     g_free(b);
 }
 
-/* Reads a whole regular file of at most max bytes. */
-static bool read_file(const char *what, HgrVmError code, const char *path, uint64_t max,
-                      uint8_t **data, size_t *len, GError **error)
+/* Opens a regular file of at most max bytes; its fd and size. */
+static bool open_file(const char *what, HgrVmError code, const char *path, uint64_t max,
+                      int *out_fd, size_t *len, GError **error)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     const char *why = NULL;
-    g_autofree uint8_t *buf = NULL;
     int err = 0;
 
     if (fd < 0) {
@@ -168,25 +167,8 @@ static bool read_file(const char *what, HgrVmError code, const char *path, uint6
                     (uint64_t)st.st_size, max);
         return false;
     }
-    buf = g_malloc(st.st_size ? st.st_size : 1);
-    size_t done = 0;
-    while (done < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + done, st.st_size - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            err = errno;
-            goto fail;
-        }
-        if (n == 0) {
-            why = "shrank while being read";
-            goto fail;
-        }
-        done += n;
-    }
-    close(fd);
-    *data = g_steal_pointer(&buf);
-    *len = done;
+    *out_fd = fd;
+    *len = (size_t)st.st_size;
     return true;
 
 fail:
@@ -197,10 +179,29 @@ fail:
     return false;
 }
 
+/* Reads exactly len bytes at off; false on an error or a short file. */
+static bool pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+    uint8_t *p = buf;
+
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
 #define BAD_KERNEL(...) \
     (g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_KERNEL, "Kernel " __VA_ARGS__), false)
 
-/* Checks the setup header of img (len bytes); fills the header fields of b. */
+/* Checks the setup header (img: the file's first bytes, up to HDR_END_MAX) of
+ * a file of len bytes; fills the header fields of b. */
 static bool parse_header(HgrLinuxBoot *b, const uint8_t *img, size_t len, GError **error)
 {
     const char *path = b->kernel_path;
@@ -240,8 +241,8 @@ static bool parse_header(HgrLinuxBoot *b, const uint8_t *img, size_t len, GError
     /* The decompressor runs at the aligned load address, but never below
      * LOAD_PHYSICAL_ADDR (= pref_address), and uses init_size bytes there. */
     uint64_t run = relocatable ? MAX(align_up(KERNEL_ADDR, align), pref) : pref;
+    b->kernel_off = setup_len;
     b->kernel_len = len - setup_len;
-    b->kernel = g_memdup2(img + setup_len, b->kernel_len);
     b->kernel_end = align_up(MAX(KERNEL_ADDR + b->kernel_len,
                                  run + get32(img, HDR_INIT_SIZE)), PAGE_SIZE);
     b->initrd_addr_max = get32(img, HDR_INITRD_ADDR_MAX);
@@ -250,12 +251,17 @@ static bool parse_header(HgrLinuxBoot *b, const uint8_t *img, size_t len, GError
 
 static bool load_kernel(HgrLinuxBoot *b, GError **error)
 {
-    g_autofree uint8_t *img = NULL;
+    uint8_t img[HDR_END_MAX] = {0};
     size_t len;
 
-    if (!read_file("Kernel", HGR_VM_ERROR_KERNEL, b->kernel_path, KERNEL_FILE_MAX, &img,
-                   &len, error))
+    if (!open_file("Kernel", HGR_VM_ERROR_KERNEL, b->kernel_path, KERNEL_FILE_MAX,
+                   &b->kernel_fd, &len, error))
         return false;
+    if (!pread_all(b->kernel_fd, img, MIN(len, sizeof(img)), 0)) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_KERNEL, "Kernel %s: cannot read it: %s",
+                    b->kernel_path, g_strerror(errno));
+        return false;
+    }
     return parse_header(b, img, len, error);
 }
 
@@ -279,6 +285,7 @@ HgrLinuxBoot *hgr_linux_boot_new(const char *kernel, const char *initrd, const c
 {
     g_autoptr(HgrLinuxBoot) b = g_new0(HgrLinuxBoot, 1);
 
+    b->kernel_fd = b->initrd_fd = -1;
     b->kernel_path = g_strdup(kernel);
     if (!load_kernel(b, error))
         return NULL;
@@ -287,7 +294,7 @@ HgrLinuxBoot *hgr_linux_boot_new(const char *kernel, const char *initrd, const c
     if (initrd) {
         b->initrd_path = g_strdup(initrd);
         uint64_t max = MIN(b->initrd_addr_max + 1, HGR_LOWMEM_LIMIT);
-        if (!read_file("Initrd", HGR_VM_ERROR_INITRD, initrd, max, &b->initrd,
+        if (!open_file("Initrd", HGR_VM_ERROR_INITRD, initrd, max, &b->initrd_fd,
                        &b->initrd_len, error))
             return NULL;
     }
@@ -317,7 +324,7 @@ static void fill_zero_page(const HgrLinuxBoot *b, const HgrGuestMem *mem, uint64
     put(zp, HDR_HEAP_END_PTR, HEAP_END, 2);
     put(zp, HDR_CODE32_START, KERNEL_ADDR, 4);
     put(zp, HDR_CMD_LINE_PTR, CMDLINE_ADDR, 4);
-    put(zp, HDR_RAMDISK_IMAGE, b->initrd ? initrd_addr : 0, 4);
+    put(zp, HDR_RAMDISK_IMAGE, b->initrd_fd >= 0 ? initrd_addr : 0, 4);
     put(zp, HDR_RAMDISK_SIZE, b->initrd_len, 4);
     put(zp, BP_ACPI_RSDP_ADDR, rsdp, 8);
     /* Loader-owned pointers: whatever the image holds there is not ours. */
@@ -334,30 +341,6 @@ static void fill_zero_page(const HgrLinuxBoot *b, const HgrGuestMem *mem, uint64
         put(zp, off + 16, e820[i].type, 4);
     }
 }
-
-/* PML4 -> one PDPT -> four PDs of 2 MiB pages: gpa == va for 0-4 GiB. */
-static uint64_t *build_page_tables(size_t *len)
-{
-    size_t n = 6 * 512;
-    uint64_t *pt = g_new0(uint64_t, n);
-    uint64_t *pdpt = pt + 512, *pd = pt + 1024;
-
-    pt[0] = PDPT_ADDR | PTE_PRESENT | PTE_WRITE;
-    for (unsigned i = 0; i < 4; i++)
-        pdpt[i] = (PD_ADDR + i * PAGE_SIZE) | PTE_PRESENT | PTE_WRITE;
-    for (unsigned i = 0; i < 4 * 512; i++)
-        pd[i] = (i * 2 * MiB) | PTE_PRESENT | PTE_WRITE | PTE_LARGE;
-    *len = n * sizeof(uint64_t);
-    return pt;
-}
-
-/* Accessed bits preset, so the CPU never has to write the GDT. */
-static const uint64_t boot_gdt[] = {
-    0,
-    0x00cf9b000000ffffULL,     /* 0x08: flat 32-bit code */
-    0x00af9b000000ffffULL,     /* 0x10: flat 64-bit code (L=1) */
-    0x00cf93000000ffffULL,     /* 0x18: flat data */
-};
 
 static const HgrMemRegion *region_of(const HgrGuestMem *mem, uint64_t gpa)
 {
@@ -376,36 +359,40 @@ bool hgr_linux_boot_load(const HgrLinuxBoot *b, const HgrGuestMem *mem, uint64_t
     uint64_t low_end = low ? low->gpa + low->size : 0;
     uint64_t initrd_addr = 0;
     g_autofree uint8_t *zp = g_malloc(BP_SIZE);
-    size_t pt_len;
-    g_autofree uint64_t *pt = build_page_tables(&pt_len);
 
-    if (low_end < b->kernel_end || (b->initrd && !place_initrd(b, low_end, &initrd_addr))) {
+    bool has_initrd = b->initrd_fd >= 0;
+    if (low_end < b->kernel_end || (has_initrd && !place_initrd(b, low_end, &initrd_addr))) {
         uint64_t need = b->kernel_end + align_up(b->initrd_len, PAGE_SIZE);
         g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_MEMORY,
-                    "Kernel %s%s%s: needs %" G_GUINT64_FORMAT " MiB of RAM below 3 GiB, "
-                    "the VM has %" G_GUINT64_FORMAT " MiB there", b->kernel_path,
-                    b->initrd ? " with initrd " : "", b->initrd ? b->initrd_path : "",
+                    "Kernel %s%s%s: needs %" G_GUINT64_FORMAT " MiB of low RAM (below "
+                    "%" G_GUINT64_FORMAT " MiB), the VM has %" G_GUINT64_FORMAT " MiB there",
+                    b->kernel_path, has_initrd ? " with initrd " : "",
+                    has_initrd ? b->initrd_path : "", (uint64_t)(HGR_LOWMEM_LIMIT / MiB),
                     align_up(need, MiB) / MiB, low_end / MiB);
         return false;
     }
+    /* Straight from the files into RAM (both inside the low region, checked above). */
+    void *kdst = hgr_mem_ptr(mem, KERNEL_ADDR, b->kernel_len);
+    void *idst = has_initrd ? hgr_mem_ptr(mem, initrd_addr, b->initrd_len) : NULL;
+    if (!kdst || (has_initrd && !idst) ||
+        !pread_all(b->kernel_fd, kdst, b->kernel_len, b->kernel_off) ||
+        (has_initrd && !pread_all(b->initrd_fd, idst, b->initrd_len, 0))) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_KERNEL,
+                    "Kernel %s%s%s: cannot be read again (changed or truncated since the VM "
+                    "was created)", b->kernel_path, has_initrd ? " or initrd " : "",
+                    has_initrd ? b->initrd_path : "");
+        return false;
+    }
     fill_zero_page(b, mem, rsdp, initrd_addr, zp);
-    bool ok = hgr_mem_write(mem, KERNEL_ADDR, b->kernel, b->kernel_len) &&
-              (!b->initrd || hgr_mem_write(mem, initrd_addr, b->initrd, b->initrd_len)) &&
-              hgr_mem_write(mem, CMDLINE_ADDR, b->cmdline, strlen(b->cmdline) + 1) &&
+    bool ok = hgr_mem_write(mem, CMDLINE_ADDR, b->cmdline, strlen(b->cmdline) + 1) &&
               hgr_mem_write(mem, ZERO_PAGE_ADDR, zp, BP_SIZE) &&
-              hgr_mem_write(mem, PML4_ADDR, pt, pt_len) &&
-              hgr_mem_write(mem, GDT_ADDR, boot_gdt, sizeof(boot_gdt));
+              hgr_x86_write_long_mode(mem, &entry->cr3, &entry->gdt_base, &entry->gdt_limit);
     if (!ok) {
         g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_MEMORY,
                     "Kernel %s: guest RAM does not cover the boot area", b->kernel_path);
         return false;
     }
-    *entry = (HgrBootEntry){
-        .rip = KERNEL_ADDR + ENTRY_64_OFFSET,
-        .rsi = ZERO_PAGE_ADDR,
-        .cr3 = PML4_ADDR,
-        .gdt_base = GDT_ADDR,
-        .gdt_limit = sizeof(boot_gdt) - 1,
-    };
+    entry->rip = KERNEL_ADDR + ENTRY_64_OFFSET;
+    entry->rsi = ZERO_PAGE_ADDR;
     return true;
 }
