@@ -789,6 +789,67 @@ static void test_save_load(void)
     fx_clear(&a);
 }
 
+/* Offsets in the saved data: PCI config, GHC, then per port 17 registers,
+ * the drive kind, its size, sig_pending and nine bytes of drive state. */
+#define ST_GHC          4096
+#define ST_PORT(p)      (4100 + (p) * 87)
+#define ST_REG(p, r)    (ST_PORT(p) + (r))
+#define ST_KIND(p)      (ST_PORT(p) + 68)
+#define ST_SENSE(p)     (ST_PORT(p) + 68 + 1 + 8 + 1 + 2)
+
+/* Loads s with the byte at off of its data changed to val: true if taken. */
+static bool load_forged(HgrDevice *dev, GByteArray *s, size_t off, uint8_t val)
+{
+    HgrStateSection sec;
+    size_t pos = 0;
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(hgr_state_read_section(s->data, s->len, &pos, &sec, NULL));
+    g_assert_cmpuint(off, <, sec.len);
+    g_autofree uint8_t *data = g_memdup2(sec.data, sec.len);
+    data[off] = val;
+    g_autoptr(GByteArray) forged = g_byte_array_new();
+    hgr_state_write_section(forged, sec.name, sec.version, data, sec.len);
+    if (test_load(dev, forged, &err))
+        return true;
+    g_assert_error(err, HGR_VM_ERROR, HGR_VM_ERROR_STATE);
+    return false;
+}
+
+static void test_load_forged(void)
+{
+    Fx a, b;
+
+    fx_init(&a, false, true);
+    port_start(&a, DISK_PORT);
+    port_start(&a, CD_PORT);
+    g_autoptr(GByteArray) s = test_save(a.dev);
+    fx_init(&b, false, true);
+    g_autoptr(GByteArray) before = test_save(b.dev);
+
+    g_assert_cmpuint(s->len, >, ST_PORT(HGR_AHCI_PORTS));
+    g_assert_true(load_forged(b.dev, s, ST_SENSE(CD_PORT), 0x0f));     /* the layout is right */
+    g_assert_false(load_forged(b.dev, s, ST_GHC + 3, 0x00));           /* AHCI mode off */
+    g_assert_false(load_forged(b.dev, s, ST_GHC, 0x04));               /* MRSM: not offered */
+    g_assert_false(load_forged(b.dev, s, ST_KIND(DISK_PORT), 2));      /* a CD, not a disk */
+    g_assert_false(load_forged(b.dev, s, ST_KIND(EMPTY_PORT), 1));
+    g_assert_false(load_forged(b.dev, s, ST_PORT(DISK_PORT) + 69, 0x55));  /* disk size */
+    g_assert_false(load_forged(b.dev, s, ST_REG(DISK_PORT, P_CLB), 0x10));
+    g_assert_false(load_forged(b.dev, s, ST_REG(EMPTY_PORT, P_CI), 1));
+    g_assert_false(load_forged(b.dev, s, ST_REG(EMPTY_PORT, P_CMD), 1));
+    g_assert_false(load_forged(b.dev, s, ST_SENSE(CD_PORT), 0x10));
+    g_assert_false(load_forged(b.dev, s, PCI_DEVICE_ID, 0x23));
+    fx_clear(&b);
+
+    /* Refusals leave the live device as it was. */
+    fx_init(&b, false, true);
+    g_assert_false(load_forged(b.dev, s, ST_KIND(DISK_PORT), 2));
+    g_autoptr(GByteArray) after = test_save(b.dev);
+    g_assert_cmpmem(before->data, before->len, after->data, after->len);
+    fx_clear(&b);
+    fx_clear(&a);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -805,5 +866,6 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/ahci/cd-read", test_cd_read);
     g_test_add_func("/vmm/ahci/cd-media-change", test_cd_media_change);
     g_test_add_func("/vmm/ahci/save-load", test_save_load);
+    g_test_add_func("/vmm/ahci/load-forged", test_load_forged);
     return g_test_run();
 }

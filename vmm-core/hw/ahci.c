@@ -421,8 +421,10 @@ static void start_command(AhciPort *p, unsigned slot)
         return device_control(c);
     if (p->drive.kind == AHCI_DRIVE_DISK)
         hgr_ata_disk_exec(&p->drive, c);
-    else
+    else if (p->drive.kind == AHCI_DRIVE_CD)
         hgr_atapi_cd_exec(&p->drive, c);
+    else
+        cmd_fail(c, "no drive on this port");
 }
 
 /* Issues the commands in CI, lowest slot first, one at a time: bounded
@@ -475,7 +477,7 @@ static void write_sctl(AhciPort *p, uint32_t val)
     if (SCTL_DET(val) == 1 && old != 1) {
         port_reset(p, false);
         p->reg[P_SCTL] = val & 0xfff;
-    } else if (SCTL_DET(val) == 0 && old == 1) {
+    } else if (SCTL_DET(val) == 0 && (old == 1 || old == 4)) {
         link_up(p);
     } else if (SCTL_DET(val) == 4) {
         p->reg[P_SSTS] = 0x4;               /* offline */
@@ -738,7 +740,8 @@ static bool port_state_ok(const AhciPort *p, const AhciPortState *ps, const char
     else if (r[P_CLB] & 0x3ff || r[P_FB] & 0xff || r[P_IE] & ~PIS_MASK || r[P_IS] & ~PIS_MASK)
         *why = "registers with reserved bits set";
     else if ((r[P_CMD] & PCMD_ST) != ((r[P_CMD] & PCMD_CR) ? PCMD_ST : 0) ||
-             (!(r[P_CMD] & PCMD_ST) && r[P_CI]) || r[P_SACT])
+             ((!(r[P_CMD] & PCMD_ST) || p->drive.kind == AHCI_DRIVE_NONE) && r[P_CI]) ||
+             r[P_SACT])
         *why = "commands issued to a stopped port";
     else if (ps->drive.sense_key > 0xf || ps->drive.media_event > 4)
         *why = "drive state out of range";
