@@ -110,5 +110,7 @@ void hgr_atapi_cd_exec(AhciDrive *d, AhciCmd *c);
 void hgr_atapi_cd_reset(AhciDrive *d);
 /* A new medium (blk NULL: none) went into the drive. */
 void hgr_atapi_cd_media_changed(AhciDrive *d, HgrBlock *blk);
-/* Words 10-19 / 23-26 / 27-46 of IDENTIFY data: ATA strings, byte-swapped. */
+/* IDENTIFY (PACKET) DEVICE data, shared by both drives (ata-disk.c). */
 void hgr_ata_put_string(uint16_t *words, const char *s, unsigned n_words);
+void hgr_ata_identify_common(const AhciDrive *d, uint16_t w[256], const char *model);
+void hgr_ata_identify_reply(AhciCmd *c, uint16_t w[256]);

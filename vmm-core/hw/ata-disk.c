@@ -37,24 +37,57 @@ void hgr_ata_disk_reset(AhciDrive *d)
     d->st = (AhciDriveState){ .xfer_mode = XFER_UDMA5, .write_cache = true };
 }
 
+/* The IDENTIFY words a disk and a CD drive share: strings, transfer modes,
+ * SATA Gen1, ACS. */
+void hgr_ata_identify_common(const AhciDrive *d, uint16_t w[256], const char *model)
+{
+    uint8_t mode = d->st.xfer_mode;
+
+    hgr_ata_put_string(&w[10], d->serial, 10);
+    hgr_ata_put_string(&w[23], "1.0", 4);
+    hgr_ata_put_string(&w[27], model, 20);
+    w[49] = 0x0b00;                                 /* LBA, DMA, IORDY */
+    w[53] = 0x0007;                                 /* words 54-58, 64-70 and 88 valid */
+    w[63] = 0x0007 | ((mode & 0xf8) == 0x20 ? 0x100 << (mode & 7) : 0);
+    w[64] = 0x0003;                                 /* PIO 3 and 4 */
+    w[65] = w[66] = w[67] = w[68] = 120;
+    w[76] = 0x0002;                                 /* SATA Gen1 */
+    w[80] = 0x01f0;                                 /* ATA-4 to ACS (ATA-8) */
+    w[88] = 0x003f | ((mode & 0xf8) == 0x40 ? 0x100 << (mode & 7) : 0);
+}
+
+/* Seals the words with the integrity word and sends them as PIO data-in. */
+void hgr_ata_identify_reply(AhciCmd *c, uint16_t w[256])
+{
+    uint8_t buf[512], sum = 0;
+
+    w[255] = 0x00a5;
+    for (unsigned i = 0; i < 256; i++) {
+        buf[2 * i] = (uint8_t)w[i];
+        buf[2 * i + 1] = (uint8_t)(w[i] >> 8);
+    }
+    for (unsigned i = 0; i < 511; i++)
+        sum += buf[i];
+    buf[511] = (uint8_t)-sum;
+    c->pio = true;
+    if (!hgr_ahci_cmd_reply(c, buf, sizeof(buf)))
+        return hgr_ahci_cmd_done(c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT);
+    hgr_ahci_cmd_done(c, ATA_ST_OK, 0);
+}
+
 static void identify(AhciDrive *d, AhciCmd *c)
 {
     uint16_t w[256] = { 0 };
     uint64_t n = d->sectors;
     uint64_t chs = MIN(n, 16383ull * 16 * 63);
-    uint8_t mode = d->st.xfer_mode;
 
+    hgr_ata_identify_common(d, w, "HANGAR HARDDISK");
     w[0] = 0x0040;                                  /* fixed disk */
     w[1] = (uint16_t)(chs / (16 * 63));
     w[3] = 16;
     w[6] = 63;
-    hgr_ata_put_string(&w[10], d->serial, 10);
-    hgr_ata_put_string(&w[23], "1.0", 4);
-    hgr_ata_put_string(&w[27], "HANGAR HARDDISK", 20);
     w[47] = 0x8000 | MAX_MULTIPLE;
-    w[49] = 0x0b00;                                 /* LBA, DMA, IORDY */
     w[50] = 0x4000;
-    w[53] = 0x0007;                                 /* words 54-58, 64-70 and 88 valid */
     w[54] = w[1];
     w[55] = 16;
     w[56] = 63;
@@ -63,36 +96,16 @@ static void identify(AhciDrive *d, AhciCmd *c)
     w[59] = 0x0100 | MAX_MULTIPLE;
     w[60] = (uint16_t)MIN(n, LBA28_MAX);
     w[61] = (uint16_t)(MIN(n, LBA28_MAX) >> 16);
-    w[63] = 0x0007 | ((mode & 0xf8) == 0x20 ? 0x100 << (mode & 7) : 0);
-    w[64] = 0x0003;                                 /* PIO 3 and 4 */
-    w[65] = w[66] = w[67] = w[68] = 120;
-    w[76] = 0x0002;                                 /* SATA Gen1 */
-    w[80] = 0x01f0;                                 /* ATA-4 to ACS (ATA-8) */
     w[82] = 0x4060;                                 /* write cache, look-ahead, NOP */
     w[83] = 0x7400;                                 /* LBA48, FLUSH CACHE (EXT) */
     w[84] = 0x4000;
     w[85] = 0x4040 | (d->st.write_cache ? 0x20 : 0);
     w[86] = 0x3400;
     w[87] = 0x4000;
-    w[88] = 0x003f | ((mode & 0xf8) == 0x40 ? 0x100 << (mode & 7) : 0);
     for (unsigned i = 0; i < 4; i++)
         w[100 + i] = (uint16_t)(n >> (16 * i));
     w[106] = 0x4000;                                /* 512-byte logical sectors */
-    w[255] = 0x00a5;
-    uint8_t sum = 0;
-    for (unsigned i = 0; i < 511; i++)
-        sum += ((uint8_t *)w)[i];                   /* little-endian words, as sent */
-    w[255] |= (uint16_t)((uint8_t)-sum) << 8;
-
-    uint8_t buf[512];
-    for (unsigned i = 0; i < 256; i++) {
-        buf[2 * i] = (uint8_t)w[i];
-        buf[2 * i + 1] = (uint8_t)(w[i] >> 8);
-    }
-    c->pio = true;
-    if (!hgr_ahci_cmd_reply(c, buf, sizeof(buf)))
-        return hgr_ahci_cmd_done(c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT);
-    hgr_ahci_cmd_done(c, ATA_ST_OK, 0);
+    hgr_ata_identify_reply(c, w);
 }
 
 static bool is_lba48(uint8_t cmd)

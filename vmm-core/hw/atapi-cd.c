@@ -99,31 +99,12 @@ static void reply(AhciDrive *d, AhciCmd *c, const void *buf, size_t len, size_t 
 static void identify_packet(AhciDrive *d, AhciCmd *c)
 {
     uint16_t w[256] = { 0 };
-    uint8_t mode = d->st.xfer_mode, buf[512];
 
+    hgr_ata_identify_common(d, w, "HANGAR DVD-ROM");
     w[0] = 0x85c0;              /* ATAPI, CD-ROM, removable, 12-byte packets */
-    hgr_ata_put_string(&w[10], d->serial, 10);
-    hgr_ata_put_string(&w[23], "1.0", 4);
-    hgr_ata_put_string(&w[27], "HANGAR DVD-ROM", 20);
-    w[49] = 0x0b00;             /* LBA, DMA, IORDY */
-    w[53] = 0x0007;
-    w[63] = 0x0007 | ((mode & 0xf8) == 0x20 ? 0x100 << (mode & 7) : 0);
-    w[64] = 0x0003;
-    w[65] = w[66] = w[67] = w[68] = 120;
-    w[76] = 0x0002;
-    w[80] = 0x01f0;
-    w[82] = 0x4214;             /* NOP, DEVICE RESET, PACKET */
+    w[82] = w[85] = 0x4214;     /* NOP, DEVICE RESET, PACKET */
     w[83] = w[84] = w[87] = 0x4000;
-    w[85] = 0x4214;
-    w[88] = 0x003f | ((mode & 0xf8) == 0x40 ? 0x100 << (mode & 7) : 0);
-    for (unsigned i = 0; i < 256; i++) {
-        buf[2 * i] = (uint8_t)w[i];
-        buf[2 * i + 1] = (uint8_t)(w[i] >> 8);
-    }
-    c->pio = true;
-    if (!hgr_ahci_cmd_reply(c, buf, sizeof(buf)))
-        return hgr_ahci_cmd_done(c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT);
-    hgr_ahci_cmd_done(c, ATA_ST_OK, 0);
+    hgr_ata_identify_reply(c, w);
 }
 
 /* SCSI commands */
