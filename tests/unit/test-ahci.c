@@ -537,6 +537,144 @@ static void test_comreset_during_dma(void)
     fx_clear(&f);
 }
 
+/* Native command queuing */
+
+static void fpdma_fis(uint8_t fis[20], bool write, unsigned tag, uint64_t lba, uint32_t count)
+{
+    ata_fis(fis, write ? 0x61 : 0x60, lba, 0);
+    fis[3] = (uint8_t)count;
+    fis[11] = (uint8_t)(count >> 8);
+    fis[12] = (uint8_t)(tag << 3);
+}
+
+static void wait_sact(Fx *f, unsigned p, uint32_t mask)
+{
+    for (int i = 0; i < 5000 && (rd(f, PREG(p, 0x34)) & mask); i++)
+        g_usleep(1000);
+    g_assert_cmphex(rd(f, PREG(p, 0x34)) & mask, ==, 0);
+}
+
+static void do_ncq(bool iothread)
+{
+    Fx f;
+    uint8_t fis[20];
+
+    fx_init(&f, iothread, false);
+    g_assert_true(rd(&f, 0x00) & (1u << 30));              /* CAP.SNCQ */
+    port_start(&f, DISK_PORT);
+    /* Eight queued writes at once, as libata issues them: SACT, then CI. */
+    for (unsigned tag = 0; tag < 8; tag++) {
+        memset(ram(&f, DATA + tag * 0x1000u), 0x10 + tag, 1024);
+        Prd prd = { DATA + tag * 0x1000u, 1024 };
+        fpdma_fis(fis, true, tag, 10 + 2 * tag, 2);
+        build_cmd(&f, DISK_PORT, tag, fis, NULL, &prd, 1, true);
+    }
+    wr(&f, PREG(DISK_PORT, 0x34), 0xff);
+    wr(&f, PREG(DISK_PORT, P_CI), 0xff);
+    wait_sact(&f, DISK_PORT, 0xff);
+    g_assert_cmphex(rd(&f, PREG(DISK_PORT, P_CI)), ==, 0);
+    g_assert_true(rd(&f, PREG(DISK_PORT, P_IS)) & (1u << 3));     /* SDBS */
+    g_assert_false(rd(&f, PREG(DISK_PORT, P_IS)) & IS_TFES);
+    g_assert_cmphex(ram(&f, FB(DISK_PORT) + 0x58)[0], ==, 0xa1);  /* Set Device Bits FIS */
+    uint8_t got[16 * 512];
+    pread_all(f.disk_path, 10 * 512, got, sizeof(got));
+    for (unsigned tag = 0; tag < 8; tag++)
+        for (unsigned i = 0; i < 1024; i++)
+            g_assert_cmphex(got[tag * 1024 + i], ==, 0x10 + tag);
+
+    /* Queued reads of the same back, into fresh buffers. */
+    memset(ram(&f, DATA + 0x20000), 0, 0x10000);
+    for (unsigned tag = 0; tag < 8; tag++) {
+        Prd prd = { DATA + 0x20000 + tag * 0x1000u, 1024 };
+        fpdma_fis(fis, false, tag, 10 + 2 * tag, 2);
+        build_cmd(&f, DISK_PORT, tag, fis, NULL, &prd, 1, false);
+    }
+    wr(&f, PREG(DISK_PORT, 0x34), 0xff);
+    wr(&f, PREG(DISK_PORT, P_CI), 0xff);
+    wait_sact(&f, DISK_PORT, 0xff);
+    for (unsigned tag = 0; tag < 8; tag++)
+        g_assert_cmpmem(ram(&f, DATA + 0x20000 + tag * 0x1000u), 1024, got + tag * 1024, 1024);
+    fx_clear(&f);
+}
+
+static void test_ncq_inline(void)
+{
+    do_ncq(false);
+}
+
+static void test_ncq_iothread(void)
+{
+    do_ncq(true);
+}
+
+static void test_ncq_hostile(void)
+{
+    Fx f;
+    uint8_t fis[20];
+    Prd prd = { DATA, 0x10000 };
+
+    fx_init(&f, true, false);
+    port_start(&f, DISK_PORT);
+    /* A tag that is not the slot's; a slot without its SActive bit. */
+    fpdma_fis(fis, false, 5, 0, 1);
+    build_cmd(&f, DISK_PORT, 3, fis, NULL, &prd, 1, false);
+    wr(&f, PREG(DISK_PORT, 0x34), 1u << 3);
+    wr(&f, PREG(DISK_PORT, P_CI), 1u << 3);
+    wait_ci(&f, DISK_PORT, 3);
+    expect_tfes(&f, DISK_PORT, rd(&f, PREG(DISK_PORT, P_TFD)));
+    g_assert_cmphex(rd(&f, PREG(DISK_PORT, 0x34)), ==, 0);
+    fpdma_fis(fis, false, 4, 0, 1);
+    expect_tfes(&f, DISK_PORT, run(&f, DISK_PORT, 4, fis, NULL, &prd, 1, false));
+
+    /* A queued read past the end fails in a Set Device Bits FIS, and log
+     * 10h names its tag (then no longer). */
+    fpdma_fis(fis, false, 6, IMG_SECTORS, 1);
+    build_cmd(&f, DISK_PORT, 6, fis, NULL, &prd, 1, false);
+    wr(&f, PREG(DISK_PORT, 0x34), 1u << 6);
+    wr(&f, PREG(DISK_PORT, P_CI), 1u << 6);
+    wait_sact(&f, DISK_PORT, 1u << 6);
+    g_assert_true(rd(&f, PREG(DISK_PORT, P_IS)) & IS_TFES);
+    g_assert_cmphex(ram(&f, FB(DISK_PORT) + 0x58)[2] & 1, ==, 1);
+    wr(&f, PREG(DISK_PORT, P_IS), 0xffffffff);
+    ata_fis(fis, 0x2f, 0x10, 1);
+    fis[7] = 0;
+    g_assert_cmphex(run(&f, DISK_PORT, 0, fis, NULL, &prd, 1, false), ==, 0x50);
+    g_assert_cmphex(ram(&f, DATA)[0], ==, 6);
+    uint8_t sum = 0;
+    for (unsigned i = 0; i < 512; i++)
+        sum += ram(&f, DATA)[i];
+    g_assert_cmpuint(sum, ==, 0);
+    g_assert_cmphex(run(&f, DISK_PORT, 0, fis, NULL, &prd, 1, false), ==, 0x50);
+    g_assert_cmphex(ram(&f, DATA)[0], ==, 0x80);
+
+    /* A tag issued again while it is queued: refused, every time; the first
+     * one completes, and nothing is left behind. */
+    for (unsigned round = 0; round < 20; round++) {
+        fpdma_fis(fis, false, 1, 0, 128);
+        build_cmd(&f, DISK_PORT, 1, fis, NULL, &prd, 1, false);
+        wr(&f, PREG(DISK_PORT, 0x34), 1u << 1);
+        wr(&f, PREG(DISK_PORT, P_CI), 1u << 1);
+        wr(&f, PREG(DISK_PORT, P_CI), 1u << 1);
+        wait_ci(&f, DISK_PORT, 1);
+        wait_sact(&f, DISK_PORT, 1u << 1);
+        g_assert_true(rd(&f, PREG(DISK_PORT, P_IS)) & IS_TFES);
+        wr(&f, PREG(DISK_PORT, P_IS), 0xffffffff);
+    }
+    /* A non-queued command while queued ones run waits its turn. */
+    fpdma_fis(fis, false, 2, 0, 128);
+    build_cmd(&f, DISK_PORT, 2, fis, NULL, &prd, 1, false);
+    ata_fis(fis, 0xec, 0, 0);
+    Prd idp = { DATA + 0x20000, 512 };
+    build_cmd(&f, DISK_PORT, 7, fis, NULL, &idp, 1, false);
+    wr(&f, PREG(DISK_PORT, 0x34), 1u << 2);
+    wr(&f, PREG(DISK_PORT, P_CI), 1u << 2 | 1u << 7);
+    wait_sact(&f, DISK_PORT, 1u << 2);
+    wait_ci(&f, DISK_PORT, 7);
+    g_assert_cmphex(rd(&f, PREG(DISK_PORT, P_TFD)), ==, 0x50);
+    g_assert_false(rd(&f, PREG(DISK_PORT, P_IS)) & IS_TFES);
+    fx_clear(&f);
+}
+
 /* The CD-ROM */
 
 static uint32_t packet(Fx *f, unsigned slot, const uint8_t cdb[12], uint32_t len)
@@ -790,9 +928,9 @@ static void test_save_load(void)
 }
 
 /* Offsets in the saved data: PCI config, GHC, then per port 17 registers,
- * the drive kind, its size, sig_pending and nine bytes of drive state. */
+ * the drive kind, its size, sig_pending and 13 bytes of drive state. */
 #define ST_GHC          4096
-#define ST_PORT(p)      (4100 + (p) * 87)
+#define ST_PORT(p)      (4100 + (p) * 91)
 #define ST_REG(p, r)    (ST_PORT(p) + (r))
 #define ST_KIND(p)      (ST_PORT(p) + 68)
 #define ST_SENSE(p)     (ST_PORT(p) + 68 + 1 + 8 + 1 + 2)
@@ -862,6 +1000,9 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/ahci/hostile-commands", test_hostile_commands);
     g_test_add_func("/vmm/ahci/commands-before-start", test_commands_before_start);
     g_test_add_func("/vmm/ahci/comreset-during-dma", test_comreset_during_dma);
+    g_test_add_func("/vmm/ahci/ncq-inline", test_ncq_inline);
+    g_test_add_func("/vmm/ahci/ncq-iothread", test_ncq_iothread);
+    g_test_add_func("/vmm/ahci/ncq-hostile", test_ncq_hostile);
     g_test_add_func("/vmm/ahci/cd-identify", test_cd_identify);
     g_test_add_func("/vmm/ahci/cd-read", test_cd_read);
     g_test_add_func("/vmm/ahci/cd-media-change", test_cd_media_change);

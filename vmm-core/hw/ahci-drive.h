@@ -57,6 +57,9 @@ typedef struct {
     bool locked;                /* PREVENT ALLOW MEDIUM REMOVAL */
     bool tray_open;             /* the guest ejected the medium */
     uint8_t media_event;        /* GET EVENT STATUS NOTIFICATION media event code */
+    /* The last failed queued command, for the NCQ error log (page 10h). */
+    bool ncq_err;
+    uint8_t ncq_err_tag, ncq_err_status, ncq_err_error;
 } AhciDriveState;
 
 typedef struct {
@@ -85,6 +88,7 @@ struct AhciCmd {
     uint64_t mapped;
     uint32_t transferred;       /* goes back as PRDBC */
     bool pio;                   /* report through a PIO setup FIS too */
+    bool ncq;                   /* queued: the result goes in a Set Device Bits FIS */
     uint32_t sig;               /* nonzero: the D2H FIS carries this signature */
     HgrBlockReq breq;
     AhciIoDone io_done;
@@ -100,6 +104,9 @@ bool hgr_ahci_cmd_reply(AhciCmd *c, const void *buf, size_t len);
 /* Submits op on the drive's medium over c->iov (already mapped); done runs
  * with the HBA lock held. */
 void hgr_ahci_cmd_io(AhciCmd *c, HgrBlockOp op, uint64_t offset, AhciIoDone done);
+/* A queued (NCQ) command with a matching SActive bit is accepted and its
+ * slot freed; false when the driver did not set SActive for it. */
+bool hgr_ahci_cmd_ncq_begin(AhciCmd *c);
 /* Ends the command: status and error go to the task file and the D2H FIS. */
 void hgr_ahci_cmd_done(AhciCmd *c, uint8_t status, uint8_t error);
 

@@ -31,10 +31,11 @@
 enum { HBA_CAP = 0x00, HBA_GHC = 0x04, HBA_IS = 0x08, HBA_PI = 0x0c, HBA_VS = 0x10,
        HBA_CAP2 = 0x24, HBA_BOHC = 0x28 };
 #define CAP_S64A        (1u << 31)
+#define CAP_SNCQ        (1u << 30)
 #define CAP_SCLO        (1u << 24)
 #define CAP_ISS_GEN1    (1u << 20)
 #define CAP_SAM         (1u << 18)
-#define CAP_VALUE       (CAP_S64A | CAP_SCLO | CAP_ISS_GEN1 | CAP_SAM | \
+#define CAP_VALUE       (CAP_S64A | CAP_SNCQ | CAP_SCLO | CAP_ISS_GEN1 | CAP_SAM | \
                          (N_SLOTS - 1) << 8 | (HGR_AHCI_PORTS - 1))
 #define GHC_HR          (1u << 0)
 #define GHC_IE          (1u << 1)
@@ -45,6 +46,7 @@ enum { P_CLB, P_CLBU, P_FB, P_FBU, P_IS, P_IE, P_CMD, P_RSV, P_TFD, P_SIG, P_SST
        P_SCTL, P_SERR, P_SACT, P_CI, P_SNTF, P_FBS, N_PREGS };
 #define PIS_DHRS        (1u << 0)
 #define PIS_PSS         (1u << 1)
+#define PIS_SDBS        (1u << 3)
 #define PIS_HBFS        (1u << 29)
 #define PIS_TFES        (1u << 30)
 #define PIS_MASK        0xfdc000ffu
@@ -61,6 +63,7 @@ enum { P_CLB, P_CLBU, P_FB, P_FBU, P_IS, P_IE, P_CMD, P_RSV, P_TFD, P_SIG, P_SST
 /* Received-FIS area offsets. */
 #define RFIS_PIO        0x20
 #define RFIS_D2H        0x40
+#define RFIS_SDB        0x58
 
 typedef struct Ahci Ahci;
 
@@ -69,10 +72,11 @@ typedef struct {
     unsigned index;
     uint32_t reg[N_PREGS];
     AhciDrive drive;
-    AhciCmd cmd;
-    bool busy;                  /* cmd is being executed */
-    bool inflight;              /* cmd has a block request out */
-    bool cancelled;             /* drop the completion: the port was reset */
+    AhciCmd cmds[N_SLOTS];
+    uint32_t busy;              /* slots whose command is being executed */
+    uint32_t ncq_busy;          /* of those, the queued ones (CI already clear) */
+    unsigned inflight;          /* block requests out */
+    bool cancelled;             /* drop completions: the port was reset */
     bool running;               /* inside port_run: no recursion */
     bool sig_pending;           /* link came up while FIS receive was off */
 } AhciPort;
@@ -200,6 +204,16 @@ static void post_pio_setup(AhciPort *p, uint8_t status, uint32_t count)
     write_fis(p, RFIS_PIO, fis, sizeof(fis));
 }
 
+/* Set Device Bits: queued commands in sactive are done. */
+static void post_sdb(AhciPort *p, uint8_t status, uint8_t error, uint32_t sactive)
+{
+    uint8_t fis[8] = { 0xa1, 0x40, status & 0x77, error };
+
+    hgr_io_put(fis + 4, 4, sactive);
+    write_fis(p, RFIS_SDB, fis, sizeof(fis));
+    p->reg[P_TFD] = (uint32_t)error << 8 | status;
+}
+
 /* The link */
 
 static uint32_t drive_sig(const AhciPort *p)
@@ -219,8 +233,8 @@ static void link_up(AhciPort *p)
         post_d2h(p, ATA_ST_OK, 0, drive_sig(p), false);
 }
 
-/* Waits for the block request of p's command (if any) and forgets the
- * command. The lock is held once on entry, by this thread. */
+/* Waits for the block requests of p's commands and forgets the commands.
+ * The lock is held once on entry, by this thread. */
 static void port_quiesce(AhciPort *p)
 {
     Ahci *s = p->s;
@@ -235,7 +249,7 @@ static void port_quiesce(AhciPort *p)
         }
         p->cancelled = false;
     }
-    p->busy = false;
+    p->busy = p->ncq_busy = 0;
 }
 
 static void drive_reset(AhciDrive *d)
@@ -316,9 +330,9 @@ static void block_done(HgrBlockReq *r, int ret)
     Ahci *s = p->s;
 
     g_rec_mutex_lock(&s->lock);
-    p->inflight = false;
+    p->inflight--;
     if (p->cancelled)
-        p->busy = false;
+        p->busy &= ~(1u << c->slot);
     else
         c->io_done(c, ret);
     g_rec_mutex_unlock(&s->lock);
@@ -333,28 +347,52 @@ void hgr_ahci_cmd_io(AhciCmd *c, HgrBlockOp op, uint64_t offset, AhciIoDone done
     c->breq = (HgrBlockReq){ .op = op, .offset = offset, .iov = data ? c->iov : NULL,
                              .iovcnt = data ? c->iovcnt : 0, .done = block_done,
                              .opaque = c };
-    p->inflight = true;
+    p->inflight++;
     hgr_block_submit(c->drive->blk, &c->breq);
 }
 
 static void port_run(AhciPort *p);
 
+bool hgr_ahci_cmd_ncq_begin(AhciCmd *c)
+{
+    AhciPort *p = port_of(c);
+    uint32_t bit = 1u << c->slot;
+
+    if (!(p->reg[P_SACT] & bit))
+        return false;
+    /* Accepted: the D2H FIS (no interrupt) frees the slot in CI; the
+     * result comes later in a Set Device Bits FIS. */
+    c->ncq = true;
+    p->ncq_busy |= bit;
+    post_d2h(p, ATA_ST_DRDY, 0, 0, false);
+    p->reg[P_CI] &= ~bit;
+    return true;
+}
+
 void hgr_ahci_cmd_done(AhciCmd *c, uint8_t status, uint8_t error)
 {
     AhciPort *p = port_of(c);
     uint64_t hdr = addr64(p->reg[P_CLB], p->reg[P_CLBU]) + 32ull * c->slot;
-    uint32_t events = PIS_DHRS;
+    uint32_t bit = 1u << c->slot, events;
 
     hgr_mem_write_u32(p->s->mem, hdr + 4, c->transferred);     /* PRDBC; unwritable: the guest's loss */
-    if (c->pio && !(status & ATA_ST_ERR)) {
-        post_pio_setup(p, status, c->transferred);
-        events |= PIS_PSS;
+    if (c->ncq) {
+        post_sdb(p, status, error, bit);
+        p->ncq_busy &= ~bit;
+        events = PIS_SDBS;
+    } else {
+        events = PIS_DHRS;
+        if (c->pio && !(status & ATA_ST_ERR)) {
+            post_pio_setup(p, status, c->transferred);
+            events |= PIS_PSS;
+        }
+        post_d2h(p, status, error, c->sig, true);
+        p->reg[P_CI] &= ~bit;
     }
-    post_d2h(p, status, error, c->sig, true);
     if (status & ATA_ST_ERR)
         events |= PIS_TFES;
-    p->reg[P_CI] &= ~(1u << c->slot);
-    p->busy = false;
+    p->reg[P_SACT] &= ~bit;
+    p->busy &= ~bit;
     port_event(p, events);
     port_run(p);
 }
@@ -375,7 +413,7 @@ static void device_control(AhciCmd *c)
     if (c->fis[FIS_CONTROL] & 0x04) {
         drive_reset(&p->drive);
         p->reg[P_CI] &= ~(1u << c->slot);
-        p->busy = false;
+        p->busy &= ~(1u << c->slot);
         update_irq(p->s, false);
         return;
     }
@@ -383,61 +421,90 @@ static void device_control(AhciCmd *c)
     hgr_ahci_cmd_done(c, ATA_ST_OK, 0);
 }
 
-static void start_command(AhciPort *p, unsigned slot)
+static bool is_queued(const AhciCmd *c)
 {
-    AhciCmd *c = &p->cmd;
+    return c->fis[FIS_TYPE] == 0x27 && (c->fis[FIS_FLAGS] & 0x80) &&
+           (c->fis[FIS_COMMAND] == 0x60 || c->fis[FIS_COMMAND] == 0x61);
+}
+
+/* Fetches and starts the command in slot; false when it has to wait for
+ * the port (a non-queued command runs alone). */
+static bool start_command(AhciPort *p, unsigned slot)
+{
+    AhciCmd *c = &p->cmds[slot];
     uint64_t hdr_gpa = addr64(p->reg[P_CLB], p->reg[P_CLBU]) + 32ull * slot;
     uint8_t hdr[16];
 
     c->slot = slot;
     c->transferred = 0;
-    c->pio = false;
+    c->pio = c->ncq = false;
     c->sig = 0;
     c->prdtl = 0;
     c->iovcnt = 0;
-    p->busy = true;
-    if (!hgr_mem_read(p->s->mem, hdr_gpa, hdr, sizeof(hdr))) {
+    bool hdr_ok = hgr_mem_read(p->s->mem, hdr_gpa, hdr, sizeof(hdr));
+    uint32_t dw0 = hdr_ok ? le32(hdr) : 0;
+    c->prdtl = (uint16_t)(dw0 >> 16);
+    c->ctba = hdr_ok ? addr64(le32(hdr + 8) & ~0x7fu, le32(hdr + 12)) : 0;
+    bool table_ok = hdr_ok && hgr_mem_read(p->s->mem, c->ctba, c->fis, sizeof(c->fis)) &&
+                    hgr_mem_read(p->s->mem, c->ctba + 0x40, c->acmd, sizeof(c->acmd));
+    if (!table_ok)
+        memset(c->fis, 0, sizeof(c->fis));
+    if (p->busy && (!is_queued(c) || (p->busy & ~p->ncq_busy)))
+        return false;
+    p->busy |= 1u << slot;
+
+    if (!hdr_ok) {
         /* No header to write PRDBC to either: a host bus error. */
         guest_warn(p->s, "port %u: command list at 0x%" G_GINT64_MODIFIER "x is not RAM",
                    p->index, hdr_gpa);
         post_d2h(p, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT, 0, true);
         p->reg[P_CI] &= ~(1u << slot);
-        p->busy = false;
+        p->busy &= ~(1u << slot);
         port_event(p, PIS_HBFS | PIS_TFES);
-        return;
+        return true;
     }
-    uint32_t dw0 = le32(hdr);
     unsigned cfl = dw0 & 0x1f;
-    c->prdtl = (uint16_t)(dw0 >> 16);
-    c->ctba = addr64(le32(hdr + 8) & ~0x7fu, le32(hdr + 12));
     if (cfl < FIS_H2D_LEN / 4 || cfl > 16)
-        return cmd_fail(c, "command FIS length out of range");
-    if (!hgr_mem_read(p->s->mem, c->ctba, c->fis, sizeof(c->fis)) ||
-        !hgr_mem_read(p->s->mem, c->ctba + 0x40, c->acmd, sizeof(c->acmd)))
-        return cmd_fail(c, "command table is not RAM");
-    if (c->fis[FIS_TYPE] != 0x27)
-        return cmd_fail(c, "not a host-to-device register FIS");
-    if (!(c->fis[FIS_FLAGS] & 0x80))
-        return device_control(c);
-    if (p->drive.kind == AHCI_DRIVE_DISK)
+        cmd_fail(c, "command FIS length out of range");
+    else if (!table_ok)
+        cmd_fail(c, "command table is not RAM");
+    else if (c->fis[FIS_TYPE] != 0x27)
+        cmd_fail(c, "not a host-to-device register FIS");
+    else if (!(c->fis[FIS_FLAGS] & 0x80))
+        device_control(c);
+    else if (p->drive.kind == AHCI_DRIVE_DISK)
         hgr_ata_disk_exec(&p->drive, c);
     else if (p->drive.kind == AHCI_DRIVE_CD)
         hgr_atapi_cd_exec(&p->drive, c);
     else
         cmd_fail(c, "no drive on this port");
+    return true;
 }
 
-/* Issues the commands in CI, lowest slot first, one at a time: bounded
- * because each pass clears a bit or leaves a command in flight. */
+/* A tag issued again while its queued command runs: refused, and the
+ * queued one carries on (its command structure is in use). */
+static void reject_reissue(AhciPort *p, uint32_t slots)
+{
+    guest_warn(p->s, "port %u: queued tags 0x%x issued again while in flight", p->index, slots);
+    p->reg[P_CI] &= ~slots;
+    post_d2h(p, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT, 0, true);
+    port_event(p, PIS_TFES);
+}
+
+/* Issues the commands in CI, lowest slot first: bounded because each pass
+ * clears a CI bit or marks a slot busy. */
 static void port_run(AhciPort *p)
 {
     if (p->running)
         return;
     p->running = true;
-    for (unsigned n = 0; n < N_SLOTS; n++) {
-        if (!(p->reg[P_CMD] & PCMD_ST) || p->busy || !p->reg[P_CI])
+    if (p->reg[P_CI] & p->ncq_busy)
+        reject_reissue(p, p->reg[P_CI] & p->ncq_busy);
+    for (unsigned n = 0; n < 2 * N_SLOTS; n++) {
+        uint32_t pending = p->reg[P_CI] & ~p->busy;
+        if (!(p->reg[P_CMD] & PCMD_ST) || !pending ||
+            !start_command(p, (unsigned)__builtin_ctz(pending)))
             break;
-        start_command(p, (unsigned)__builtin_ctz(p->reg[P_CI]));
     }
     p->running = false;
 }
@@ -496,6 +563,10 @@ static void port_write(AhciPort *p, unsigned r, uint32_t val)
     case P_CMD:  write_cmd(p, val); break;
     case P_SCTL: write_sctl(p, val); break;
     case P_SERR: p->reg[r] &= ~val; break;
+    case P_SACT:
+        if (p->reg[P_CMD] & PCMD_ST)
+            p->reg[P_SACT] |= val;
+        break;
     case P_CI:
         /* Before the port starts (or with no drive) a command goes nowhere. */
         if ((p->reg[P_CMD] & PCMD_ST) && p->drive.kind != AHCI_DRIVE_NONE) {
@@ -503,14 +574,14 @@ static void port_write(AhciPort *p, unsigned r, uint32_t val)
             port_run(p);
         }
         break;
-    default:     break;                     /* read-only, or NCQ which is not offered */
+    default:     break;                     /* read-only */
     }
 }
 
 static uint32_t port_read(AhciPort *p, unsigned r)
 {
     if (r == P_CMD && p->busy)
-        return p->reg[P_CMD] | p->cmd.slot << 8;
+        return p->reg[P_CMD] | (uint32_t)__builtin_ctz(p->busy) << 8;
     return r < N_PREGS ? p->reg[r] : 0;
 }
 
@@ -651,7 +722,8 @@ static void ahci_destroy(HgrDevice *dev)
     g_rec_mutex_lock(&s->lock);
     for (unsigned i = 0; i < HGR_AHCI_PORTS; i++) {
         port_quiesce(&s->ports[i]);
-        g_free(s->ports[i].cmd.iov);
+        for (unsigned j = 0; j < N_SLOTS; j++)
+            g_free(s->ports[i].cmds[j].iov);
     }
     g_rec_mutex_unlock(&s->lock);
     hgr_pci_device_finalize(&s->pdev);
@@ -708,6 +780,10 @@ static void visit_drive(HgrVisitor *v, AhciDriveState *d)
     hgr_visit_bool(v, &d->locked);
     hgr_visit_bool(v, &d->tray_open);
     hgr_visit_u8(v, &d->media_event);
+    hgr_visit_bool(v, &d->ncq_err);
+    hgr_visit_u8(v, &d->ncq_err_tag);
+    hgr_visit_u8(v, &d->ncq_err_status);
+    hgr_visit_u8(v, &d->ncq_err_error);
 }
 
 static void ahci_visit_state(HgrVisitor *v, void *state)
@@ -740,10 +816,11 @@ static bool port_state_ok(const AhciPort *p, const AhciPortState *ps, const char
     else if (r[P_CLB] & 0x3ff || r[P_FB] & 0xff || r[P_IE] & ~PIS_MASK || r[P_IS] & ~PIS_MASK)
         *why = "registers with reserved bits set";
     else if ((r[P_CMD] & PCMD_ST) != ((r[P_CMD] & PCMD_CR) ? PCMD_ST : 0) ||
-             ((!(r[P_CMD] & PCMD_ST) || p->drive.kind == AHCI_DRIVE_NONE) && r[P_CI]) ||
-             r[P_SACT])
+             ((!(r[P_CMD] & PCMD_ST) || p->drive.kind == AHCI_DRIVE_NONE) &&
+              (r[P_CI] | r[P_SACT])))
         *why = "commands issued to a stopped port";
-    else if (ps->drive.sense_key > 0xf || ps->drive.media_event > 4)
+    else if (ps->drive.sense_key > 0xf || ps->drive.media_event > 4 ||
+             ps->drive.ncq_err_tag >= N_SLOTS)
         *why = "drive state out of range";
     else
         return true;
@@ -836,9 +913,8 @@ HgrDevice *hgr_ahci_new(const char *id, const HgrGuestMem *mem, HgrIoThread *t)
         AhciPort *p = &s->ports[i];
         p->s = s;
         p->index = i;
-        p->cmd.port = p;
-        p->cmd.drive = &p->drive;
-        p->cmd.mem = mem;
+        for (unsigned j = 0; j < N_SLOTS; j++)
+            p->cmds[j] = (AhciCmd){ .port = p, .drive = &p->drive, .mem = mem };
     }
     hba_reset(s);
     return &s->pdev.dev;
@@ -916,13 +992,14 @@ bool hgr_ahci_change_media(HgrDevice *dev, unsigned port, HgrBlock *blk, bool fo
     } else {
         /* A read of the old medium finishes first (its result is dropped
          * with the command, which the guest retries after the attention). */
-        bool had_cmd = p->busy;
+        uint32_t had_cmd = p->busy;      /* a CD has no queued commands: one at most */
         port_quiesce(p);
         if (blk && s->iothread)
             hgr_block_attach(blk, s->iothread);
         hgr_atapi_cd_media_changed(&p->drive, blk);
         if (had_cmd)
-            hgr_ahci_cmd_done(&p->cmd, ATA_ST_DRDY | ATA_ST_ERR, 0x6 << 4);
+            hgr_ahci_cmd_done(&p->cmds[__builtin_ctz(had_cmd)], ATA_ST_DRDY | ATA_ST_ERR,
+                              0x6 << 4);
         ok = true;
     }
     g_rec_mutex_unlock(&s->lock);

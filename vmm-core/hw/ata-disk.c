@@ -13,13 +13,16 @@ enum {
     ATA_VERIFY = 0x40, ATA_VERIFY_EXT = 0x42, ATA_INIT_PARAMS = 0x91,
     ATA_PACKET = 0xa0, ATA_IDENTIFY_PACKET = 0xa1, ATA_SET_MULTIPLE = 0xc6,
     ATA_READ_DMA = 0xc8, ATA_WRITE_DMA = 0xca, ATA_STANDBY_IMM = 0xe0, ATA_IDLE_IMM = 0xe1,
-    ATA_STANDBY = 0xe2, ATA_IDLE = 0xe3, ATA_CHECK_POWER = 0xe5, ATA_FLUSH = 0xe7,
+    ATA_READ_LOG_EXT = 0x2f, ATA_READ_LOG_DMA_EXT = 0x47, ATA_READ_FPDMA = 0x60,
+    ATA_WRITE_FPDMA = 0x61, ATA_STANDBY = 0xe2, ATA_IDLE = 0xe3, ATA_CHECK_POWER = 0xe5, ATA_FLUSH = 0xe7,
     ATA_FLUSH_EXT = 0xea, ATA_IDENTIFY = 0xec, ATA_SET_FEATURES = 0xef,
 };
 
 #define MAX_MULTIPLE    16
 #define LBA28_MAX       0x0fffffffull
 #define XFER_UDMA5      0x45
+#define NCQ_DEPTH       32
+#define LOG_NCQ_ERROR   0x10
 
 void hgr_ata_put_string(uint16_t *words, const char *s, unsigned n_words)
 {
@@ -100,6 +103,8 @@ static void identify(AhciDrive *d, AhciCmd *c)
     w[83] = 0x7400;                                 /* LBA48, FLUSH CACHE (EXT) */
     w[84] = 0x4000;
     w[85] = 0x4040 | (d->st.write_cache ? 0x20 : 0);
+    w[75] = NCQ_DEPTH - 1;
+    w[76] |= 0x0100;                                /* NCQ */
     w[86] = 0x3400;
     w[87] = 0x4000;
     for (unsigned i = 0; i < 4; i++)
@@ -114,22 +119,23 @@ static bool is_lba48(uint8_t cmd)
            cmd == ATA_WRITE_PIO_EXT || cmd == ATA_VERIFY_EXT;
 }
 
-static void lba_count(const AhciCmd *c, uint64_t *lba, uint32_t *count)
+static uint64_t lba48(const uint8_t *f)
 {
-    const uint8_t *f = c->fis;
+    return (uint64_t)f[FIS_LBA0] | (uint64_t)f[FIS_LBA1] << 8 | (uint64_t)f[FIS_LBA2] << 16 |
+           (uint64_t)f[FIS_LBA3] << 24 | (uint64_t)f[FIS_LBA4] << 32 |
+           (uint64_t)f[FIS_LBA5] << 40;
+}
 
-    if (is_lba48(f[FIS_COMMAND])) {
-        *lba = (uint64_t)f[FIS_LBA0] | (uint64_t)f[FIS_LBA1] << 8 | (uint64_t)f[FIS_LBA2] << 16 |
-               (uint64_t)f[FIS_LBA3] << 24 | (uint64_t)f[FIS_LBA4] << 32 |
-               (uint64_t)f[FIS_LBA5] << 40;
-        *count = (uint32_t)f[FIS_COUNT] | (uint32_t)f[FIS_COUNT_EXP] << 8;
-        if (*count == 0)
-            *count = 65536;
-    } else {
-        *lba = (uint64_t)f[FIS_LBA0] | (uint64_t)f[FIS_LBA1] << 8 | (uint64_t)f[FIS_LBA2] << 16 |
-               (uint64_t)(f[FIS_DEVICE] & 0xf) << 24;
-        *count = f[FIS_COUNT] ? f[FIS_COUNT] : 256;
+/* Ends a command; a queued one that failed is remembered for log 10h. */
+static void disk_done(AhciDrive *d, AhciCmd *c, uint8_t status, uint8_t error)
+{
+    if (c->ncq && (status & ATA_ST_ERR)) {
+        d->st.ncq_err = true;
+        d->st.ncq_err_tag = (uint8_t)c->slot;
+        d->st.ncq_err_status = status;
+        d->st.ncq_err_error = error;
     }
+    hgr_ahci_cmd_done(c, status, error);
 }
 
 static void rw_done(AhciCmd *c, int ret)
@@ -137,28 +143,81 @@ static void rw_done(AhciCmd *c, int ret)
     bool write = c->breq.op == HGR_BLOCK_WRITE;
 
     if (ret < 0)
-        return hgr_ahci_cmd_done(c, ATA_ST_DRDY | ATA_ST_ERR, write ? ATA_ER_ABRT : ATA_ER_UNC);
+        return disk_done(c->drive, c, ATA_ST_DRDY | ATA_ST_ERR,
+                         write ? ATA_ER_ABRT : ATA_ER_UNC);
     c->transferred = (uint32_t)c->mapped;
-    hgr_ahci_cmd_done(c, ATA_ST_OK, 0);
+    disk_done(c->drive, c, ATA_ST_OK, 0);
 }
 
-static void read_write(AhciDrive *d, AhciCmd *c, bool write, bool pio)
+static void transfer(AhciDrive *d, AhciCmd *c, bool write, uint64_t lba, uint32_t count)
 {
-    uint64_t lba;
-    uint32_t count;
-
-    lba_count(c, &lba, &count);
     if (lba > d->sectors || count > d->sectors - lba)
-        return hgr_ahci_cmd_done(c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_IDNF | ATA_ER_ABRT);
+        return disk_done(d, c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_IDNF | ATA_ER_ABRT);
     if (write && hgr_block_readonly(d->blk))
-        return hgr_ahci_cmd_done(c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT);
+        return disk_done(d, c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT);
     uint64_t len = (uint64_t)count * ATA_SECTOR;
     /* A PRDT that cannot hold it all (none at all, too short, outside RAM)
      * fails the command before any byte moves. */
     if (!hgr_ahci_cmd_map(c, len) || c->mapped < len)
-        return hgr_ahci_cmd_done(c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT);
-    c->pio = pio;
+        return disk_done(d, c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT);
     hgr_ahci_cmd_io(c, write ? HGR_BLOCK_WRITE : HGR_BLOCK_READ, lba * ATA_SECTOR, rw_done);
+}
+
+static void read_write(AhciDrive *d, AhciCmd *c, bool write, bool pio)
+{
+    const uint8_t *f = c->fis;
+    uint64_t lba;
+    uint32_t count;
+
+    if (is_lba48(f[FIS_COMMAND])) {
+        lba = lba48(f);
+        count = (uint32_t)f[FIS_COUNT] | (uint32_t)f[FIS_COUNT_EXP] << 8;
+        count = count ? count : 65536;
+    } else {
+        lba = (uint64_t)f[FIS_LBA0] | (uint64_t)f[FIS_LBA1] << 8 | (uint64_t)f[FIS_LBA2] << 16 |
+              (uint64_t)(f[FIS_DEVICE] & 0xf) << 24;
+        count = f[FIS_COUNT] ? f[FIS_COUNT] : 256;
+    }
+    c->pio = pio;
+    transfer(d, c, write, lba, count);
+}
+
+/* READ/WRITE FPDMA QUEUED: the count is in the feature registers, the tag
+ * in the count register, and it must be the slot's. */
+static void fpdma(AhciDrive *d, AhciCmd *c, bool write)
+{
+    const uint8_t *f = c->fis;
+    uint32_t count = (uint32_t)f[FIS_FEATURE] | (uint32_t)f[FIS_FEATURE_EXP] << 8;
+
+    if (f[FIS_COUNT] >> 3 != c->slot || !hgr_ahci_cmd_ncq_begin(c))
+        return hgr_ahci_cmd_done(c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT);
+    transfer(d, c, write, lba48(f), count ? count : 65536);
+}
+
+/* Log 10h, what Linux reads after a queued command failed: its tag, or
+ * "not a queued error" (NQ); reading it clears the error. */
+static void read_log(AhciDrive *d, AhciCmd *c)
+{
+    uint32_t count = (uint32_t)c->fis[FIS_COUNT] | (uint32_t)c->fis[FIS_COUNT_EXP] << 8;
+    uint8_t buf[ATA_SECTOR] = { 0 }, sum = 0;
+
+    if (c->fis[FIS_LBA0] != LOG_NCQ_ERROR || c->fis[FIS_LBA1] || count != 1)
+        return hgr_ahci_cmd_done(c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT);
+    if (d->st.ncq_err) {
+        buf[0] = d->st.ncq_err_tag;
+        buf[2] = d->st.ncq_err_status;
+        buf[3] = d->st.ncq_err_error;
+    } else {
+        buf[0] = 0x80;
+    }
+    for (unsigned i = 0; i < sizeof(buf) - 1; i++)
+        sum += buf[i];
+    buf[sizeof(buf) - 1] = (uint8_t)-sum;
+    c->pio = c->fis[FIS_COMMAND] == ATA_READ_LOG_EXT;
+    if (!hgr_ahci_cmd_reply(c, buf, sizeof(buf)))
+        return hgr_ahci_cmd_done(c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT);
+    d->st.ncq_err = false;
+    hgr_ahci_cmd_done(c, ATA_ST_OK, 0);
 }
 
 static void flush_done(AhciCmd *c, int ret)
@@ -207,6 +266,12 @@ void hgr_ata_disk_exec(AhciDrive *d, AhciCmd *c)
         return read_write(d, c, false, true);
     case ATA_WRITE_PIO: case ATA_WRITE_PIO_EXT:
         return read_write(d, c, true, true);
+    case ATA_READ_FPDMA:
+        return fpdma(d, c, false);
+    case ATA_WRITE_FPDMA:
+        return fpdma(d, c, true);
+    case ATA_READ_LOG_EXT: case ATA_READ_LOG_DMA_EXT:
+        return read_log(d, c);
     case ATA_FLUSH: case ATA_FLUSH_EXT:
         return hgr_ahci_cmd_io(c, HGR_BLOCK_FLUSH, 0, flush_done);
     case ATA_SET_FEATURES:
