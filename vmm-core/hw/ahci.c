@@ -1,29 +1,22 @@
-/* ahci.c — the AHCI 1.3 HBA: registers, ports, command lists, PRDTs and
- * received FISes. What a command means is the drive's business
- * (ata-disk.c, atapi-cd.c).
+/* ahci.c — the AHCI 1.3 HBA as the guest sees it: PCI identity and MSI,
+ * HBA and port registers, the link (COMRESET, signature), interrupts,
+ * save/load, and drives attached to ports. Commands are ahci-cmd.c's.
  *
- * Each port runs one command at a time, lowest slot first (no NCQ). The
- * command header, FIS, packet and each PRD entry are read once into local
- * copies; anything unreadable or outside RAM ends the command with a task
- * file error. One recursive lock guards the HBA: MMIO comes from vCPU
- * threads, completions from the I/O thread, or from inside
- * hgr_block_submit() when there is none.
+ * One recursive lock guards the HBA: MMIO comes from vCPU threads,
+ * completions from the I/O thread, or from inside hgr_block_submit() when
+ * there is none (then a completion re-enters with the lock held).
  */
 #include "ahci.h"
 
 #include <hangar/vm.h>
 #include <string.h>
 
-#include "../pci/pci.h"
-#include "../virtio/virtqueue.h"
-#include "ahci-drive.h"
+#include "ahci-port.h"
 
 #define ABAR            5
 #define ABAR_SIZE       0x1000
 #define PORT_BASE       0x100
 #define PORT_SIZE       0x80
-#define N_SLOTS         32
-#define MAX_PRDT        65535
 #define PCI_CAP_ID_MSI  0x05
 #define MSI_CAP_LEN     14
 
@@ -41,61 +34,7 @@ enum { HBA_CAP = 0x00, HBA_GHC = 0x04, HBA_IS = 0x08, HBA_PI = 0x0c, HBA_VS = 0x
 #define GHC_IE          (1u << 1)
 #define GHC_AE          (1u << 31)
 
-/* Port registers, as indices of 32-bit words. */
-enum { P_CLB, P_CLBU, P_FB, P_FBU, P_IS, P_IE, P_CMD, P_RSV, P_TFD, P_SIG, P_SSTS,
-       P_SCTL, P_SERR, P_SACT, P_CI, P_SNTF, P_FBS, N_PREGS };
-#define PIS_DHRS        (1u << 0)
-#define PIS_PSS         (1u << 1)
-#define PIS_SDBS        (1u << 3)
-#define PIS_HBFS        (1u << 29)
-#define PIS_TFES        (1u << 30)
-#define PIS_MASK        0xfdc000ffu
-#define PCMD_ST         (1u << 0)
-#define PCMD_CLO        (1u << 3)
-#define PCMD_FRE        (1u << 4)
-#define PCMD_FR         (1u << 14)
-#define PCMD_CR         (1u << 15)
-#define PCMD_ATAPI      (1u << 24)
-#define PCMD_WMASK      (0x0f000000u | PCMD_ST | 0x6u | PCMD_FRE | (1u << 26) | (1u << 25))
-#define SSTS_UP         0x113u          /* device present, Gen1, active */
-#define SCTL_DET(v)     ((v) & 0xf)
-
-/* Received-FIS area offsets. */
-#define RFIS_PIO        0x20
-#define RFIS_D2H        0x40
-#define RFIS_SDB        0x58
-
-typedef struct Ahci Ahci;
-
-typedef struct {
-    Ahci *s;
-    unsigned index;
-    uint32_t reg[N_PREGS];
-    AhciDrive drive;
-    AhciCmd cmds[N_SLOTS];
-    uint32_t busy;              /* slots whose command is being executed */
-    uint32_t ncq_busy;          /* of those, the queued ones (CI already clear) */
-    unsigned inflight;          /* block requests out */
-    bool cancelled;             /* drop completions: the port was reset */
-    bool running;               /* inside port_run: no recursion */
-    bool sig_pending;           /* link came up while FIS receive was off */
-} AhciPort;
-
-struct Ahci {
-    HgrPciDevice pdev;          /* first */
-    const HgrGuestMem *mem;
-    HgrIoThread *iothread;
-    const HgrBoard *board;
-    unsigned msi_cap;
-    GRecMutex lock;
-    uint32_t ghc;
-    bool irq_level;
-    gint64 last_warn;
-    AhciPort ports[HGR_AHCI_PORTS];
-};
-
-G_GNUC_PRINTF(2, 3)
-static void guest_warn(Ahci *s, const char *fmt, ...)
+void hgr_ahci_warn(Ahci *s, const char *fmt, ...)
 {
     gint64 now = g_get_monotonic_time();
 
@@ -108,16 +47,6 @@ static void guest_warn(Ahci *s, const char *fmt, ...)
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     g_warning("%s: %s", s->pdev.dev.id, msg);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t addr64(uint32_t lo, uint32_t hi)
-{
-    return (uint64_t)hi << 32 | lo;
 }
 
 /* Interrupts: one MSI vector, sent on every port event and whenever the
@@ -146,7 +75,7 @@ static void send_msi(Ahci *s)
     hgr_irq_msi(s->board->irqchip, addr, hgr_pci_config_get(pdev, cap + 12, 2));
 }
 
-static void update_irq(Ahci *s, bool event)
+void hgr_ahci_update_irq(Ahci *s, bool event)
 {
     bool level = (s->ghc & GHC_IE) && hba_is(s);
 
@@ -155,68 +84,15 @@ static void update_irq(Ahci *s, bool event)
     s->irq_level = level;
 }
 
-static void port_event(AhciPort *p, uint32_t bits)
+void hgr_ahci_port_event(AhciPort *p, uint32_t bits)
 {
     p->reg[P_IS] |= bits;
-    update_irq(p->s, true);
-}
-
-/* Received FISes */
-
-static bool fis_receive_on(const AhciPort *p)
-{
-    return p->reg[P_CMD] & PCMD_FRE;
-}
-
-static void write_fis(AhciPort *p, unsigned off, const uint8_t *fis, size_t len)
-{
-    uint64_t fb = addr64(p->reg[P_FB], p->reg[P_FBU]);
-
-    if (fis_receive_on(p) && !hgr_mem_write(p->s->mem, fb + off, fis, len))
-        guest_warn(p->s, "port %u: FIS area 0x%" G_GINT64_MODIFIER "x is not RAM", p->index, fb);
-}
-
-static void put_sig(uint8_t *fis, uint32_t sig)
-{
-    fis[FIS_COUNT] = (uint8_t)sig;
-    fis[FIS_LBA0] = (uint8_t)(sig >> 8);
-    fis[FIS_LBA1] = (uint8_t)(sig >> 16);
-    fis[FIS_LBA2] = (uint8_t)(sig >> 24);
-}
-
-static void post_d2h(AhciPort *p, uint8_t status, uint8_t error, uint32_t sig, bool irq)
-{
-    uint8_t fis[FIS_H2D_LEN] = { 0x34, irq ? 0x40 : 0, status, error };
-
-    if (sig)
-        put_sig(fis, sig);
-    write_fis(p, RFIS_D2H, fis, sizeof(fis));
-    p->reg[P_TFD] = (uint32_t)error << 8 | status;
-}
-
-static void post_pio_setup(AhciPort *p, uint8_t status, uint32_t count)
-{
-    uint8_t fis[20] = { 0x5f, 0x60, status | ATA_ST_DRQ, 0 };
-
-    fis[15] = status;                       /* E_Status: what Linux takes as the result */
-    fis[16] = (uint8_t)count;
-    fis[17] = (uint8_t)(count >> 8);
-    write_fis(p, RFIS_PIO, fis, sizeof(fis));
-}
-
-/* Set Device Bits: queued commands in sactive are done. */
-static void post_sdb(AhciPort *p, uint8_t status, uint8_t error, uint32_t sactive)
-{
-    uint8_t fis[8] = { 0xa1, 0x40, status & 0x77, error };
-
-    hgr_io_put(fis + 4, 4, sactive);
-    write_fis(p, RFIS_SDB, fis, sizeof(fis));
-    p->reg[P_TFD] = (uint32_t)error << 8 | status;
+    hgr_ahci_update_irq(p->s, true);
 }
 
 /* The link */
 
-static uint32_t drive_sig(const AhciPort *p)
+uint32_t hgr_ahci_drive_sig(const AhciPort *p)
 {
     return p->drive.kind == AHCI_DRIVE_CD ? SIG_ATAPI : SIG_ATA;
 }
@@ -226,33 +102,14 @@ static void link_up(AhciPort *p)
     if (p->drive.kind == AHCI_DRIVE_NONE)
         return;
     p->reg[P_SSTS] = SSTS_UP;
-    p->reg[P_SIG] = drive_sig(p);
+    p->reg[P_SIG] = hgr_ahci_drive_sig(p);
     p->reg[P_TFD] = ATA_ST_OK;
     p->sig_pending = !fis_receive_on(p);
     if (!p->sig_pending)
-        post_d2h(p, ATA_ST_OK, 0, drive_sig(p), false);
+        hgr_ahci_post_d2h(p, ATA_ST_OK, 0, hgr_ahci_drive_sig(p), false);
 }
 
-/* Waits for the block requests of p's commands and forgets the commands.
- * The lock is held once on entry, by this thread. */
-static void port_quiesce(AhciPort *p)
-{
-    Ahci *s = p->s;
-
-    if (p->inflight) {
-        HgrBlock *blk = p->drive.blk;
-        p->cancelled = true;
-        while (p->inflight) {
-            g_rec_mutex_unlock(&s->lock);
-            hgr_block_drain(blk);
-            g_rec_mutex_lock(&s->lock);
-        }
-        p->cancelled = false;
-    }
-    p->busy = p->ncq_busy = 0;
-}
-
-static void drive_reset(AhciDrive *d)
+void hgr_ahci_drive_reset(AhciDrive *d)
 {
     if (d->kind == AHCI_DRIVE_DISK)
         hgr_ata_disk_reset(d);
@@ -263,7 +120,7 @@ static void drive_reset(AhciDrive *d)
 /* COMRESET and HBA reset: registers to power-on values, link down. */
 static void port_reset(AhciPort *p, bool hba_reset)
 {
-    port_quiesce(p);
+    hgr_ahci_port_quiesce(p);
     uint32_t keep[N_PREGS];
     memcpy(keep, p->reg, sizeof(keep));
     memset(p->reg, 0, sizeof(p->reg));
@@ -281,232 +138,8 @@ static void port_reset(AhciPort *p, bool hba_reset)
     p->reg[P_TFD] = 0x7f;
     if (p->drive.kind == AHCI_DRIVE_CD)
         p->reg[P_CMD] |= PCMD_ATAPI;
-    drive_reset(&p->drive);
+    hgr_ahci_drive_reset(&p->drive);
     p->sig_pending = false;
-}
-
-/* Commands */
-
-static AhciPort *port_of(AhciCmd *c)
-{
-    return c->port;
-}
-
-bool hgr_ahci_cmd_map(AhciCmd *c, uint64_t len)
-{
-    unsigned need = (unsigned)c->prdtl + HGR_MEM_MAX_REGIONS;
-
-    c->iovcnt = 0;
-    c->mapped = 0;
-    if (c->iovcap < need) {
-        c->iov = g_renew(struct iovec, c->iov, need);
-        c->iovcap = need;
-    }
-    for (unsigned i = 0; i < c->prdtl && c->mapped < len; i++) {
-        uint8_t e[16];
-        if (!hgr_mem_read(c->mem, c->ctba + 0x80 + 16ull * i, e, sizeof(e)))
-            return false;
-        uint64_t dba = addr64(le32(e), le32(e + 4));
-        uint64_t take = MIN((uint64_t)(le32(e + 12) & 0x3fffff) + 1, len - c->mapped);
-        if (!hgr_mem_iov(c->mem, dba, take, c->iov, &c->iovcnt, c->iovcap))
-            return false;
-        c->mapped += take;
-    }
-    return true;
-}
-
-bool hgr_ahci_cmd_reply(AhciCmd *c, const void *buf, size_t len)
-{
-    if (!hgr_ahci_cmd_map(c, len))
-        return false;
-    c->transferred = (uint32_t)hgr_iov_from_buf(c->iov, c->iovcnt, 0, buf, c->mapped);
-    return true;
-}
-
-static void block_done(HgrBlockReq *r, int ret)
-{
-    AhciCmd *c = r->opaque;
-    AhciPort *p = port_of(c);
-    Ahci *s = p->s;
-
-    g_rec_mutex_lock(&s->lock);
-    p->inflight--;
-    if (p->cancelled)
-        p->busy &= ~(1u << c->slot);
-    else
-        c->io_done(c, ret);
-    g_rec_mutex_unlock(&s->lock);
-}
-
-void hgr_ahci_cmd_io(AhciCmd *c, HgrBlockOp op, uint64_t offset, AhciIoDone done)
-{
-    AhciPort *p = port_of(c);
-    bool data = op == HGR_BLOCK_READ || op == HGR_BLOCK_WRITE;
-
-    c->io_done = done;
-    c->breq = (HgrBlockReq){ .op = op, .offset = offset, .iov = data ? c->iov : NULL,
-                             .iovcnt = data ? c->iovcnt : 0, .done = block_done,
-                             .opaque = c };
-    p->inflight++;
-    hgr_block_submit(c->drive->blk, &c->breq);
-}
-
-static void port_run(AhciPort *p);
-
-bool hgr_ahci_cmd_ncq_begin(AhciCmd *c)
-{
-    AhciPort *p = port_of(c);
-    uint32_t bit = 1u << c->slot;
-
-    if (!(p->reg[P_SACT] & bit))
-        return false;
-    /* Accepted: the D2H FIS (no interrupt) frees the slot in CI; the
-     * result comes later in a Set Device Bits FIS. */
-    c->ncq = true;
-    p->ncq_busy |= bit;
-    post_d2h(p, ATA_ST_DRDY, 0, 0, false);
-    p->reg[P_CI] &= ~bit;
-    return true;
-}
-
-void hgr_ahci_cmd_done(AhciCmd *c, uint8_t status, uint8_t error)
-{
-    AhciPort *p = port_of(c);
-    uint64_t hdr = addr64(p->reg[P_CLB], p->reg[P_CLBU]) + 32ull * c->slot;
-    uint32_t bit = 1u << c->slot, events;
-
-    hgr_mem_write_u32(p->s->mem, hdr + 4, c->transferred);     /* PRDBC; unwritable: the guest's loss */
-    if (c->ncq) {
-        post_sdb(p, status, error, bit);
-        p->ncq_busy &= ~bit;
-        events = PIS_SDBS;
-    } else {
-        events = PIS_DHRS;
-        if (c->pio && !(status & ATA_ST_ERR)) {
-            post_pio_setup(p, status, c->transferred);
-            events |= PIS_PSS;
-        }
-        post_d2h(p, status, error, c->sig, true);
-        p->reg[P_CI] &= ~bit;
-    }
-    if (status & ATA_ST_ERR)
-        events |= PIS_TFES;
-    p->reg[P_SACT] &= ~bit;
-    p->busy &= ~bit;
-    port_event(p, events);
-    port_run(p);
-}
-
-/* A command the HBA itself refuses: the drive never sees it. */
-static void cmd_fail(AhciCmd *c, const char *why)
-{
-    guest_warn(port_of(c)->s, "port %u slot %u: %s", port_of(c)->index, c->slot, why);
-    hgr_ahci_cmd_done(c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT);
-}
-
-/* A FIS without the C bit: device control. SRST set then cleared is a
- * software reset, answered by the signature. */
-static void device_control(AhciCmd *c)
-{
-    AhciPort *p = port_of(c);
-
-    if (c->fis[FIS_CONTROL] & 0x04) {
-        drive_reset(&p->drive);
-        p->reg[P_CI] &= ~(1u << c->slot);
-        p->busy &= ~(1u << c->slot);
-        update_irq(p->s, false);
-        return;
-    }
-    c->sig = drive_sig(p);
-    hgr_ahci_cmd_done(c, ATA_ST_OK, 0);
-}
-
-static bool is_queued(const AhciCmd *c)
-{
-    return c->fis[FIS_TYPE] == 0x27 && (c->fis[FIS_FLAGS] & 0x80) &&
-           (c->fis[FIS_COMMAND] == 0x60 || c->fis[FIS_COMMAND] == 0x61);
-}
-
-/* Fetches and starts the command in slot; false when it has to wait for
- * the port (a non-queued command runs alone). */
-static bool start_command(AhciPort *p, unsigned slot)
-{
-    AhciCmd *c = &p->cmds[slot];
-    uint64_t hdr_gpa = addr64(p->reg[P_CLB], p->reg[P_CLBU]) + 32ull * slot;
-    uint8_t hdr[16];
-
-    c->slot = slot;
-    c->transferred = 0;
-    c->pio = c->ncq = false;
-    c->sig = 0;
-    c->prdtl = 0;
-    c->iovcnt = 0;
-    bool hdr_ok = hgr_mem_read(p->s->mem, hdr_gpa, hdr, sizeof(hdr));
-    uint32_t dw0 = hdr_ok ? le32(hdr) : 0;
-    c->prdtl = (uint16_t)(dw0 >> 16);
-    c->ctba = hdr_ok ? addr64(le32(hdr + 8) & ~0x7fu, le32(hdr + 12)) : 0;
-    bool table_ok = hdr_ok && hgr_mem_read(p->s->mem, c->ctba, c->fis, sizeof(c->fis)) &&
-                    hgr_mem_read(p->s->mem, c->ctba + 0x40, c->acmd, sizeof(c->acmd));
-    if (!table_ok)
-        memset(c->fis, 0, sizeof(c->fis));
-    if (p->busy && (!is_queued(c) || (p->busy & ~p->ncq_busy)))
-        return false;
-    p->busy |= 1u << slot;
-
-    if (!hdr_ok) {
-        /* No header to write PRDBC to either: a host bus error. */
-        guest_warn(p->s, "port %u: command list at 0x%" G_GINT64_MODIFIER "x is not RAM",
-                   p->index, hdr_gpa);
-        post_d2h(p, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT, 0, true);
-        p->reg[P_CI] &= ~(1u << slot);
-        p->busy &= ~(1u << slot);
-        port_event(p, PIS_HBFS | PIS_TFES);
-        return true;
-    }
-    unsigned cfl = dw0 & 0x1f;
-    if (cfl < FIS_H2D_LEN / 4 || cfl > 16)
-        cmd_fail(c, "command FIS length out of range");
-    else if (!table_ok)
-        cmd_fail(c, "command table is not RAM");
-    else if (c->fis[FIS_TYPE] != 0x27)
-        cmd_fail(c, "not a host-to-device register FIS");
-    else if (!(c->fis[FIS_FLAGS] & 0x80))
-        device_control(c);
-    else if (p->drive.kind == AHCI_DRIVE_DISK)
-        hgr_ata_disk_exec(&p->drive, c);
-    else if (p->drive.kind == AHCI_DRIVE_CD)
-        hgr_atapi_cd_exec(&p->drive, c);
-    else
-        cmd_fail(c, "no drive on this port");
-    return true;
-}
-
-/* A tag issued again while its queued command runs: refused, and the
- * queued one carries on (its command structure is in use). */
-static void reject_reissue(AhciPort *p, uint32_t slots)
-{
-    guest_warn(p->s, "port %u: queued tags 0x%x issued again while in flight", p->index, slots);
-    p->reg[P_CI] &= ~slots;
-    post_d2h(p, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT, 0, true);
-    port_event(p, PIS_TFES);
-}
-
-/* Issues the commands in CI, lowest slot first: bounded because each pass
- * clears a CI bit or marks a slot busy. */
-static void port_run(AhciPort *p)
-{
-    if (p->running)
-        return;
-    p->running = true;
-    if (p->reg[P_CI] & p->ncq_busy)
-        reject_reissue(p, p->reg[P_CI] & p->ncq_busy);
-    for (unsigned n = 0; n < 2 * N_SLOTS; n++) {
-        uint32_t pending = p->reg[P_CI] & ~p->busy;
-        if (!(p->reg[P_CMD] & PCMD_ST) || !pending ||
-            !start_command(p, (unsigned)__builtin_ctz(pending)))
-            break;
-    }
-    p->running = false;
 }
 
 /* Port registers */
@@ -520,7 +153,7 @@ static void write_cmd(AhciPort *p, uint32_t val)
     if (val & PCMD_CLO)
         p->reg[P_TFD] &= ~(uint32_t)(ATA_ST_BSY | ATA_ST_DRQ);
     if ((old & PCMD_ST) && !(cmd & PCMD_ST)) {
-        port_quiesce(p);
+        hgr_ahci_port_quiesce(p);
         p->reg[P_CI] = 0;
         p->reg[P_SACT] = 0;
     }
@@ -531,9 +164,9 @@ static void write_cmd(AhciPort *p, uint32_t val)
     p->reg[P_CMD] = cmd;
     if ((cmd & PCMD_FRE) && p->sig_pending) {
         p->sig_pending = false;
-        post_d2h(p, ATA_ST_OK, 0, drive_sig(p), false);
+        hgr_ahci_post_d2h(p, ATA_ST_OK, 0, hgr_ahci_drive_sig(p), false);
     }
-    port_run(p);
+    hgr_ahci_port_run(p);
 }
 
 static void write_sctl(AhciPort *p, uint32_t val)
@@ -571,7 +204,7 @@ static void port_write(AhciPort *p, unsigned r, uint32_t val)
         /* Before the port starts (or with no drive) a command goes nowhere. */
         if ((p->reg[P_CMD] & PCMD_ST) && p->drive.kind != AHCI_DRIVE_NONE) {
             p->reg[P_CI] |= val;
-            port_run(p);
+            hgr_ahci_port_run(p);
         }
         break;
     default:     break;                     /* read-only */
@@ -649,7 +282,7 @@ static void reg_write(Ahci *s, unsigned off, uint32_t val)
         if (port < HGR_AHCI_PORTS)
             port_write(&s->ports[port], (off - PORT_BASE) % PORT_SIZE / 4, val);
     }
-    update_irq(s, false);
+    hgr_ahci_update_irq(s, false);
 }
 
 static void abar_io(void *opaque, uint64_t off, uint8_t *data, unsigned len, bool is_write)
@@ -711,7 +344,7 @@ static void ahci_resume(HgrDevice *dev)
 
     g_rec_mutex_lock(&s->lock);
     for (unsigned i = 0; i < HGR_AHCI_PORTS; i++)
-        port_run(&s->ports[i]);
+        hgr_ahci_port_run(&s->ports[i]);
     g_rec_mutex_unlock(&s->lock);
 }
 
@@ -721,7 +354,7 @@ static void ahci_destroy(HgrDevice *dev)
 
     g_rec_mutex_lock(&s->lock);
     for (unsigned i = 0; i < HGR_AHCI_PORTS; i++) {
-        port_quiesce(&s->ports[i]);
+        hgr_ahci_port_quiesce(&s->ports[i]);
         for (unsigned j = 0; j < N_SLOTS; j++)
             g_free(s->ports[i].cmds[j].iov);
     }
@@ -861,7 +494,7 @@ static void ahci_set_state(HgrDevice *dev, const void *state)
     s->ghc = st->ghc;
     for (unsigned i = 0; i < HGR_AHCI_PORTS; i++) {
         AhciPort *p = &s->ports[i];
-        port_quiesce(p);
+        hgr_ahci_port_quiesce(p);
         memcpy(p->reg, st->ports[i].reg, sizeof(p->reg));
         p->sig_pending = st->ports[i].sig_pending;
         p->drive.st = st->ports[i].drive;
@@ -993,7 +626,7 @@ bool hgr_ahci_change_media(HgrDevice *dev, unsigned port, HgrBlock *blk, bool fo
         /* A read of the old medium finishes first (its result is dropped
          * with the command, which the guest retries after the attention). */
         uint32_t had_cmd = p->busy;      /* a CD has no queued commands: one at most */
-        port_quiesce(p);
+        hgr_ahci_port_quiesce(p);
         if (blk && s->iothread)
             hgr_block_attach(blk, s->iothread);
         hgr_atapi_cd_media_changed(&p->drive, blk);
