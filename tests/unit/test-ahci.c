@@ -400,6 +400,65 @@ static void test_read_write_iothread(void)
     do_read_write(true);
 }
 
+static void put_range(uint8_t *p, uint64_t lba, uint16_t n)
+{
+    uint64_t e = GUINT64_TO_LE(lba | (uint64_t)n << 48);
+    memcpy(p, &e, 8);
+}
+
+/* Discarded: all zeros, or untouched. */
+static bool zero_or(const uint8_t *got, const uint8_t *old, size_t len)
+{
+    if (memcmp(got, old, len) == 0)
+        return true;
+    for (size_t i = 0; i < len; i++)
+        if (got[i] != 0)
+            return false;
+    return true;
+}
+
+static void test_trim(void)
+{
+    Fx f;
+    uint8_t fis[20], old[8192], got[8192];
+
+    fx_init(&f, false, false);
+    port_start(&f, DISK_PORT);
+    Prd prd = { DATA, 512 };
+    ata_fis(fis, 0xec, 0, 0);
+    g_assert_cmphex(run(&f, DISK_PORT, 0, fis, NULL, &prd, 1, false), ==, 0x50);
+    g_assert_true(ram(&f, DATA)[169 * 2] & 1);              /* TRIM offered */
+
+    /* Two ranges (and empty ones): they read as zeros, or as before where
+     * the file system cannot punch holes; the sectors around are intact. */
+    pread_all(f.disk_path, 192 * 512, old, sizeof(old));
+    memset(ram(&f, DATA), 0, 512);
+    put_range(ram(&f, DATA), 200, 8);
+    put_range(ram(&f, DATA) + 24, 208, 8);
+    ata_fis(fis, 0x06, 0, 1);
+    fis[3] = 1;
+    g_assert_cmphex(run(&f, DISK_PORT, 1, fis, NULL, &prd, 1, true), ==, 0x50);
+    pread_all(f.disk_path, 192 * 512, got, sizeof(got));
+    g_assert_cmpmem(got, 8 * 512, old, 8 * 512);
+    g_assert_true(zero_or(got + 4096, old + 4096, 4096));
+
+    /* A range past the end fails the whole command before anything goes;
+     * so do zero or two blocks of ranges. */
+    pread_all(f.disk_path, 0, old, 4096);
+    put_range(ram(&f, DATA), 0, 8);
+    put_range(ram(&f, DATA) + 8, IMG_SECTORS - 1, 2);
+    uint32_t tfd = run(&f, DISK_PORT, 2, fis, NULL, &prd, 1, true);
+    expect_tfes(&f, DISK_PORT, tfd);
+    g_assert_cmphex(tfd >> 8 & 0x10, ==, 0x10);
+    pread_all(f.disk_path, 0, got, 4096);
+    g_assert_cmpmem(got, 4096, old, 4096);
+    fis[12] = 0;
+    expect_tfes(&f, DISK_PORT, run(&f, DISK_PORT, 3, fis, NULL, &prd, 1, true));
+    fis[12] = 2;
+    expect_tfes(&f, DISK_PORT, run(&f, DISK_PORT, 3, fis, NULL, &prd, 1, true));
+    fx_clear(&f);
+}
+
 static void test_hostile_commands(void)
 {
     Fx f;
@@ -997,6 +1056,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/ahci/disk-identify", test_disk_identify);
     g_test_add_func("/vmm/ahci/read-write-inline", test_read_write_inline);
     g_test_add_func("/vmm/ahci/read-write-iothread", test_read_write_iothread);
+    g_test_add_func("/vmm/ahci/trim", test_trim);
     g_test_add_func("/vmm/ahci/hostile-commands", test_hostile_commands);
     g_test_add_func("/vmm/ahci/commands-before-start", test_commands_before_start);
     g_test_add_func("/vmm/ahci/comreset-during-dma", test_comreset_during_dma);

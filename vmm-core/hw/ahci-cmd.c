@@ -134,15 +134,16 @@ static void block_done(HgrBlockReq *r, int ret)
     g_rec_mutex_unlock(&s->lock);
 }
 
-void hgr_ahci_cmd_io(AhciCmd *c, HgrBlockOp op, uint64_t offset, AhciIoDone done)
+void hgr_ahci_cmd_io(AhciCmd *c, HgrBlockOp op, uint64_t offset, uint64_t len,
+                     AhciIoDone done)
 {
     AhciPort *p = port_of(c);
     bool data = op == HGR_BLOCK_READ || op == HGR_BLOCK_WRITE;
 
     c->io_done = done;
-    c->breq = (HgrBlockReq){ .op = op, .offset = offset, .iov = data ? c->iov : NULL,
-                             .iovcnt = data ? c->iovcnt : 0, .done = block_done,
-                             .opaque = c };
+    c->breq = (HgrBlockReq){ .op = op, .offset = offset, .len = data ? 0 : len,
+                             .iov = data ? c->iov : NULL, .iovcnt = data ? c->iovcnt : 0,
+                             .done = block_done, .opaque = c };
     p->inflight++;
     hgr_block_submit(c->drive->blk, &c->breq);
 }

@@ -92,6 +92,9 @@ struct AhciCmd {
     uint32_t sig;               /* nonzero: the D2H FIS carries this signature */
     HgrBlockReq breq;
     AhciIoDone io_done;
+    /* DATA SET MANAGEMENT: the ranges, copied out, and the next one. */
+    uint8_t dsm[ATA_SECTOR];
+    unsigned dsm_n, dsm_i;
 };
 
 /* Describes the first len bytes of the command's PRDT as host iovecs in
@@ -101,9 +104,10 @@ bool hgr_ahci_cmd_map(AhciCmd *c, uint64_t len);
 /* Copies a reply (IDENTIFY data, SCSI data-in) into the PRDT, as far as it
  * reaches; false when the PRDT is unusable. */
 bool hgr_ahci_cmd_reply(AhciCmd *c, const void *buf, size_t len);
-/* Submits op on the drive's medium over c->iov (already mapped); done runs
- * with the HBA lock held. */
-void hgr_ahci_cmd_io(AhciCmd *c, HgrBlockOp op, uint64_t offset, AhciIoDone done);
+/* Submits op on the drive's medium: READ and WRITE over c->iov (already
+ * mapped), DISCARD of len bytes. done runs with the HBA lock held. */
+void hgr_ahci_cmd_io(AhciCmd *c, HgrBlockOp op, uint64_t offset, uint64_t len,
+                     AhciIoDone done);
 /* A queued (NCQ) command with a matching SActive bit is accepted and its
  * slot freed; false when the driver did not set SActive for it. */
 bool hgr_ahci_cmd_ncq_begin(AhciCmd *c);

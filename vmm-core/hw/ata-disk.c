@@ -4,10 +4,11 @@
  * DMA ones with a PIO setup FIS. */
 #include <string.h>
 
+#include "../virtio/virtqueue.h"
 #include "ahci-drive.h"
 
 enum {
-    ATA_DEVICE_RESET = 0x08, ATA_RECALIBRATE = 0x10,
+    ATA_DSM = 0x06, ATA_DEVICE_RESET = 0x08, ATA_RECALIBRATE = 0x10,
     ATA_READ_PIO = 0x20, ATA_READ_PIO_EXT = 0x24, ATA_READ_DMA_EXT = 0x25,
     ATA_WRITE_PIO = 0x30, ATA_WRITE_PIO_EXT = 0x34, ATA_WRITE_DMA_EXT = 0x35,
     ATA_VERIFY = 0x40, ATA_VERIFY_EXT = 0x42, ATA_INIT_PARAMS = 0x91,
@@ -23,6 +24,8 @@ enum {
 #define XFER_UDMA5      0x45
 #define NCQ_DEPTH       32
 #define LOG_NCQ_ERROR   0x10
+#define DSM_TRIM        0x01
+#define DSM_RANGES      (ATA_SECTOR / 8)    /* one block of ranges per command */
 
 void hgr_ata_put_string(uint16_t *words, const char *s, unsigned n_words)
 {
@@ -109,7 +112,9 @@ static void identify(AhciDrive *d, AhciCmd *c)
     w[87] = 0x4000;
     for (unsigned i = 0; i < 4; i++)
         w[100 + i] = (uint16_t)(n >> (16 * i));
+    w[105] = 1;                                     /* DSM: one block of ranges */
     w[106] = 0x4000;                                /* 512-byte logical sectors */
+    w[169] = hgr_block_readonly(d->blk) ? 0 : 0x0001;   /* TRIM */
     hgr_ata_identify_reply(c, w);
 }
 
@@ -160,7 +165,7 @@ static void transfer(AhciDrive *d, AhciCmd *c, bool write, uint64_t lba, uint32_
      * fails the command before any byte moves. */
     if (!hgr_ahci_cmd_map(c, len) || c->mapped < len)
         return disk_done(d, c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT);
-    hgr_ahci_cmd_io(c, write ? HGR_BLOCK_WRITE : HGR_BLOCK_READ, lba * ATA_SECTOR, rw_done);
+    hgr_ahci_cmd_io(c, write ? HGR_BLOCK_WRITE : HGR_BLOCK_READ, lba * ATA_SECTOR, 0, rw_done);
 }
 
 static void read_write(AhciDrive *d, AhciCmd *c, bool write, bool pio)
@@ -220,6 +225,46 @@ static void read_log(AhciDrive *d, AhciCmd *c)
     hgr_ahci_cmd_done(c, ATA_ST_OK, 0);
 }
 
+/* DATA SET MANAGEMENT, TRIM: up to 64 ranges of (48-bit LBA, 16-bit
+ * count), all checked first, then discarded one after the other (the
+ * command owns one block request). */
+static void trim_next(AhciCmd *c, int ret)
+{
+    if (ret < 0)
+        return disk_done(c->drive, c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT);
+    while (c->dsm_i < c->dsm_n) {
+        uint64_t e = 0;
+        memcpy(&e, c->dsm + 8 * c->dsm_i++, 8);
+        e = GUINT64_FROM_LE(e);
+        if (e >> 48)
+            return hgr_ahci_cmd_io(c, HGR_BLOCK_DISCARD, (e & 0xffffffffffffull) * ATA_SECTOR,
+                                   (e >> 48) * ATA_SECTOR, trim_next);
+    }
+    disk_done(c->drive, c, ATA_ST_OK, 0);
+}
+
+static void trim(AhciDrive *d, AhciCmd *c)
+{
+    uint32_t blocks = (uint32_t)c->fis[FIS_COUNT] | (uint32_t)c->fis[FIS_COUNT_EXP] << 8;
+
+    if (!(c->fis[FIS_FEATURE] & DSM_TRIM) || blocks != 1 || hgr_block_readonly(d->blk) ||
+        !hgr_ahci_cmd_map(c, ATA_SECTOR) || c->mapped < ATA_SECTOR)
+        return disk_done(d, c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT);
+    hgr_iov_to_buf(c->iov, c->iovcnt, 0, c->dsm, ATA_SECTOR);       /* one copy */
+    for (unsigned i = 0; i < DSM_RANGES; i++) {
+        uint64_t e = 0;
+        memcpy(&e, c->dsm + 8 * i, 8);
+        e = GUINT64_FROM_LE(e);
+        uint64_t lba = e & 0xffffffffffffull, n = e >> 48;
+        if (n && (lba > d->sectors || n > d->sectors - lba))
+            return disk_done(d, c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_IDNF | ATA_ER_ABRT);
+    }
+    c->transferred = ATA_SECTOR;
+    c->dsm_n = DSM_RANGES;
+    c->dsm_i = 0;
+    trim_next(c, 0);
+}
+
 static void flush_done(AhciCmd *c, int ret)
 {
     hgr_ahci_cmd_done(c, ret < 0 ? ATA_ST_DRDY | ATA_ST_ERR : ATA_ST_OK,
@@ -270,10 +315,12 @@ void hgr_ata_disk_exec(AhciDrive *d, AhciCmd *c)
         return fpdma(d, c, false);
     case ATA_WRITE_FPDMA:
         return fpdma(d, c, true);
+    case ATA_DSM:
+        return trim(d, c);
     case ATA_READ_LOG_EXT: case ATA_READ_LOG_DMA_EXT:
         return read_log(d, c);
     case ATA_FLUSH: case ATA_FLUSH_EXT:
-        return hgr_ahci_cmd_io(c, HGR_BLOCK_FLUSH, 0, flush_done);
+        return hgr_ahci_cmd_io(c, HGR_BLOCK_FLUSH, 0, 0, flush_done);
     case ATA_SET_FEATURES:
         return set_features(d, c);
     case ATA_VERIFY: case ATA_VERIFY_EXT: case ATA_RECALIBRATE: case ATA_INIT_PARAMS:

@@ -168,7 +168,7 @@ static void read_sectors(AhciDrive *d, AhciCmd *c)
     uint64_t len = (uint64_t)count * CD_SECTOR;
     if (!hgr_ahci_cmd_map(c, len) || c->mapped < len)
         return hgr_ahci_cmd_done(c, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT);
-    hgr_ahci_cmd_io(c, HGR_BLOCK_READ, lba * CD_SECTOR, read_done);
+    hgr_ahci_cmd_io(c, HGR_BLOCK_READ, lba * CD_SECTOR, 0, read_done);
 }
 
 static void put_address(uint8_t *p, uint32_t lba, bool msf)
