@@ -13,6 +13,8 @@
 #include "../virtio/virtqueue.h"
 #include "ahci-port.h"
 
+#define KEEP_IOVECS     256
+
 /* Received FISes */
 
 static void write_fis(AhciPort *p, unsigned off, const uint8_t *fis, size_t len)
@@ -90,7 +92,8 @@ static AhciPort *port_of(AhciCmd *c)
 
 bool hgr_ahci_cmd_map(AhciCmd *c, uint64_t len)
 {
-    unsigned need = (unsigned)c->prdtl + HGR_MEM_MAX_REGIONS;
+    /* Every entry maps at least one byte. */
+    unsigned need = (unsigned)MIN(c->prdtl, len) + HGR_MEM_MAX_REGIONS;
 
     c->iovcnt = 0;
     c->mapped = 0;
@@ -148,8 +151,6 @@ void hgr_ahci_cmd_io(AhciCmd *c, HgrBlockOp op, uint64_t offset, uint64_t len,
     hgr_block_submit(c->drive->blk, &c->breq);
 }
 
-void hgr_ahci_port_run(AhciPort *p);
-
 bool hgr_ahci_cmd_ncq_begin(AhciCmd *c)
 {
     AhciPort *p = port_of(c);
@@ -189,6 +190,12 @@ void hgr_ahci_cmd_done(AhciCmd *c, uint8_t status, uint8_t error)
     }
     if (status & ATA_ST_ERR)
         events |= PIS_TFES;
+    /* A PRDT of thousands of entries is legal but rare: do not keep its
+     * iovecs for every slot of every port. */
+    if (c->iovcap > KEEP_IOVECS) {
+        g_clear_pointer(&c->iov, g_free);
+        c->iovcap = 0;
+    }
     p->reg[P_SACT] &= ~bit;
     p->busy &= ~bit;
     hgr_ahci_port_event(p, events);
@@ -254,7 +261,7 @@ static bool start_command(AhciPort *p, unsigned slot)
     if (!hdr_ok) {
         /* No header to write PRDBC to either: a host bus error. */
         hgr_ahci_warn(p->s, "port %u: command list at 0x%" G_GINT64_MODIFIER "x is not RAM",
-                   p->index, hdr_gpa);
+                      p->index, hdr_gpa);
         hgr_ahci_post_d2h(p, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT, 0, true);
         p->reg[P_CI] &= ~(1u << slot);
         p->busy &= ~(1u << slot);
@@ -283,7 +290,8 @@ static bool start_command(AhciPort *p, unsigned slot)
  * queued one carries on (its command structure is in use). */
 static void reject_reissue(AhciPort *p, uint32_t slots)
 {
-    hgr_ahci_warn(p->s, "port %u: queued tags 0x%x issued again while in flight", p->index, slots);
+    hgr_ahci_warn(p->s, "port %u: queued tags 0x%x issued again while in flight", p->index,
+                  slots);
     p->reg[P_CI] &= ~slots;
     hgr_ahci_post_d2h(p, ATA_ST_DRDY | ATA_ST_ERR, ATA_ER_ABRT, 0, true);
     hgr_ahci_port_event(p, PIS_TFES);
