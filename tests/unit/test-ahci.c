@@ -938,6 +938,72 @@ static void test_cd_media_change(void)
     fx_clear(&f);
 }
 
+/* SeaBIOS's probe: no COMRESET, FRE and spin-up, wait for the link, ST,
+ * then IDENTIFY PACKET DEVICE and, when that fails, IDENTIFY DEVICE; it
+ * writes SACT for every command and judges by the FIS that IS names. */
+static int seabios_command(Fx *f, unsigned p, uint8_t cmd)
+{
+    uint8_t fis[20];
+    Prd prd = { DATA, 512 };
+
+    ata_fis(fis, cmd, 0, 0);
+    fis[7] = 0;
+    build_cmd(f, p, 0, fis, NULL, &prd, 1, false);
+    wr(f, PREG(p, P_IS), rd(f, PREG(p, P_IS)));
+    wr(f, PREG(p, 0x34), 1);
+    wr(f, PREG(p, P_CI), 1);
+    wait_ci(f, p, 0);
+    uint32_t is = rd(f, PREG(p, P_IS));
+    wr(f, PREG(p, P_IS), is);
+    g_assert_cmphex(is & 3, !=, 0);
+    uint8_t status = ram(f, FB(p) + (is & 2 ? 0x20 : 0x40))[2];
+    g_assert_cmphex(status & 0x80, ==, 0);
+    if ((status & 0x61) == 0x40)
+        return 0;
+    /* Its non-queued error recovery: stop, wait for CR, start again. */
+    uint32_t cmdreg = rd(f, PREG(p, P_CMD));
+    wr(f, PREG(p, P_CMD), cmdreg & ~1u);
+    g_assert_cmphex(rd(f, PREG(p, P_CMD)) & (1u << 15), ==, 0);
+    wr(f, PREG(p, P_SERR), rd(f, PREG(p, P_SERR)));
+    wr(f, PREG(p, P_IS), rd(f, PREG(p, P_IS)));
+    g_assert_cmphex(rd(f, PREG(p, P_TFD)) & 0x88, ==, 0);
+    wr(f, PREG(p, P_CMD), rd(f, PREG(p, P_CMD)) | 1);
+    return -1;
+}
+
+static void test_seabios_probe(void)
+{
+    Fx f;
+
+    fx_init(&f, false, true);
+    const unsigned ports[] = { DISK_PORT, CD_PORT };
+    for (unsigned i = 0; i < G_N_ELEMENTS(ports); i++) {
+        unsigned p = ports[i];
+        wr(&f, PREG(p, P_CLB), CLB(p));
+        wr(&f, PREG(p, P_FB), FB(p));
+        uint32_t cmd = rd(&f, PREG(p, P_CMD)) | 1u << 4;
+        wr(&f, PREG(p, P_CMD), cmd);
+        cmd |= 1u << 1;
+        wr(&f, PREG(p, P_CMD), cmd);
+        g_assert_cmphex(rd(&f, PREG(p, P_SSTS)) & 7, ==, 3);
+        g_assert_cmphex(rd(&f, PREG(p, P_TFD)) & 0x88, ==, 0);
+        wr(&f, PREG(p, P_CMD), cmd | 1);
+        bool atapi = seabios_command(&f, p, 0xa1) == 0;
+        g_assert_true(atapi == (p == CD_PORT));
+        if (!atapi)
+            g_assert_cmpint(seabios_command(&f, p, 0xec), ==, 0);
+        const uint8_t *id = ram(&f, DATA);
+        if (atapi)
+            g_assert_cmphex(id[1] & 0x1f, ==, 0x05);       /* a CD-ROM */
+        else
+            g_assert_cmphex(id[83 * 2 + 1] & 0x04, ==, 0x04);
+        g_assert_cmphex(rd(&f, PREG(p, 0x34)), ==, 0);
+    }
+    /* The empty port: no link within its 10 ms. */
+    g_assert_cmphex(rd(&f, PREG(EMPTY_PORT, P_SSTS)) & 7, ==, 0);
+    fx_clear(&f);
+}
+
 /* Save and load */
 
 static void test_save_load(void)
@@ -1066,6 +1132,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/ahci/cd-identify", test_cd_identify);
     g_test_add_func("/vmm/ahci/cd-read", test_cd_read);
     g_test_add_func("/vmm/ahci/cd-media-change", test_cd_media_change);
+    g_test_add_func("/vmm/ahci/seabios-probe", test_seabios_probe);
     g_test_add_func("/vmm/ahci/save-load", test_save_load);
     g_test_add_func("/vmm/ahci/load-forged", test_load_forged);
     return g_test_run();
