@@ -24,14 +24,16 @@ static const char run_description[] =
     "\n"
     "The guest's first serial port (ttyS0) is on this terminal unless --serial says\n"
     "otherwise; press Ctrl-A then X to pull the plug. Disks appear in the guest as\n"
-    "virtio disks /dev/vda, /dev/vdb, ... in the order given. With --net user the\n"
+    "virtio disks /dev/vda, /dev/vdb, ... in the order given; bus=sata puts one on\n"
+    "the AHCI controller (/dev/sdX), bus=nvme on its own NVMe controller\n"
+    "(/dev/nvmeXn1). --cdrom adds a SATA CD-ROM drive (/dev/sr0). With --net user the\n"
     "guest gets 10.0.2.15 by DHCP, reaches the host as 10.0.2.2 and DNS at 10.0.2.3.\n"
     "\n"
     "Exit status: 0 when the guest powers off, 1 on an error or a failed VM,\n"
     "2 on a usage error, 128+N when stopped by signal N.";
 
 typedef struct {
-    char *kernel, *initrd, *append, *serial, *console, *kvm, *firmware;
+    char *kernel, *initrd, *append, *serial, *console, *kvm, *firmware, *cdrom;
     char **disks, **nets;
     int memory, cpus;
 } RunOptions;
@@ -49,12 +51,28 @@ static bool parse_bool(const char *v, bool *out)
     return false;
 }
 
-/* PATH[,format=raw|qcow2][,readonly=on] */
+static bool parse_bus(const char *v, HgrDiskBus *bus)
+{
+    static const struct { const char *name; HgrDiskBus bus; } buses[] = {
+        { "virtio", HGR_DISK_BUS_VIRTIO }, { "sata", HGR_DISK_BUS_SATA },
+        { "nvme", HGR_DISK_BUS_NVME },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(buses); i++) {
+        if (!strcmp(v, buses[i].name)) {
+            *bus = buses[i].bus;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* PATH[,format=raw|qcow2][,readonly=on][,bus=virtio|sata|nvme] */
 static bool parse_disk(HgrVmConfig *c, const char *spec, GError **error)
 {
     g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
     bool readonly = false;
     HgrDiskFormat format = HGR_DISK_FORMAT_RAW;
+    HgrDiskBus bus = HGR_DISK_BUS_VIRTIO;
 
     if (!parts[0] || !*parts[0]) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -80,14 +98,21 @@ static bool parse_disk(HgrVmConfig *c, const char *spec, GError **error)
                             "--disk %s: readonly takes on or off, not '%s'", parts[0], val);
                 return false;
             }
+        } else if (!strcmp(key, "bus")) {
+            if (!parse_bus(val, &bus)) {
+                g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                            "--disk %s: bus '%s' is not one of virtio, sata, nvme", parts[0],
+                            val);
+                return false;
+            }
         } else {
             g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                        "--disk %s: unknown option '%s' (known: format, readonly)",
+                        "--disk %s: unknown option '%s' (known: format, readonly, bus)",
                         parts[0], key);
             return false;
         }
     }
-    hgr_vm_config_add_disk(c, parts[0], format, readonly);
+    hgr_vm_config_add_disk(c, parts[0], format, readonly)->bus = bus;
     return true;
 }
 
@@ -195,6 +220,7 @@ static HgrVmConfig *build_config(const RunOptions *o, GError **error)
     c->cpus = (unsigned)o->cpus;
     c->kvm_path = g_strdup(o->kvm);
     c->console_path = g_strdup(o->console);
+    c->cdrom = g_strdup(o->cdrom);
     if (!o->serial || !strcmp(o->serial, "stdio")) {
         c->serial = HGR_SERIAL_STDIO;
     } else if (!strcmp(o->serial, "none")) {
@@ -249,11 +275,14 @@ int hgr_cmd_run(int argc, char **argv)
           "MIB" },
         { "cpus", 'c', 0, G_OPTION_ARG_INT, &o.cpus, "Number of vCPUs (default 1)", "N" },
         { "disk", 'd', 0, G_OPTION_ARG_FILENAME_ARRAY, &o.disks,
-          "Add a virtio disk: PATH[,format=raw|qcow2][,readonly=on]", "SPEC" },
+          "Add a disk: PATH[,format=raw|qcow2][,readonly=on][,bus=virtio|sata|nvme]",
+          "SPEC" },
         { "net", 'n', 0, G_OPTION_ARG_STRING_ARRAY, &o.nets,
           "Add a NIC: user[,hostfwd=tcp:HOSTPORT-:GUESTPORT]...", "SPEC" },
         { "serial", 's', 0, G_OPTION_ARG_FILENAME, &o.serial,
           "Serial port: stdio (default), none, or a file to write", "WHERE" },
+        { "cdrom", 0, 0, G_OPTION_ARG_FILENAME, &o.cdrom,
+          "Put an ISO image in the SATA CD-ROM drive", "ISO" },
         { "console", 0, 0, G_OPTION_ARG_FILENAME, &o.console,
           "Add a virtio console (hvc0) whose output goes to FILE", "FILE" },
         { "kvm", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &o.kvm,
@@ -325,6 +354,7 @@ out:
     g_free(o.append);
     g_free(o.serial);
     g_free(o.console);
+    g_free(o.cdrom);
     g_free(o.kvm);
     g_strfreev(o.disks);
     g_strfreev(o.nets);

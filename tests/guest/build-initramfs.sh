@@ -11,7 +11,7 @@ out=${1:?usage: build-initramfs.sh OUT.cpio.gz [KVER]}
 kver=${2:-$(hgr_guest_kver)} || { echo "build-initramfs: no kernel in /boot with modules (apt-get install linux-image-amd64)" >&2; exit 1; }
 kernel=/boot/vmlinuz-$kver
 [ -r "$kernel" ] || { echo "build-initramfs: cannot read $kernel" >&2; exit 1; }
-modules="virtio_pci virtio_mmio virtio_blk virtio_net virtio_console virtio-rng"
+modules="virtio_pci virtio_mmio virtio_blk virtio_net virtio_console virtio-rng ahci sd_mod sr_mod nvme"
 
 stale=1
 if [ -s "$out" ] && [ "$(cat "$out.kver" 2>/dev/null)" = "$kver" ]; then

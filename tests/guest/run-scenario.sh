@@ -41,6 +41,17 @@ head -c 200000 /dev/urandom | base64 > www/fixture
 truncate -s 64M disk.img
 head -c 1M /dev/urandom > host-data
 dd if=host-data of=disk.img bs=1M seek=1 conv=notrunc 2>/dev/null
+# The same layout on a SATA and an NVMe disk, and an ISO for the CD-ROM.
+for d in sata nvme; do
+    truncate -s 16M $d.img
+    head -c 1M /dev/urandom > $d-host-data
+    dd if=$d-host-data of=$d.img bs=1M seek=1 conv=notrunc 2>/dev/null
+done
+mkdir -p iso && head -c 300000 /dev/urandom > iso/payload.bin
+cdrom=""
+if command -v xorriso >/dev/null; then
+    xorriso -as mkisofs -quiet -V HANGARTEST -o cd.iso iso 2>/dev/null && cdrom=$work/cd.iso
+fi
 rm -f serial.log console.log fwd-reply
 
 # HTTP GET with bash's /dev/tcp (static busybox's wget crashes in glibc NSS).
@@ -65,6 +76,7 @@ vm_kernel=$kernel vm_initrd=$initrd vm_mem=512 vm_cpus=2
 vm_append="console=ttyS0 quiet panic=-1 hangar.test=basic hangar.token=$token hangar.httpport=$http_port ${HANGAR_GUEST_APPEND:-}"
 vm_serial=$work/serial.log vm_console=$work/console.log vm_bootexit=0
 vm_disks=("$work/disk.img") vm_hostfwd=("$fwd_port-:80")
+vm_sata=$work/sata.img vm_nvme=$work/nvme.img vm_cdrom=$cdrom
 hgr_vmm_argv "$vmm"
 echo "# ${vm_argv[*]}" >&2
 start=$(date +%s.%N)
@@ -103,7 +115,7 @@ tap() {   # tap OK(0/1) DESCRIPTION [DIAGNOSTIC]
 }
 is() { [ "$1" = "$2" ] && echo 1 || echo 0; }
 
-echo "1..11"
+echo "1..14"
 echo "# VMM: $vmm"
 inits=$(tr -d '\r' < serial.log | sed -n 's/^HANGAR init uptime=//p')
 i=0
@@ -133,6 +145,17 @@ tap "$( [ "$(report hwrng-bytes)" = 64 ] && case "$(report hwrng-current)" in vi
     "/dev/hwrng (virtio-rng) gives bytes" "rng $(report hwrng-current), $(report hwrng-bytes) bytes"
 tap "$(grep -q "^HANGAR-CONSOLE $token" console.log 2>/dev/null && echo 1 || echo 0)" \
     "virtio-console output arrives in the host file"
+for d in sata nvme; do
+    tap "$( [ "$(report $d-host-sha)" = "$(sha256sum < $d-host-data | cut -d' ' -f1)" ] &&
+            [ "$(report $d-guest-sha)" = "$(sha_at $d.img 2)" ] && echo 1 || echo 0)" \
+        "a $d disk ($(report $d-dev)) reads what the host put there and keeps what the guest wrote"
+done
+if [ -n "$cdrom" ]; then
+    tap "$(is "$(report cdrom-sha)" "$(dd if=cd.iso bs=2048 count=64 2>/dev/null | sha256sum | cut -d' ' -f1)")" \
+        "the CD-ROM (/dev/sr0) reads the ISO" "guest saw: $(report cdrom-sha)"
+else
+    echo "ok $((n + 1)) - the CD-ROM reads the ISO # SKIP xorriso is not installed"; n=$((n + 1))
+fi
 if [ $failed = 1 ]; then
     echo "# serial log (tail):"; tr -d '\r' < serial.log | tail -40 | sed 's/^/#   /'
     echo "# VMM output (tail):"; tail -20 vmm.out | sed 's/^/#   /'

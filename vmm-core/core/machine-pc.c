@@ -12,9 +12,11 @@
 #include "../boot/linux-boot.h"
 #include "../chardev/chardev.h"
 #include "../hw/acpi-pm.h"
+#include "../hw/ahci.h"
 #include "../hw/boot-timer.h"
 #include "../hw/fw-cfg.h"
 #include "../hw/i8042.h"
+#include "../hw/nvme.h"
 #include "../hw/rtc-cmos.h"
 #include "../hw/serial-8250.h"
 #include "../net/net.h"
@@ -44,6 +46,7 @@ struct HgrMachine {
     HgrChardev *serial;
     HgrChardev *console;
     GPtrArray *blocks;             /* HgrBlock *, one per config disk */
+    HgrBlock *cdrom;               /* the ISO in the SATA CD-ROM drive, or NULL */
     GPtrArray *nets;               /* HgrNetBackend *, one per config net */
     HgrPciBus *pci;
     uint32_t *apic_ids;
@@ -56,7 +59,29 @@ typedef HgrDevice *(*MakeFn)(HgrVm *vm, unsigned index);
 typedef unsigned (*CountFn)(const HgrVm *vm);
 
 static unsigned one(const HgrVm *vm) { return 1; }
-static unsigned n_disks(const HgrVm *vm) { return vm->config->disks->len; }
+static unsigned n_disks_on(const HgrVm *vm, HgrDiskBus bus)
+{
+    unsigned n = 0;
+    for (guint i = 0; i < vm->config->disks->len; i++)
+        n += ((const HgrDiskConfig *)vm->config->disks->pdata[i])->bus == bus;
+    return n;
+}
+
+/* The backend of the i-th disk on `bus`, in configuration order. */
+static HgrBlock *disk_on(const HgrVm *vm, HgrDiskBus bus, unsigned i)
+{
+    for (guint k = 0; k < vm->config->disks->len; k++)
+        if (((const HgrDiskConfig *)vm->config->disks->pdata[k])->bus == bus && i-- == 0)
+            return vm->machine->blocks->pdata[k];
+    return NULL;
+}
+
+static unsigned n_virtio_disks(const HgrVm *vm) { return n_disks_on(vm, HGR_DISK_BUS_VIRTIO); }
+static unsigned n_nvme_disks(const HgrVm *vm) { return n_disks_on(vm, HGR_DISK_BUS_NVME); }
+static unsigned has_ahci(const HgrVm *vm)
+{
+    return n_disks_on(vm, HGR_DISK_BUS_SATA) > 0 || vm->config->cdrom ? 1 : 0;
+}
 static unsigned n_nets(const HgrVm *vm) { return vm->config->nets->len; }
 static unsigned has_console(const HgrVm *vm) { return vm->machine->console ? 1 : 0; }
 static unsigned has_firmware(const HgrVm *vm) { return vm->machine->rom ? 1 : 0; }
@@ -104,7 +129,27 @@ static HgrDevice *make_virtio_blk(HgrVm *vm, unsigned i)
 {
     g_autofree char *id = g_strdup_printf("virtio-blk.%u", i);
     return hgr_virtio_pci_new(id, hgr_virtio_blk_new(&vm->mem, vm->iothread,
-                                                     vm->machine->blocks->pdata[i]));
+                                                     disk_on(vm, HGR_DISK_BUS_VIRTIO, i)));
+}
+
+static HgrDevice *make_nvme(HgrVm *vm, unsigned i)
+{
+    g_autofree char *id = g_strdup_printf("nvme.%u", i);
+    return hgr_nvme_new(id, disk_on(vm, HGR_DISK_BUS_NVME, i), &vm->mem, vm->iothread);
+}
+
+/* One AHCI controller: SATA disks on ports 0.., then the CD-ROM drive. The
+ * port count was checked when the backends were opened. */
+static HgrDevice *make_ahci(HgrVm *vm, unsigned i)
+{
+    HgrDevice *dev = hgr_ahci_new("ahci.0", &vm->mem, vm->iothread);
+    unsigned port = 0, n = n_disks_on(vm, HGR_DISK_BUS_SATA);
+
+    for (unsigned k = 0; k < n; k++)
+        hgr_ahci_attach_disk(dev, port++, disk_on(vm, HGR_DISK_BUS_SATA, k), NULL);
+    if (vm->config->cdrom)
+        hgr_ahci_attach_cdrom(dev, port, vm->machine->cdrom, NULL);
+    return dev;
 }
 
 static HgrDevice *make_virtio_net(HgrVm *vm, unsigned i)
@@ -139,7 +184,9 @@ static const struct {
     { make_pm,             one },
     { make_host_bridge,    one },
     { make_fw_cfg,         has_firmware },
-    { make_virtio_blk,     n_disks },
+    { make_ahci,           has_ahci },
+    { make_nvme,           n_nvme_disks },
+    { make_virtio_blk,     n_virtio_disks },
     { make_virtio_net,     n_nets },
     { make_virtio_rng,     one },
     { make_virtio_console, has_console },
@@ -283,6 +330,15 @@ static bool open_backends(HgrVm *vm, GError **error)
             return false;
         g_ptr_array_add(m->blocks, b);
     }
+    if (n_disks_on(vm, HGR_DISK_BUS_SATA) + (c->cdrom ? 1 : 0) > HGR_AHCI_PORTS) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
+                    "at most %u SATA drives (disks and the CD-ROM) fit on the controller",
+                    HGR_AHCI_PORTS);
+        return false;
+    }
+    /* An ISO is read-only and raw by definition: it is never probed. */
+    if (c->cdrom && !(m->cdrom = hgr_block_open(c->cdrom, HGR_DISK_FORMAT_RAW, true, error)))
+        return false;
     for (guint i = 0; i < c->nets->len; i++) {
         HgrNetBackend *n = hgr_net_slirp_new(c->nets->pdata[i], error);
         if (!n)
@@ -302,6 +358,8 @@ static void attach_backends(HgrVm *vm)
         hgr_chardev_attach(m->console, vm->iothread);
     for (guint i = 0; i < m->blocks->len; i++)
         hgr_block_attach(m->blocks->pdata[i], vm->iothread);
+    if (m->cdrom)
+        hgr_block_attach(m->cdrom, vm->iothread);
     for (guint i = 0; i < m->nets->len; i++)
         hgr_net_attach(m->nets->pdata[i], vm->iothread);
 }
@@ -425,6 +483,8 @@ void hgr_machine_pause(HgrVm *vm)
 
     for (guint i = 0; m && i < m->blocks->len; i++)
         hgr_block_drain(m->blocks->pdata[i]);
+    if (m && m->cdrom)
+        hgr_block_drain(m->cdrom);
 }
 
 void hgr_machine_free(HgrVm *vm)
@@ -436,6 +496,7 @@ void hgr_machine_free(HgrVm *vm)
     g_clear_pointer(&m->pci, hgr_pci_bus_free);
     for (guint i = 0; i < m->blocks->len; i++)
         hgr_block_free(m->blocks->pdata[i]);
+    g_clear_pointer(&m->cdrom, hgr_block_free);
     for (guint i = 0; i < m->nets->len; i++)
         hgr_net_free(m->nets->pdata[i]);
     g_ptr_array_unref(m->blocks);

@@ -44,6 +44,7 @@ void hgr_vm_config_free(HgrVmConfig *c)
     g_free(c->initrd);
     g_free(c->cmdline);
     g_free(c->flat_image);
+    g_free(c->cdrom);
     g_ptr_array_unref(c->disks);
     g_ptr_array_unref(c->nets);
     g_free(c->serial_path);
@@ -52,14 +53,16 @@ void hgr_vm_config_free(HgrVmConfig *c)
     g_free(c);
 }
 
-void hgr_vm_config_add_disk(HgrVmConfig *c, const char *path, HgrDiskFormat format,
-                            bool readonly)
+HgrDiskConfig *hgr_vm_config_add_disk(HgrVmConfig *c, const char *path, HgrDiskFormat format,
+                                      bool readonly)
 {
     HgrDiskConfig *d = g_new0(HgrDiskConfig, 1);
     d->path = g_strdup(path);
     d->format = format;
     d->readonly = readonly;
+    d->bus = HGR_DISK_BUS_VIRTIO;
     g_ptr_array_add(c->disks, d);
+    return d;
 }
 
 HgrNetConfig *hgr_vm_config_add_net(HgrVmConfig *c)

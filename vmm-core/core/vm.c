@@ -274,11 +274,12 @@ static HgrVmConfig *config_copy(const HgrVmConfig *c)
     d->initrd = g_strdup(c->initrd);
     d->cmdline = g_strdup(c->cmdline);
     d->flat_image = g_strdup(c->flat_image);
+    d->cdrom = g_strdup(c->cdrom);
     d->flat_addr = c->flat_addr;
     d->flat_64bit = c->flat_64bit;
     for (guint i = 0; i < c->disks->len; i++) {
         const HgrDiskConfig *disk = c->disks->pdata[i];
-        hgr_vm_config_add_disk(d, disk->path, disk->format, disk->readonly);
+        hgr_vm_config_add_disk(d, disk->path, disk->format, disk->readonly)->bus = disk->bus;
     }
     for (guint i = 0; i < c->nets->len; i++) {
         const HgrNetConfig *net = c->nets->pdata[i];

@@ -47,10 +47,20 @@ typedef enum {
  * 64 KiB clusters). Refuses to overwrite an existing file. */
 bool hgr_block_create(const char *path, HgrDiskFormat format, uint64_t size, GError **error);
 
+/* Which controller a disk hangs off: virtio-blk (fastest, needs drivers in
+ * the guest), SATA on the AHCI controller or NVMe (inbox drivers in Windows
+ * and every Linux). */
+typedef enum {
+    HGR_DISK_BUS_VIRTIO,
+    HGR_DISK_BUS_SATA,
+    HGR_DISK_BUS_NVME,
+} HgrDiskBus;
+
 typedef struct {
     char *path;
     HgrDiskFormat format;
     bool readonly;
+    HgrDiskBus bus;
 } HgrDiskConfig;
 
 typedef struct {
@@ -96,6 +106,7 @@ typedef struct {
     bool flat_64bit;
 
     GPtrArray *disks;     /* of HgrDiskConfig *, in bus order */
+    char *cdrom;          /* an ISO in the SATA CD-ROM drive, or NULL: no drive */
     GPtrArray *nets;      /* of HgrNetConfig * */
 
     HgrSerialKind serial;
@@ -108,8 +119,9 @@ typedef struct {
 
 HgrVmConfig *hgr_vm_config_new(void);
 void hgr_vm_config_free(HgrVmConfig *config);
-void hgr_vm_config_add_disk(HgrVmConfig *config, const char *path, HgrDiskFormat format,
-                            bool readonly);
+/* Adds a virtio disk; set ->bus on the result for another controller. */
+HgrDiskConfig *hgr_vm_config_add_disk(HgrVmConfig *config, const char *path,
+                                      HgrDiskFormat format, bool readonly);
 HgrNetConfig *hgr_vm_config_add_net(HgrVmConfig *config);
 void hgr_net_config_add_hostfwd(HgrNetConfig *net, bool udp, const char *host_addr,
                                 uint16_t host_port, uint16_t guest_port);
