@@ -442,16 +442,16 @@ static void add_boot_order(HgrVm *vm)
     hgr_fw_cfg_add_file(vm->machine->fw_cfg, "bootorder", order->str, order->len + 1, false);
 }
 
-/* Files only a firmware reads: its boot order and the ACPI tables it loads. */
-static bool add_firmware_files(HgrVm *vm, GError **error)
+/* What the ACPI tables describe; the APIC IDs live on the machine. */
+static HgrAcpiConfig acpi_config(HgrVm *vm)
 {
     HgrMachine *m = vm->machine;
-    HgrAcpiBlobs blobs = { 0 };
 
+    g_free(m->apic_ids);
     m->apic_ids = g_new(uint32_t, vm->n_vcpus);
     for (unsigned i = 0; i < vm->n_vcpus; i++)
         m->apic_ids[i] = vm->vcpus[i].apic_id;
-    HgrAcpiConfig acpi = {
+    return (HgrAcpiConfig){
         .n_cpus = vm->n_vcpus,
         .apic_ids = m->apic_ids,
         .mmio32_base = HGR_PCI_MMIO_BASE,
@@ -459,6 +459,15 @@ static bool add_firmware_files(HgrVm *vm, GError **error)
         .mmio64_base = hgr_mem_top(&vm->mem),
         .mmio64_size = HGR_PCI_MMIO64_SIZE,
     };
+}
+
+/* Files only a firmware reads: its boot order and the ACPI tables it loads. */
+static bool add_firmware_files(HgrVm *vm, GError **error)
+{
+    HgrMachine *m = vm->machine;
+    HgrAcpiBlobs blobs = { 0 };
+
+    HgrAcpiConfig acpi = acpi_config(vm);
     if (!hgr_acpi_build_firmware(&acpi, &blobs, error))
         return false;
     const GBytes *files[] = { blobs.tables, blobs.rsdp, blobs.loader };
@@ -581,18 +590,7 @@ bool hgr_machine_load(HgrVm *vm, GError **error)
     if (m->rom)
         return load_firmware(vm, error);
 
-    g_free(m->apic_ids);
-    m->apic_ids = g_new(uint32_t, vm->n_vcpus);
-    for (unsigned i = 0; i < vm->n_vcpus; i++)
-        m->apic_ids[i] = vm->vcpus[i].apic_id;
-    HgrAcpiConfig acpi = {
-        .n_cpus = vm->n_vcpus,
-        .apic_ids = m->apic_ids,
-        .mmio32_base = HGR_PCI_MMIO_BASE,
-        .mmio32_size = HGR_PCI_MMIO_SIZE,
-        .mmio64_base = hgr_mem_top(&vm->mem),
-        .mmio64_size = HGR_PCI_MMIO64_SIZE,
-    };
+    HgrAcpiConfig acpi = acpi_config(vm);
     uint64_t rsdp;
     if (!hgr_acpi_build(&vm->mem, &acpi, &rsdp, error))
         return false;
