@@ -17,10 +17,12 @@ static const char run_description[] =
     "      --disk disk.img --disk data.img,readonly=on \\\n"
     "      --net user,hostfwd=tcp:2222-:22 --serial serial.log\n"
     "  hangarctl run --firmware bios --disk disk.img\n"
+    "  hangarctl run --firmware bios --disk disk.img --cdrom install.iso --boot cdrom\n"
     "\n"
     "--firmware none (the default) boots the --kernel directly; --firmware bios\n"
     "runs SeaBIOS (the seabios package),\n"
-    "which boots from the first disk and shows its screen on the serial port.\n"
+    "which boots from the first disk (or what --boot names) and shows its screen on\n"
+    "the serial port, and gives the guest ACPI tables.\n"
     "\n"
     "The guest's first serial port (ttyS0) is on this terminal unless --serial says\n"
     "otherwise; press Ctrl-A then X to pull the plug. Disks appear in the guest as\n"
@@ -33,7 +35,7 @@ static const char run_description[] =
     "2 on a usage error, 128+N when stopped by signal N.";
 
 typedef struct {
-    char *kernel, *initrd, *append, *serial, *console, *kvm, *firmware, *cdrom;
+    char *kernel, *initrd, *append, *serial, *console, *kvm, *firmware, *cdrom, *boot;
     char **disks, **nets;
     int memory, cpus;
 } RunOptions;
@@ -207,6 +209,15 @@ static HgrVmConfig *build_config(const RunOptions *o, GError **error)
                     "--firmware none needs --kernel");
         return NULL;
     }
+    if (o->boot && !strcmp(o->boot, "cdrom")) {
+        c->boot = HGR_BOOT_CDROM;
+    } else if (o->boot && !strcmp(o->boot, "disk")) {
+        c->boot = HGR_BOOT_DISK;
+    } else if (o->boot) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--boot %s: expected cdrom or disk", o->boot);
+        return NULL;
+    }
     if (o->memory <= 0 || o->cpus <= 0) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     "--memory and --cpus must be positive");
@@ -283,6 +294,8 @@ int hgr_cmd_run(int argc, char **argv)
           "Serial port: stdio (default), none, or a file to write", "WHERE" },
         { "cdrom", 0, 0, G_OPTION_ARG_FILENAME, &o.cdrom,
           "Put an ISO image in the SATA CD-ROM drive", "ISO" },
+        { "boot", 0, 0, G_OPTION_ARG_STRING, &o.boot,
+          "With --firmware bios: boot cdrom or disk (the first --disk) first", "DEV" },
         { "console", 0, 0, G_OPTION_ARG_FILENAME, &o.console,
           "Add a virtio console (hvc0) whose output goes to FILE", "FILE" },
         { "kvm", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &o.kvm,
@@ -355,6 +368,7 @@ out:
     g_free(o.serial);
     g_free(o.console);
     g_free(o.cdrom);
+    g_free(o.boot);
     g_free(o.kvm);
     g_strfreev(o.disks);
     g_strfreev(o.nets);

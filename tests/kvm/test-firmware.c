@@ -2,6 +2,7 @@
  * this host's /dev/kvm: it finds fw_cfg, sets up PCI through the q35 host
  * bridge and shows its screen on the serial port (etc/sercon-port). */
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <hangar/vm.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -49,18 +50,26 @@ static GString *read_until(int fd, const char *const *want, gint64 deadline)
     return out;
 }
 
+/* A 128 MiB SeaBIOS VM whose serial port is sv[1]; the test reads sv[0]. */
+static HgrVmConfig *bios_config(int sv[2])
+{
+    HgrVmConfig *c = hgr_vm_config_new();
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+    c->memory_mib = 128;
+    c->firmware = HGR_FIRMWARE_BIOS;
+    c->serial = HGR_SERIAL_FD;
+    c->serial_fd = sv[1];
+    return c;
+}
+
 static void test_banner(void)
 {
     if (!kvm_available() || !seabios_available())
         return;
     int sv[2];
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
-    g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
+    g_autoptr(HgrVmConfig) c = bios_config(sv);
     g_autoptr(GError) err = NULL;
-    c->memory_mib = 128;
-    c->firmware = HGR_FIRMWARE_BIOS;
-    c->serial = HGR_SERIAL_FD;
-    c->serial_fd = sv[1];
 
     g_autoptr(HgrVm) vm = hgr_vm_new(c, &err);
     g_assert_no_error(err);
@@ -133,6 +142,133 @@ static void test_boot_sector(void)
     rmdir(tmp);
 }
 
+static char *guest_path(const char *name)
+{
+    const char *dir = g_getenv("HANGAR_KVM_GUESTS");
+    return g_build_filename(dir ? dir : ".", name, NULL);
+}
+
+/* A 1 MiB raw disk whose MBR is the boot sector, and an ISO whose
+ * no-emulation El Torito image is cd-boot.bin, in tmp. */
+static bool make_media(const char *tmp, char **disk, char **iso)
+{
+    g_autofree char *xorriso = g_find_program_in_path("xorriso");
+    g_autofree char *mbr_path = guest_path("boot-sector.bin");
+    g_autofree char *cd_path = guest_path("cd-boot.bin");
+    g_autofree char *mbr = NULL, *cd = NULL;
+    gsize mbr_len = 0, cd_len = 0;
+
+    if (!xorriso) {
+        g_printerr("SKIP: xorriso is missing (apt install xorriso): no CD boot test\n");
+        g_test_skip("SKIP: xorriso is missing (apt install xorriso)");
+        return false;
+    }
+    g_assert_true(g_file_get_contents(mbr_path, &mbr, &mbr_len, NULL));
+    g_assert_true(g_file_get_contents(cd_path, &cd, &cd_len, NULL));
+    g_assert_cmpuint(mbr_len, ==, 512);
+    g_assert_cmpuint(cd_len, ==, 2048);
+
+    g_autofree char *root = g_build_filename(tmp, "iso-root", NULL);
+    g_autofree char *boot_bin = g_build_filename(root, "boot.bin", NULL);
+    g_assert_cmpint(g_mkdir(root, 0700), ==, 0);
+    g_assert_true(g_file_set_contents(boot_bin, cd, cd_len, NULL));
+    *iso = g_build_filename(tmp, "cd.iso", NULL);
+    const char *argv[] = { xorriso, "-as", "mkisofs", "-quiet", "-o", *iso, "-b", "boot.bin",
+                           "-no-emul-boot", "-boot-load-size", "4", root, NULL };
+    g_autofree char *err = NULL;
+    int status;
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+                               NULL, NULL, &err, &status, NULL));
+    if (!g_spawn_check_wait_status(status, NULL))
+        g_error("xorriso failed: %s", err);
+    unlink(boot_bin);
+    rmdir(root);
+
+    g_autoptr(GByteArray) img = g_byte_array_sized_new(1 << 20);
+    g_byte_array_set_size(img, 1 << 20);
+    memset(img->data, 0, img->len);
+    memcpy(img->data, mbr, 512);
+    *disk = g_build_filename(tmp, "disk.img", NULL);
+    g_assert_true(g_file_set_contents(*disk, (char *)img->data, img->len, NULL));
+    return true;
+}
+
+/* Boots SeaBIOS with a bootable virtio disk and a bootable CD; `want` must
+ * appear on the serial port, `not_want` must not, and the image that ran
+ * powers the VM off. */
+static void boot_disk_and_cd(HgrBootDevice boot, const char *want_msg, const char *not_want)
+{
+    if (!kvm_available() || !seabios_available())
+        return;
+    g_autofree char *tmp = g_dir_make_tmp("hangar-fw-XXXXXX", NULL);
+    g_autofree char *disk = NULL, *iso = NULL;
+    if (!make_media(tmp, &disk, &iso)) {
+        rmdir(tmp);
+        return;
+    }
+
+    int sv[2];
+    g_autoptr(HgrVmConfig) c = bios_config(sv);
+    g_autoptr(GError) err = NULL;
+    c->boot = boot;
+    c->cdrom = g_strdup(iso);
+    hgr_vm_config_add_disk(c, disk, HGR_DISK_FORMAT_RAW, false);
+
+    g_autoptr(HgrVm) vm = hgr_vm_new(c, &err);
+    g_assert_no_error(err);
+    gint64 t0 = g_get_monotonic_time();
+    g_assert_true(hgr_vm_start(vm, &err));
+    const char *want[] = { "SeaBIOS (version", want_msg, NULL };
+    g_autoptr(GString) out = read_until(sv[0], want, t0 + DEADLINE_S * G_TIME_SPAN_SECOND);
+    g_test_message("serial: %s", out->str);
+    g_test_message("SeaBIOS handed over in %.1f s", (g_get_monotonic_time() - t0) / 1e6);
+    for (const char *const *w = want; *w; w++)
+        if (!strstr(out->str, *w)) {
+            hgr_vm_stop(vm);
+            g_error("never saw \"%s\"; serial output:\n%s", *w, out->str);
+        }
+    g_assert_cmpint(hgr_vm_wait(vm), ==, HGR_VM_STATE_POWERED_OFF);
+    if (strstr(out->str, not_want))
+        g_error("the wrong device booted (\"%s\"); serial output:\n%s", not_want, out->str);
+    close(sv[0]);
+    g_clear_pointer(&vm, hgr_vm_free);
+    unlink(disk);
+    unlink(iso);
+    rmdir(tmp);
+}
+
+#define CD_MSG  "CD: hello from the El Torito image"
+#define MBR_MSG "MBR: hello from the boot sector"
+/* The CD's program found the RSDP SeaBIOS loaded from fw_cfg (its own
+ * tables would say BOCHS), with a right checksum. */
+#define CD_ACPI_MSG "CD: ACPI RSDP from Hangar"
+
+/* SeaBIOS on its own tries a hard disk before a CD: only "bootorder" makes
+ * the CD on the AHCI controller boot first. */
+static void test_boot_cdrom(void)
+{
+    boot_disk_and_cd(HGR_BOOT_CDROM, CD_ACPI_MSG, MBR_MSG);
+}
+
+static void test_boot_disk(void)
+{
+    boot_disk_and_cd(HGR_BOOT_DISK, MBR_MSG, CD_MSG);
+}
+
+static void test_boot_choice_checked(void)
+{
+    g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
+    g_autoptr(GError) err = NULL;
+
+    if (!kvm_available() || !seabios_available())
+        return;
+    c->firmware = HGR_FIRMWARE_BIOS;
+    c->serial = HGR_SERIAL_NONE;
+    c->boot = HGR_BOOT_CDROM;           /* but no CD */
+    g_assert_null(hgr_vm_new(c, &err));
+    g_assert_error(err, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG);
+}
+
 static void expect_firmware_error(const char *path, const char *needle)
 {
     g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
@@ -190,6 +326,9 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/kvm/firmware/seabios-banner", test_banner);
     g_test_add_func("/kvm/firmware/boots-a-boot-sector-from-virtio", test_boot_sector);
+    g_test_add_func("/kvm/firmware/boot-order-cdrom-first", test_boot_cdrom);
+    g_test_add_func("/kvm/firmware/boot-order-disk-first", test_boot_disk);
+    g_test_add_func("/kvm/firmware/boot-choice-checked", test_boot_choice_checked);
     g_test_add_func("/kvm/firmware/bad-image", test_bad_firmware);
     g_test_add_func("/kvm/firmware/bios-with-kernel", test_bios_with_kernel_refused);
     return g_test_run();

@@ -5,6 +5,7 @@
  */
 #include "acpi.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "aml.h"
@@ -181,7 +182,15 @@ G_STATIC_ASSERT(sizeof(AcpiHeader) + sizeof(McfgBody) == 60);
 #define IOAPIC_ID 0
 
 typedef struct {
-    GByteArray *area;           /* mirrors [HGR_PC_ACPI_BASE, +HGR_PC_ACPI_SIZE) */
+    uint32_t offset;            /* in the area */
+    uint32_t size;              /* of a pointer field; of a table for a checksum */
+} Span;
+
+typedef struct {
+    GByteArray *area;           /* the tables as they will sit from `base` on */
+    uint64_t base;
+    GArray *pointers;           /* of Span: fields holding addresses inside the area */
+    GArray *tables;             /* of Span: checksummed tables (checksum at +9) */
 } Builder;
 
 static uint8_t checksum(const uint8_t *p, size_t len)
@@ -216,7 +225,7 @@ static uint64_t place(Builder *b, const void *data, size_t len, size_t align)
     static const uint8_t zeros[64];
 
     g_byte_array_append(b->area, zeros, (align - b->area->len % align) % align);
-    uint64_t gpa = HGR_PC_ACPI_BASE + b->area->len;
+    uint64_t gpa = b->base + b->area->len;
     g_byte_array_append(b->area, data, len);
     return gpa;
 }
@@ -230,8 +239,18 @@ static uint64_t place_table(Builder *b, GByteArray *t)
     h->checksum = 0;
     h->checksum = checksum(t->data, t->len);
     uint64_t gpa = place(b, t->data, t->len, 16);
+    Span span = { (uint32_t)(gpa - b->base), t->len };
+    g_array_append_val(b->tables, span);
     g_byte_array_unref(t);
     return gpa;
+}
+
+/* Notes that the table at `table_gpa` holds, `offset` bytes in, an address
+ * inside the area: firmware loading has to relocate it. */
+static void note_pointer(Builder *b, uint64_t table_gpa, size_t offset, unsigned size)
+{
+    Span span = { (uint32_t)(table_gpa - b->base + offset), size };
+    g_array_append_val(b->pointers, span);
 }
 
 static void append(GByteArray *t, const void *data, size_t len)
@@ -290,7 +309,11 @@ static uint64_t build_fadt(Builder *b, uint64_t facs, uint64_t dsdt)
     };
 
     append(t, &f, sizeof(f));
-    return place_table(b, t);
+    uint64_t gpa = place_table(b, t);
+    note_pointer(b, gpa, sizeof(AcpiHeader) + offsetof(FadtBody, firmware_ctrl), 4);
+    note_pointer(b, gpa, sizeof(AcpiHeader) + offsetof(FadtBody, dsdt), 4);
+    note_pointer(b, gpa, sizeof(AcpiHeader) + offsetof(FadtBody, x_dsdt), 8);
+    return gpa;
 }
 
 static void madt_cpus(GByteArray *t, const HgrAcpiConfig *cfg, bool *any_x2apic)
@@ -478,7 +501,8 @@ static uint64_t build_dsdt(Builder *b, const HgrAcpiConfig *cfg, GError **error)
     return place_table(b, t);
 }
 
-static void build_roots(Builder *b, const uint64_t *tables, unsigned n, uint64_t rsdp_gpa)
+/* XSDT and RSDT listing `tables`, and the RSDP that points at both. */
+static Rsdp build_roots(Builder *b, const uint64_t *tables, unsigned n)
 {
     GByteArray *xsdt = table_new("XSDT", 1);
     GByteArray *rsdt = table_new("RSDT", 1);
@@ -493,9 +517,13 @@ static void build_roots(Builder *b, const uint64_t *tables, unsigned n, uint64_t
     memcpy(r.oem_id, OEM_ID, 6);
     r.xsdt = place_table(b, xsdt);
     r.rsdt = place_table(b, rsdt);
+    for (unsigned i = 0; i < n; i++) {
+        note_pointer(b, r.xsdt, sizeof(AcpiHeader) + 8 * i, 8);
+        note_pointer(b, r.rsdt, sizeof(AcpiHeader) + 4 * i, 4);
+    }
     r.checksum = checksum((const uint8_t *)&r, 20);
     r.ext_checksum = checksum((const uint8_t *)&r, sizeof(r));
-    memcpy(b->area->data + (rsdp_gpa - HGR_PC_ACPI_BASE), &r, sizeof(r));
+    return r;
 }
 
 static bool check_config(const HgrAcpiConfig *cfg, GError **error)
@@ -521,42 +549,181 @@ static bool check_config(const HgrAcpiConfig *cfg, GError **error)
     return !why;
 }
 
-bool hgr_acpi_build(const HgrGuestMem *mem, const HgrAcpiConfig *cfg, uint64_t *rsdp,
-                    GError **error)
+static void builder_init(Builder *b, uint64_t base)
 {
-    g_autoptr(GByteArray) area = g_byte_array_new();
-    Builder b = { .area = area };
+    b->area = g_byte_array_new();
+    b->base = base;
+    b->pointers = g_array_new(FALSE, FALSE, sizeof(Span));
+    b->tables = g_array_new(FALSE, FALSE, sizeof(Span));
+}
+
+static void builder_clear(Builder *b)
+{
+    g_clear_pointer(&b->area, g_byte_array_unref);
+    g_clear_pointer(&b->pointers, g_array_unref);
+    g_clear_pointer(&b->tables, g_array_unref);
+}
+
+/* Everything but the RSDP, appended to b->area; the RSDP is returned. */
+static bool build_tables(Builder *b, const HgrAcpiConfig *cfg, Rsdp *rsdp, GError **error)
+{
     uint64_t tables[3];
 
     if (!check_config(cfg, error))
         return false;
+    uint64_t facs = build_facs(b);
+    uint64_t dsdt = build_dsdt(b, cfg, error);
+    if (!dsdt)
+        return false;
+    tables[0] = build_fadt(b, facs, dsdt);
+    tables[1] = build_madt(b, cfg);
+    tables[2] = build_mcfg(b);
+    *rsdp = build_roots(b, tables, G_N_ELEMENTS(tables));
+    if (b->area->len > HGR_PC_ACPI_SIZE) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
+                    "ACPI: tables for %u CPUs need %u bytes, more than the %u-byte area",
+                    cfg->n_cpus, b->area->len, (unsigned)HGR_PC_ACPI_SIZE);
+        return false;
+    }
+    return true;
+}
+
+bool hgr_acpi_build(const HgrGuestMem *mem, const HgrAcpiConfig *cfg, uint64_t *rsdp,
+                    GError **error)
+{
+    Builder b;
+    Rsdp r;
+    bool ok = false;
+
+    builder_init(&b, HGR_PC_ACPI_BASE);
     /* RSDP first, at the base: filled in last, once the roots exist. */
     Rsdp blank = { 0 };
     uint64_t rsdp_gpa = place(&b, &blank, sizeof(blank), 16);
-    uint64_t facs = build_facs(&b);
-    uint64_t dsdt = build_dsdt(&b, cfg, error);
-    if (!dsdt)
-        return false;
-    tables[0] = build_fadt(&b, facs, dsdt);
-    tables[1] = build_madt(&b, cfg);
-    tables[2] = build_mcfg(&b);
-    build_roots(&b, tables, G_N_ELEMENTS(tables), rsdp_gpa);
+    if (!build_tables(&b, cfg, &r, error))
+        goto out;
+    memcpy(b.area->data + (rsdp_gpa - HGR_PC_ACPI_BASE), &r, sizeof(r));
 
-    if (area->len > HGR_PC_ACPI_SIZE) {
-        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
-                    "ACPI: tables for %u CPUs need %u bytes, more than the %u-byte area",
-                    cfg->n_cpus, area->len, (unsigned)HGR_PC_ACPI_SIZE);
-        return false;
-    }
-    guint used = area->len;
-    g_byte_array_set_size(area, HGR_PC_ACPI_SIZE);   /* new bytes are not zeroed */
-    memset(area->data + used, 0, HGR_PC_ACPI_SIZE - used);
-    if (!hgr_mem_write(mem, HGR_PC_ACPI_BASE, area->data, HGR_PC_ACPI_SIZE)) {
+    guint used = b.area->len;
+    g_byte_array_set_size(b.area, HGR_PC_ACPI_SIZE);   /* new bytes are not zeroed */
+    memset(b.area->data + used, 0, HGR_PC_ACPI_SIZE - used);
+    if (!hgr_mem_write(mem, HGR_PC_ACPI_BASE, b.area->data, HGR_PC_ACPI_SIZE)) {
         g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_MEMORY,
                     "ACPI: the table area [0x%x, 0x%x) is not guest RAM",
                     HGR_PC_ACPI_BASE, HGR_PC_ACPI_BASE + HGR_PC_ACPI_SIZE);
-        return false;
+        goto out;
     }
     *rsdp = rsdp_gpa;
-    return true;
+    ok = true;
+out:
+    builder_clear(&b);
+    return ok;
+}
+
+/* QEMU's BIOS linker/loader command, 128 bytes, little-endian. */
+typedef struct PACKED {
+    uint32_t command;
+    union {
+        struct PACKED {
+            char file[HGR_ACPI_LOADER_FILESZ];
+            uint32_t align;
+            uint8_t zone;
+        } alloc;
+        struct PACKED {
+            char dest_file[HGR_ACPI_LOADER_FILESZ];
+            char src_file[HGR_ACPI_LOADER_FILESZ];
+            uint32_t offset;
+            uint8_t size;
+        } pointer;
+        struct PACKED {
+            char file[HGR_ACPI_LOADER_FILESZ];
+            uint32_t offset;
+            uint32_t start;
+            uint32_t length;
+        } cksum;
+        uint8_t pad[124];
+    };
+} LoaderEntry;
+G_STATIC_ASSERT(sizeof(LoaderEntry) == HGR_ACPI_LOADER_ENTRY_SIZE);
+
+static void loader_alloc(GByteArray *l, const char *file, uint32_t align, uint8_t zone)
+{
+    LoaderEntry e = { .command = HGR_ACPI_LOADER_ALLOCATE };
+
+    g_strlcpy(e.alloc.file, file, sizeof(e.alloc.file));
+    e.alloc.align = align;
+    e.alloc.zone = zone;
+    g_byte_array_append(l, (const uint8_t *)&e, sizeof(e));
+}
+
+static void loader_pointer(GByteArray *l, const char *dest, uint32_t offset, uint8_t size)
+{
+    LoaderEntry e = { .command = HGR_ACPI_LOADER_ADD_POINTER };
+
+    g_strlcpy(e.pointer.dest_file, dest, sizeof(e.pointer.dest_file));
+    g_strlcpy(e.pointer.src_file, HGR_ACPI_FILE_TABLES, sizeof(e.pointer.src_file));
+    e.pointer.offset = offset;
+    e.pointer.size = size;
+    g_byte_array_append(l, (const uint8_t *)&e, sizeof(e));
+}
+
+static void loader_checksum(GByteArray *l, const char *file, uint32_t offset, uint32_t start,
+                            uint32_t length)
+{
+    LoaderEntry e = { .command = HGR_ACPI_LOADER_ADD_CHECKSUM };
+
+    g_strlcpy(e.cksum.file, file, sizeof(e.cksum.file));
+    e.cksum.offset = offset;
+    e.cksum.start = start;
+    e.cksum.length = length;
+    g_byte_array_append(l, (const uint8_t *)&e, sizeof(e));
+}
+
+/* Every pointer is patched before any checksum is summed: a checksum taken
+ * before a later patch to its table would be stale. */
+static GBytes *loader_script(const Builder *b)
+{
+    GByteArray *l = g_byte_array_new();
+
+    loader_alloc(l, HGR_ACPI_FILE_TABLES, 64, HGR_ACPI_LOADER_ZONE_HIGH);   /* FACS: 64 */
+    loader_alloc(l, HGR_ACPI_FILE_RSDP, 16, HGR_ACPI_LOADER_ZONE_FSEG);
+    for (guint i = 0; i < b->pointers->len; i++) {
+        const Span *p = &g_array_index(b->pointers, Span, i);
+        loader_pointer(l, HGR_ACPI_FILE_TABLES, p->offset, (uint8_t)p->size);
+    }
+    loader_pointer(l, HGR_ACPI_FILE_RSDP, offsetof(Rsdp, rsdt), 4);
+    loader_pointer(l, HGR_ACPI_FILE_RSDP, offsetof(Rsdp, xsdt), 8);
+    for (guint i = 0; i < b->tables->len; i++) {
+        const Span *t = &g_array_index(b->tables, Span, i);
+        loader_checksum(l, HGR_ACPI_FILE_TABLES, t->offset + offsetof(AcpiHeader, checksum),
+                        t->offset, t->size);
+    }
+    loader_checksum(l, HGR_ACPI_FILE_RSDP, offsetof(Rsdp, checksum), 0, 20);
+    loader_checksum(l, HGR_ACPI_FILE_RSDP, offsetof(Rsdp, ext_checksum), 0, sizeof(Rsdp));
+    return g_byte_array_free_to_bytes(l);
+}
+
+bool hgr_acpi_build_firmware(const HgrAcpiConfig *cfg, HgrAcpiBlobs *out, GError **error)
+{
+    Builder b;
+    Rsdp r;
+    bool ok = false;
+
+    /* Built at address 0: every pointer holds an offset in the tables file,
+     * and the firmware adds where it put the file. */
+    builder_init(&b, 0);
+    if (build_tables(&b, cfg, &r, error)) {
+        out->rsdp = g_bytes_new(&r, sizeof(r));
+        out->loader = loader_script(&b);
+        out->tables = g_byte_array_free_to_bytes(g_steal_pointer(&b.area));
+        ok = true;
+    }
+    builder_clear(&b);
+    return ok;
+}
+
+void hgr_acpi_blobs_clear(HgrAcpiBlobs *blobs)
+{
+    g_clear_pointer(&blobs->tables, g_bytes_unref);
+    g_clear_pointer(&blobs->rsdp, g_bytes_unref);
+    g_clear_pointer(&blobs->loader, g_bytes_unref);
 }

@@ -52,6 +52,9 @@ struct HgrMachine {
     uint32_t *apic_ids;
     uint8_t *rom;                  /* BIOS image, mapped read-only below 4 GiB */
     size_t rom_size;
+    HgrDevice *fw_cfg;
+    HgrDevice *ahci;
+    GPtrArray *disk_devs;          /* per config disk: its PCI device (NULL: on AHCI) */
 };
 
 /* Device constructors, one per table row: index counts instances of a row. */
@@ -67,13 +70,30 @@ static unsigned n_disks_on(const HgrVm *vm, HgrDiskBus bus)
     return n;
 }
 
+/* The config index of the i-th disk on `bus`. */
+static guint disk_index(const HgrVm *vm, HgrDiskBus bus, unsigned i)
+{
+    guint k;
+
+    for (k = 0; k < vm->config->disks->len; k++)
+        if (((const HgrDiskConfig *)vm->config->disks->pdata[k])->bus == bus && i-- == 0)
+            break;
+    return k;
+}
+
 /* The backend of the i-th disk on `bus`, in configuration order. */
 static HgrBlock *disk_on(const HgrVm *vm, HgrDiskBus bus, unsigned i)
 {
-    for (guint k = 0; k < vm->config->disks->len; k++)
-        if (((const HgrDiskConfig *)vm->config->disks->pdata[k])->bus == bus && i-- == 0)
-            return vm->machine->blocks->pdata[k];
-    return NULL;
+    guint k = disk_index(vm, bus, i);
+    return k < vm->machine->blocks->len ? vm->machine->blocks->pdata[k] : NULL;
+}
+
+static HgrDevice *note_disk_dev(HgrVm *vm, HgrDiskBus bus, unsigned i, HgrDevice *dev)
+{
+    guint k = disk_index(vm, bus, i);
+    if (k < vm->machine->disk_devs->len)
+        vm->machine->disk_devs->pdata[k] = dev;
+    return dev;
 }
 
 static unsigned n_virtio_disks(const HgrVm *vm) { return n_disks_on(vm, HGR_DISK_BUS_VIRTIO); }
@@ -116,6 +136,7 @@ static HgrDevice *make_fw_cfg(HgrVm *vm, unsigned i)
                                    GUINT64_TO_LE(HGR_PCI_ECAM_SIZE), GUINT32_TO_LE(2) };
     hgr_fw_cfg_add_file(f, "etc/e820", e820, n * sizeof(e820[0]), false);
     hgr_fw_cfg_add_file(f, "etc/sercon-port", &sercon, sizeof(sercon), false);
+    vm->machine->fw_cfg = f;
     return f;
 }
 
@@ -128,14 +149,17 @@ static HgrDevice *make_com1(HgrVm *vm, unsigned i)
 static HgrDevice *make_virtio_blk(HgrVm *vm, unsigned i)
 {
     g_autofree char *id = g_strdup_printf("virtio-blk.%u", i);
-    return hgr_virtio_pci_new(id, hgr_virtio_blk_new(&vm->mem, vm->iothread,
-                                                     disk_on(vm, HGR_DISK_BUS_VIRTIO, i)));
+    return note_disk_dev(vm, HGR_DISK_BUS_VIRTIO, i,
+                         hgr_virtio_pci_new(id, hgr_virtio_blk_new(&vm->mem, vm->iothread,
+                                                                   disk_on(vm, HGR_DISK_BUS_VIRTIO, i))));
 }
 
 static HgrDevice *make_nvme(HgrVm *vm, unsigned i)
 {
     g_autofree char *id = g_strdup_printf("nvme.%u", i);
-    return hgr_nvme_new(id, disk_on(vm, HGR_DISK_BUS_NVME, i), &vm->mem, vm->iothread);
+    return note_disk_dev(vm, HGR_DISK_BUS_NVME, i,
+                         hgr_nvme_new(id, disk_on(vm, HGR_DISK_BUS_NVME, i), &vm->mem,
+                                      vm->iothread));
 }
 
 /* One AHCI controller: SATA disks on ports 0.., then the CD-ROM drive. The
@@ -149,6 +173,7 @@ static HgrDevice *make_ahci(HgrVm *vm, unsigned i)
         hgr_ahci_attach_disk(dev, port++, disk_on(vm, HGR_DISK_BUS_SATA, k), NULL);
     if (vm->config->cdrom)
         hgr_ahci_attach_cdrom(dev, port, vm->machine->cdrom, NULL);
+    vm->machine->ahci = dev;
     return dev;
 }
 
@@ -364,6 +389,114 @@ static void attach_backends(HgrVm *vm)
         hgr_net_attach(m->nets->pdata[i], vm->iothread);
 }
 
+static unsigned pci_slot(HgrDevice *dev)
+{
+    return ((HgrPciDevice *)dev)->slot;     /* every PCI device embeds it first */
+}
+
+/* The OpenFirmware path SeaBIOS matches a drive against (its boot.c: the
+ * PCI slot, then the AHCI port as "drive" or an NVMe namespace). */
+static char *disk_of_path(HgrVm *vm, guint k)
+{
+    const HgrDiskConfig *d = vm->config->disks->pdata[k];
+    HgrDevice *dev = vm->machine->disk_devs->pdata[k];
+    unsigned port = 0;
+
+    switch (d->bus) {
+    case HGR_DISK_BUS_VIRTIO:
+        return g_strdup_printf("/pci@i0cf8/scsi@%x/disk@0,0", pci_slot(dev));
+    case HGR_DISK_BUS_NVME:
+        return g_strdup_printf("/pci@i0cf8/nvme@%x/namespace@1,0", pci_slot(dev));
+    case HGR_DISK_BUS_SATA:
+        for (guint j = 0; j < k; j++)
+            port += ((const HgrDiskConfig *)vm->config->disks->pdata[j])->bus ==
+                    HGR_DISK_BUS_SATA;
+        break;
+    }
+    return g_strdup_printf("/pci@i0cf8/sata@%x/drive@%x/disk@0", pci_slot(vm->machine->ahci),
+                           port);
+}
+
+/* "bootorder": the chosen device, then the others in configuration order,
+ * one path a line. */
+static void add_boot_order(HgrVm *vm)
+{
+    const HgrVmConfig *c = vm->config;
+    g_autoptr(GString) order = g_string_new(NULL);
+    g_autofree char *cd = NULL;
+
+    if (c->boot == HGR_BOOT_DEFAULT)
+        return;
+    if (c->cdrom)
+        cd = g_strdup_printf("/pci@i0cf8/sata@%x/drive@%x/disk@0",
+                             pci_slot(vm->machine->ahci), n_disks_on(vm, HGR_DISK_BUS_SATA));
+    if (c->boot == HGR_BOOT_CDROM)
+        g_string_append_printf(order, "%s\n", cd);
+    for (guint k = 0; k < c->disks->len; k++) {
+        g_autofree char *path = disk_of_path(vm, k);
+        g_string_append_printf(order, "%s\n", path);
+    }
+    if (c->boot == HGR_BOOT_DISK && cd)
+        g_string_append_printf(order, "%s\n", cd);
+    g_string_truncate(order, order->len - 1);
+    hgr_fw_cfg_add_file(vm->machine->fw_cfg, "bootorder", order->str, order->len + 1, false);
+}
+
+/* What the ACPI tables describe; the APIC IDs live on the machine. */
+static HgrAcpiConfig acpi_config(HgrVm *vm)
+{
+    HgrMachine *m = vm->machine;
+
+    g_free(m->apic_ids);
+    m->apic_ids = g_new(uint32_t, vm->n_vcpus);
+    for (unsigned i = 0; i < vm->n_vcpus; i++)
+        m->apic_ids[i] = vm->vcpus[i].apic_id;
+    return (HgrAcpiConfig){
+        .n_cpus = vm->n_vcpus,
+        .apic_ids = m->apic_ids,
+        .mmio32_base = HGR_PCI_MMIO_BASE,
+        .mmio32_size = HGR_PCI_MMIO_SIZE,
+        .mmio64_base = hgr_mem_top(&vm->mem),
+        .mmio64_size = HGR_PCI_MMIO64_SIZE,
+    };
+}
+
+/* Files only a firmware reads: its boot order and the ACPI tables it loads. */
+static bool add_firmware_files(HgrVm *vm, GError **error)
+{
+    HgrMachine *m = vm->machine;
+    HgrAcpiBlobs blobs = { 0 };
+
+    HgrAcpiConfig acpi = acpi_config(vm);
+    if (!hgr_acpi_build_firmware(&acpi, &blobs, error))
+        return false;
+    const GBytes *files[] = { blobs.tables, blobs.rsdp, blobs.loader };
+    const char *names[] = { HGR_ACPI_FILE_TABLES, HGR_ACPI_FILE_RSDP, HGR_ACPI_FILE_LOADER };
+    for (unsigned i = 0; i < G_N_ELEMENTS(files); i++) {
+        gsize len;
+        const void *data = g_bytes_get_data((GBytes *)files[i], &len);
+        hgr_fw_cfg_add_file(m->fw_cfg, names[i], data, len, false);
+    }
+    hgr_acpi_blobs_clear(&blobs);
+    add_boot_order(vm);
+    return true;
+}
+
+static bool check_boot_choice(const HgrVmConfig *c, GError **error)
+{
+    const char *why = NULL;
+
+    if (c->boot != HGR_BOOT_DEFAULT && c->firmware != HGR_FIRMWARE_BIOS)
+        why = "a boot device can only be chosen for a firmware boot";
+    else if (c->boot == HGR_BOOT_CDROM && !c->cdrom)
+        why = "booting from the CD-ROM needs an ISO in the drive";
+    else if (c->boot == HGR_BOOT_DISK && c->disks->len == 0)
+        why = "booting from a disk needs a disk";
+    if (why)
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG, "%s", why);
+    return !why;
+}
+
 bool hgr_machine_create(HgrVm *vm, GError **error)
 {
     HgrMachine *m = g_new0(HgrMachine, 1);
@@ -371,7 +504,9 @@ bool hgr_machine_create(HgrVm *vm, GError **error)
     vm->machine = m;
     m->blocks = g_ptr_array_new();
     m->nets = g_ptr_array_new();
-    if (!open_backends(vm, error))
+    m->disk_devs = g_ptr_array_new();
+    g_ptr_array_set_size(m->disk_devs, vm->config->disks->len);
+    if (!check_boot_choice(vm->config, error) || !open_backends(vm, error))
         return false;
 
     m->pci = hgr_pci_bus_new();
@@ -387,6 +522,8 @@ bool hgr_machine_create(HgrVm *vm, GError **error)
                 return false;
         }
     }
+    if (m->fw_cfg && !add_firmware_files(vm, error))
+        return false;
     attach_backends(vm);
     return true;
 }
@@ -453,18 +590,7 @@ bool hgr_machine_load(HgrVm *vm, GError **error)
     if (m->rom)
         return load_firmware(vm, error);
 
-    g_free(m->apic_ids);
-    m->apic_ids = g_new(uint32_t, vm->n_vcpus);
-    for (unsigned i = 0; i < vm->n_vcpus; i++)
-        m->apic_ids[i] = vm->vcpus[i].apic_id;
-    HgrAcpiConfig acpi = {
-        .n_cpus = vm->n_vcpus,
-        .apic_ids = m->apic_ids,
-        .mmio32_base = HGR_PCI_MMIO_BASE,
-        .mmio32_size = HGR_PCI_MMIO_SIZE,
-        .mmio64_base = hgr_mem_top(&vm->mem),
-        .mmio64_size = HGR_PCI_MMIO64_SIZE,
-    };
+    HgrAcpiConfig acpi = acpi_config(vm);
     uint64_t rsdp;
     if (!hgr_acpi_build(&vm->mem, &acpi, &rsdp, error))
         return false;
@@ -501,6 +627,7 @@ void hgr_machine_free(HgrVm *vm)
         hgr_net_free(m->nets->pdata[i]);
     g_ptr_array_unref(m->blocks);
     g_ptr_array_unref(m->nets);
+    g_ptr_array_unref(m->disk_devs);
     g_clear_pointer(&m->serial, hgr_chardev_free);
     g_clear_pointer(&m->console, hgr_chardev_free);
     g_clear_pointer(&m->linux_boot, hgr_linux_boot_free);

@@ -270,6 +270,7 @@ static HgrVmConfig *config_copy(const HgrVmConfig *c)
     d->cpus = c->cpus;
     d->firmware = c->firmware;
     d->firmware_path = g_strdup(c->firmware_path);
+    d->boot = c->boot;
     d->kernel = g_strdup(c->kernel);
     d->initrd = g_strdup(c->initrd);
     d->cmdline = g_strdup(c->cmdline);

@@ -35,6 +35,13 @@ typedef enum {
     HGR_FIRMWARE_BIOS,            /* SeaBIOS */
 } HgrFirmware;
 
+/* What the firmware tries first (written to fw_cfg "bootorder"). */
+typedef enum {
+    HGR_BOOT_DEFAULT,             /* the firmware's own order: disks before the CD */
+    HGR_BOOT_DISK,                /* the first disk in `disks` */
+    HGR_BOOT_CDROM,               /* the CD-ROM drive */
+} HgrBootDevice;
+
 /* Debian's `seabios` package. */
 #define HGR_SEABIOS_PATH "/usr/share/seabios/bios-256k.bin"
 
@@ -91,6 +98,7 @@ typedef struct {
      * firmware_path NULL: HGR_SEABIOS_PATH. */
     HgrFirmware firmware;
     char *firmware_path;
+    HgrBootDevice boot;   /* firmware boots only */
 
     /* Direct Linux boot. */
     char *kernel;
