@@ -92,6 +92,38 @@ static void test_banner(void)
 /* The firmware hands over to a boot loader: SeaBIOS loads the boot sector
  * of a virtio disk (a raw image the test makes from a boot sector it built),
  * which prints and powers the VM off. */
+/* What the firmware showed on the VGA screen (text mode, with the VGA BIOS
+ * from the seabios package), as a PNG judged by an independent decoder:
+ * an 80x25 text screen whose first row (SeaBIOS's banner) has text on it. */
+static void check_screen(HgrVm *vm, const char *tmp)
+{
+    g_autofree char *png = g_build_filename(tmp, "screen.png", NULL);
+    g_autoptr(GError) err = NULL;
+
+    if (access("/usr/share/seabios/vgabios-stdvga.bin", R_OK) != 0) {
+        g_test_message("SKIP screen check: vgabios-stdvga.bin missing (seabios package)");
+        return;
+    }
+    g_assert_true(hgr_vm_screenshot(vm, png, &err));
+    g_assert_no_error(err);
+    const char *judge = g_getenv("HANGAR_PNG_STATS");
+    g_assert_nonnull(judge);
+    const char *argv[] = { "python3", judge, png, "16", NULL };
+    g_autofree char *out = NULL;
+    gint status = -1;
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                               &out, NULL, &status, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(status, ==, 0);
+    unsigned w = 0, h = 0, lit = 0;
+    g_assert_cmpint(sscanf(out, "%u %u %u", &w, &h, &lit), ==, 3);
+    g_test_message("screen %ux%u, %u lit pixels in the first text row", w, h, lit);
+    g_assert_cmpuint(w, ==, 80 * 8);              /* 80 columns of 8-pixel cells */
+    g_assert_cmpuint(h, ==, 25 * 16);             /* 25 rows of 16-pixel glyphs */
+    g_assert_cmpuint(lit, >, 200);                /* "SeaBIOS (version ...)" */
+    unlink(png);
+}
+
 static void test_boot_sector(void)
 {
     if (!kvm_available() || !seabios_available())
@@ -136,6 +168,7 @@ static void test_boot_sector(void)
         }
     /* The boot sector powers off: the VM ends as a guest poweroff, not a stop. */
     g_assert_cmpint(hgr_vm_wait(vm), ==, HGR_VM_STATE_POWERED_OFF);
+    check_screen(vm, tmp);
     close(sv[0]);
     g_clear_pointer(&vm, hgr_vm_free);
     unlink(disk);

@@ -8,7 +8,7 @@
 #include "core/pc.h"
 #include "pci/pci.h"
 
-#define TEST_RAM_SIZE (1u << 20)
+#define TEST_RAM_SIZE (4u << 20)   /* low RAM has the VGA hole at 640 KiB */
 #define TEST_MAX_MSI  64
 
 typedef struct {

@@ -21,7 +21,7 @@
 #define CLB(p)          (0x10000u + (p) * 0x1000u)
 #define FB(p)           (CLB(p) + 0x400u)
 #define CTBA(p, s)      (0x40000u + (p) * 0x8000u + (s) * 0x400u)
-#define DATA            0x80000u
+#define DATA            0x100000u               /* above the VGA window */
 #define MSI_ADDR        0xfee00000u
 #define MSI_DATA        0x4041u
 

@@ -32,10 +32,15 @@ static void test_mem_high_split(void)
     uint64_t size = HGR_LOWMEM_LIMIT + 8192;
     HgrGuestMem mem;
     uint8_t *fake = (uint8_t *)0x10000;   /* never dereferenced */
+    struct iovec iov_probe[4];
+    unsigned n_probe = 0;
 
     hgr_mem_init_pc(&mem, fake, size);
-    g_assert_cmpuint(mem.n_regions, ==, 2);
-    g_assert_cmphex(mem.regions[1].gpa, ==, HGR_HIGHMEM_BASE);
+    g_assert_cmpuint(mem.n_regions, ==, 3);
+    g_assert_null(hgr_mem_ptr(&mem, HGR_VGA_WINDOW_BASE, 1));   /* the VGA window */
+    g_assert_true(hgr_mem_ptr(&mem, HGR_VGA_WINDOW_END, 1) == fake + HGR_VGA_WINDOW_END);
+    g_assert_false(hgr_mem_iov(&mem, HGR_VGA_WINDOW_BASE - 16, 32, iov_probe, &n_probe, 4));
+    g_assert_cmphex(mem.regions[2].gpa, ==, HGR_HIGHMEM_BASE);
     g_assert_true(hgr_mem_ptr(&mem, HGR_HIGHMEM_BASE, 4096) == fake + HGR_LOWMEM_LIMIT);
     g_assert_null(hgr_mem_ptr(&mem, HGR_LOWMEM_LIMIT, 1));   /* the hole */
     struct iovec iov[4];

@@ -16,7 +16,7 @@
 #define DESC_GPA 0x1000
 #define AVAIL_GPA 0x2000
 #define USED_GPA 0x3000
-#define BUF_GPA 0x10000
+#define BUF_GPA 0x100000              /* above the VGA window */
 #define QSIZE 256
 #define IMG_SECTORS 2048            /* 1 MiB */
 

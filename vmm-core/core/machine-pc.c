@@ -17,6 +17,7 @@
 #include "../hw/fw-cfg.h"
 #include "../hw/i8042.h"
 #include "../hw/nvme.h"
+#include "../hw/vga.h"
 #include "../hw/rtc-cmos.h"
 #include "../hw/serial-8250.h"
 #include "../net/net.h"
@@ -53,6 +54,8 @@ struct HgrMachine {
     uint8_t *rom;                  /* BIOS image, mapped read-only below 4 GiB */
     size_t rom_size;
     HgrDevice *fw_cfg;
+    HgrDevice *vga;                /* the display, on firmware boots */
+    GBytes *vgabios;               /* its option ROM, handed to the firmware */
     HgrDevice *ahci;
     GPtrArray *disk_devs;          /* per config disk: its PCI device (NULL: on AHCI) */
 };
@@ -112,8 +115,13 @@ static HgrDevice *make_rtc(HgrVm *vm, unsigned i) { return hgr_rtc_cmos_new(vm->
 static HgrDevice *make_pm(HgrVm *vm, unsigned i) { return hgr_acpi_pm_new(); }
 static HgrDevice *make_host_bridge(HgrVm *vm, unsigned i) { return hgr_pci_host_bridge_new(); }
 
-/* What SeaBIOS reads: RAM and CPUs, the memory map, and the serial port to
- * mirror its screen on (there is no VGA yet). */
+static HgrDevice *make_vga(HgrVm *vm, unsigned i)
+{
+    return vm->machine->vga = hgr_vga_new("vga.0");
+}
+
+/* What SeaBIOS reads: RAM and CPUs, the memory map, the VGA BIOS, and the
+ * serial port to mirror its screen on. */
 static HgrDevice *make_fw_cfg(HgrVm *vm, unsigned i)
 {
     HgrDevice *f = hgr_fw_cfg_new(&vm->mem);
@@ -136,6 +144,11 @@ static HgrDevice *make_fw_cfg(HgrVm *vm, unsigned i)
                                    GUINT64_TO_LE(HGR_PCI_ECAM_SIZE), GUINT32_TO_LE(2) };
     hgr_fw_cfg_add_file(f, "etc/e820", e820, n * sizeof(e820[0]), false);
     hgr_fw_cfg_add_file(f, "etc/sercon-port", &sercon, sizeof(sercon), false);
+    if (vm->machine->vgabios) {
+        gsize len;
+        const void *rom = g_bytes_get_data(vm->machine->vgabios, &len);
+        hgr_fw_cfg_add_file(f, "vgaroms/vgabios-stdvga.bin", rom, len, false);
+    }
     vm->machine->fw_cfg = f;
     return f;
 }
@@ -208,6 +221,7 @@ static const struct {
     { make_rtc,            one },
     { make_pm,             one },
     { make_host_bridge,    one },
+    { make_vga,            has_firmware },
     { make_fw_cfg,         has_firmware },
     { make_ahci,           has_ahci },
     { make_nvme,           n_nvme_disks },
@@ -310,7 +324,19 @@ static bool open_firmware(HgrVm *vm, GError **error)
                     "256 KiB are expected", path, len);
         return false;
     }
-    return map_rom(vm, data, len, error);
+    if (!map_rom(vm, data, len, error))
+        return false;
+    /* The VGA BIOS comes with SeaBIOS (same package); without it the screen
+     * stays dark but the serial console still works, so say so and go on. */
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *vgabios = g_build_filename(dir, "vgabios-stdvga.bin", NULL);
+    g_autoptr(GMappedFile) vf = g_mapped_file_new(vgabios, FALSE, NULL);
+    if (vf)
+        vm->machine->vgabios = g_mapped_file_get_bytes(vf);
+    else
+        g_warning("%s is missing: the VM's screen stays dark (install the seabios package)",
+                  vgabios);
+    return true;
 }
 
 static bool open_boot_image(HgrVm *vm, GError **error)
@@ -623,6 +649,7 @@ void hgr_machine_free(HgrVm *vm)
     for (guint i = 0; i < m->blocks->len; i++)
         hgr_block_free(m->blocks->pdata[i]);
     g_clear_pointer(&m->cdrom, hgr_block_free);
+    g_clear_pointer(&m->vgabios, g_bytes_unref);
     for (guint i = 0; i < m->nets->len; i++)
         hgr_net_free(m->nets->pdata[i]);
     g_ptr_array_unref(m->blocks);
@@ -637,4 +664,22 @@ void hgr_machine_free(HgrVm *vm)
         munmap(m->rom, m->rom_size);
     g_free(m);
     vm->machine = NULL;
+}
+
+bool hgr_machine_screenshot(HgrVm *vm, const char *path, GError **error)
+{
+    if (!vm->machine || !vm->machine->vga) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
+                    "this VM has no display (direct kernel boots have only a serial port)");
+        return false;
+    }
+    HgrConsoleRect dirty;
+    unsigned n_dirty;
+    const HgrConsoleSurface *s = hgr_vga_update(vm->machine->vga, &dirty, 1, &n_dirty);
+    if (!s->data) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
+                    "the display is off (the guest has not set a mode yet)");
+        return false;
+    }
+    return hgr_console_write_png(s, path, error);
 }

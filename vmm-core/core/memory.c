@@ -10,14 +10,19 @@ void hgr_mem_init_pc(HgrGuestMem *mem, uint8_t *hva, uint64_t ram_size)
     uint64_t low = ram_size < HGR_LOWMEM_LIMIT ? ram_size : HGR_LOWMEM_LIMIT;
 
     memset(mem, 0, sizeof(*mem));
-    mem->regions[0] = (HgrMemRegion){ .gpa = 0, .size = low, .hva = hva };
-    mem->n_regions = 1;
-    if (ram_size > low) {
-        mem->regions[1] = (HgrMemRegion){
+    /* The legacy VGA window [0xa0000, 0xc0000) is never RAM: the display
+     * decodes it. Its 128 KiB of backing memory just go unused. */
+    mem->regions[mem->n_regions++] = (HgrMemRegion){
+        .gpa = 0, .size = MIN_U64(low, HGR_VGA_WINDOW_BASE), .hva = hva };
+    if (low > HGR_VGA_WINDOW_END)
+        mem->regions[mem->n_regions++] = (HgrMemRegion){
+            .gpa = HGR_VGA_WINDOW_END, .size = low - HGR_VGA_WINDOW_END,
+            .hva = hva + HGR_VGA_WINDOW_END };
+    if (ram_size > low)
+        mem->regions[mem->n_regions++] = (HgrMemRegion){
             .gpa = HGR_HIGHMEM_BASE, .size = ram_size - low, .hva = hva + low };
-        mem->n_regions = 2;
-    }
-    mem->ram_size = ram_size;
+    for (unsigned i = 0; i < mem->n_regions; i++)
+        mem->ram_size += mem->regions[i].size;
 }
 
 uint64_t hgr_mem_top(const HgrGuestMem *mem)

@@ -23,7 +23,7 @@ typedef struct {
 typedef struct {
     HgrMemRegion regions[HGR_MEM_MAX_REGIONS];
     unsigned n_regions;
-    uint64_t ram_size;       /* total bytes of RAM over all regions */
+    uint64_t ram_size;       /* bytes of RAM the guest can reach, over all regions */
 } HgrGuestMem;
 
 /* The PC memory map, q35's: RAM below 4 GiB stops at HGR_LOWMEM_LIMIT; the
@@ -34,6 +34,8 @@ typedef struct {
 #define HGR_PCI_ECAM_SIZE     0x10000000ULL   /* SeaBIOS and OVMF put a q35's PCIEXBAR */
 #define HGR_PCI_MMIO_BASE     0xC0000000ULL   /* 32-bit PCI BAR window, up to the IOAPIC */
 #define HGR_PCI_MMIO_SIZE     0x3EC00000ULL
+#define HGR_VGA_WINDOW_BASE   0xA0000ULL      /* legacy VGA memory, decoded by the display */
+#define HGR_VGA_WINDOW_END    0xC0000ULL
 #define HGR_IOAPIC_BASE       0xFEC00000ULL
 #define HGR_LAPIC_BASE        0xFEE00000ULL
 #define HGR_HIGHMEM_BASE      0x100000000ULL

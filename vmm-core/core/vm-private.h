@@ -122,4 +122,5 @@ bool hgr_machine_create(HgrVm *vm, GError **error);
 /* (Re)writes the boot structures into RAM and sets vm->entry. */
 bool hgr_machine_load(HgrVm *vm, GError **error);
 void hgr_machine_pause(HgrVm *vm);
+bool hgr_machine_screenshot(HgrVm *vm, const char *path, GError **error);
 void hgr_machine_free(HgrVm *vm);

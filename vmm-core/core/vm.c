@@ -689,6 +689,11 @@ void hgr_vm_set_boot_callback(HgrVm *vm, HgrVmBootFn fn, void *user_data)
     vm->boot_data = user_data;
 }
 
+bool hgr_vm_screenshot(HgrVm *vm, const char *path, GError **error)
+{
+    return hgr_machine_screenshot(vm, path, error);
+}
+
 unsigned hgr_vm_reboot_count(HgrVm *vm)
 {
     return vm->reboots;

@@ -176,6 +176,10 @@ typedef void (*HgrVmBootFn)(HgrVm *vm, uint64_t boot_ns, void *user_data);
 /* Called from a vCPU thread when the guest writes the boot timer port. */
 void hgr_vm_set_boot_callback(HgrVm *vm, HgrVmBootFn fn, void *user_data);
 
+/* Writes what the VM's display shows now as a PNG. Fails when the VM has no
+ * display or the guest has not set a mode yet. Any thread. */
+bool hgr_vm_screenshot(HgrVm *vm, const char *path, GError **error);
+
 /* Number of resets the guest asked for (reboot) since start. */
 unsigned hgr_vm_reboot_count(HgrVm *vm);
 
