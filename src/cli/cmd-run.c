@@ -35,7 +35,7 @@ static const char run_description[] =
     "2 on a usage error, 128+N when stopped by signal N.";
 
 typedef struct {
-    char *kernel, *initrd, *append, *serial, *console, *kvm, *firmware, *cdrom, *boot;
+    char *kernel, *initrd, *append, *serial, *console, *kvm, *firmware, *cdrom, *boot, *screenshot;
     char **disks, **nets;
     int memory, cpus;
 } RunOptions;
@@ -292,6 +292,9 @@ int hgr_cmd_run(int argc, char **argv)
           "Add a NIC: user[,hostfwd=tcp:HOSTPORT-:GUESTPORT]...", "SPEC" },
         { "serial", 's', 0, G_OPTION_ARG_FILENAME, &o.serial,
           "Serial port: stdio (default), none, or a file to write", "WHERE" },
+        { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, &o.screenshot,
+          "Save the screen as a PNG when the VM ends (firmware boots have a screen)",
+          "PNG" },
         { "cdrom", 0, 0, G_OPTION_ARG_FILENAME, &o.cdrom,
           "Put an ISO image in the SATA CD-ROM drive", "ISO" },
         { "boot", 0, 0, G_OPTION_ARG_STRING, &o.boot,
@@ -348,6 +351,11 @@ int hgr_cmd_run(int argc, char **argv)
         goto out;
     }
     HgrVmState end = hgr_vm_wait(vm);
+    if (o.screenshot) {
+        g_autoptr(GError) shot_error = NULL;
+        if (!hgr_vm_screenshot(vm, o.screenshot, &shot_error))
+            fprintf(stderr, "hangarctl: no screenshot: %s\n", shot_error->message);
+    }
     signal_vm = NULL;
     if (end == HGR_VM_STATE_POWERED_OFF) {
         status = 0;
@@ -368,6 +376,7 @@ out:
     g_free(o.serial);
     g_free(o.console);
     g_free(o.cdrom);
+    g_free(o.screenshot);
     g_free(o.boot);
     g_free(o.kvm);
     g_strfreev(o.disks);

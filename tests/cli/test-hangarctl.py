@@ -11,6 +11,7 @@ import tempfile
 import time
 
 HANGARCTL = sys.argv[1]
+BOOT_SECTOR = sys.argv[2] if len(sys.argv) > 2 else None   # tests/kvm's boot-sector.bin
 results = []
 
 
@@ -130,6 +131,21 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, out, err = run("disk", "create", q, "1G", "--format", "qcow2")
     check("disk create never overwrites an existing file", rc != 0 and q in err,
           f"status {rc} {err.strip()!r}")
+
+    # A firmware boot from a disk, with the screen saved at the end.
+    if kvm_ok and BOOT_SECTOR and os.path.exists("/usr/share/seabios/bios-256k.bin"):
+        mbr = os.path.join(tmp, "mbr.img")
+        with open(mbr, "wb") as f:
+            f.write(open(BOOT_SECTOR, "rb").read().ljust(1 << 20, b"\0"))
+        shot = os.path.join(tmp, "screen.png")
+        rc, out, err = run("run", "--firmware", "bios", "--disk", mbr, "--memory", "128",
+                           "--serial", "stdio", "--screenshot", shot, timeout=120)
+        png = open(shot, "rb").read(8) if os.path.exists(shot) else b""
+        check("--firmware bios boots the disk, powers off with 0 and saves the screen",
+              rc == 0 and "MBR: hello from the boot sector" in out
+              and png == b"\x89PNG\r\n\x1a\n", f"status {rc} {err.strip()!r}")
+    else:
+        skip("firmware boot with --screenshot", "needs /dev/kvm, seabios and the boot sector")
 
     # KVM device problems, named with their fix.
     error_case("no KVM device: says so and how to fix it",
