@@ -1,6 +1,8 @@
 /* nvme-private.h — what nvme.c, nvme-admin.c and nvme-io.c share. */
 #pragma once
 
+#include "../core/ratelimit.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -94,8 +96,7 @@ typedef struct NvmeCtrl {
     bool reset_pending;              /* CC.EN went 0 while I/O was in flight */
     bool shutdown_pending;           /* CC.SHN set; flush once I/O is done */
     bool flushing;
-    gint64 last_warn;
-    unsigned warns_dropped;
+    HgrRateLimit warn_limit;
 } NvmeCtrl;
 
 void hgr_nvme_warn(NvmeCtrl *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);

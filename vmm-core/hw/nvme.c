@@ -47,24 +47,12 @@ static NvmeCtrl *ctrl_of(HgrDevice *dev)
 
 void hgr_nvme_warn(NvmeCtrl *c, const char *fmt, ...)
 {
-    gint64 now = g_get_monotonic_time();
-
-    /* A guest can do bad things in a loop: at most one line a second. */
-    if (c->last_warn && now - c->last_warn < G_USEC_PER_SEC) {
-        c->warns_dropped++;
-        return;
-    }
     va_list ap;
+
     va_start(ap, fmt);
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    if (c->warns_dropped)
-        g_warning("%s: %s (%u messages suppressed before)", c->pdev.dev.id, msg,
-                  c->warns_dropped);
-    else
-        g_warning("%s: %s", c->pdev.dev.id, msg);
-    c->last_warn = now;
-    c->warns_dropped = 0;
+    hgr_warn_ratelimited(&c->warn_limit, c->pdev.dev.id, "%s", msg);
 }
 
 static void fatal(NvmeCtrl *c, const char *why)

@@ -7,6 +7,8 @@
  */
 #include "virtio-blk.h"
 
+#include "../core/ratelimit.h"
+
 #include <errno.h>
 #include <hangar/vm.h>
 #include <string.h>
@@ -91,8 +93,7 @@ typedef struct {
     unsigned inflight;               /* requests submitted, not completed */
     bool resetting;                  /* drop completions: the driver let go */
     bool notify_pending[HGR_VIRTIO_MAX_QUEUES];   /* pushed in a kick, interrupt owed */
-    gint64 last_warn;
-    unsigned warns_dropped;
+    HgrRateLimit warn_limit;         /* guest-triggered warnings */
     HgrVirtqElem elem;               /* scratch for popping */
 } VirtioBlk;
 
@@ -112,24 +113,13 @@ typedef struct {
 G_GNUC_PRINTF(2, 3)
 static void guest_warn(VirtioBlk *s, const char *fmt, ...)
 {
-    gint64 now = g_get_monotonic_time();
-
-    /* A guest can send bad requests in a loop: at most one line a second. */
-    if (s->last_warn && now - s->last_warn < G_USEC_PER_SEC) {
-        s->warns_dropped++;
-        return;
-    }
     va_list ap;
+
     va_start(ap, fmt);
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    if (s->warns_dropped)
-        g_warning("virtio-blk %s: %s (%u messages suppressed before)", hgr_block_path(s->blk),
-                  msg, s->warns_dropped);
-    else
-        g_warning("virtio-blk %s: %s", hgr_block_path(s->blk), msg);
-    s->last_warn = now;
-    s->warns_dropped = 0;
+    g_autofree char *who = g_strdup_printf("virtio-blk %s", hgr_block_path(s->blk));
+    hgr_warn_ratelimited(&s->warn_limit, who, "%s", msg);
 }
 
 static VirtioBlk *blk_of(HgrVirtioDevice *vdev)

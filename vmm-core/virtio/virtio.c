@@ -161,11 +161,8 @@ void hgr_virtio_set_broken(HgrVirtioDevice *vdev, const char *why)
 {
     if (vdev->status & VIRTIO_STATUS_NEEDS_RESET)
         return;
-    int64_t now = g_get_monotonic_time();
-    if (now - vdev->last_broken_warning >= G_TIME_SPAN_SECOND) {
-        vdev->last_broken_warning = now;
-        g_warning("%s: %s; device needs reset", vdev->ops->name, why);
-    }
+    hgr_warn_ratelimited(&vdev->broken_warnings, vdev->ops->name, "%s; device needs reset",
+                         why);
     vdev->status |= VIRTIO_STATUS_NEEDS_RESET;
     if (vdev->status & VIRTIO_STATUS_DRIVER_OK)
         hgr_virtio_notify_config(vdev);

@@ -16,6 +16,7 @@
 
 #include "../core/iothread.h"
 #include "../core/memory.h"
+#include "../core/ratelimit.h"
 #include "../core/state.h"
 #include "virtqueue.h"
 
@@ -96,7 +97,7 @@ struct HgrVirtioDevice {
     uint8_t isr;                     /* bit 0 queue, bit 1 config */
     uint8_t config_generation;
     HgrVirtq queues[HGR_VIRTIO_MAX_QUEUES];
-    int64_t last_broken_warning;     /* a guest may break a device in a loop */
+    HgrRateLimit broken_warnings;    /* a guest may break a device in a loop */
 };
 
 void hgr_virtio_init(HgrVirtioDevice *vdev, const HgrVirtioOps *ops, const HgrGuestMem *mem,
