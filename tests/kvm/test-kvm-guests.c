@@ -102,12 +102,22 @@ static Run run_guest_with(const char *image, uint64_t addr, bool is64, unsigned 
     c->serial_fd = sv[0];
     g_autofree char *dir = NULL;
     if (all_devices) {
-        /* Every device a VM can have: a disk, a NIC, a console. */
+        /* Every device a VM can have: virtio, SATA and NVMe disks, a CD-ROM,
+         * a NIC, a console. */
         dir = g_dir_make_tmp("hangar-kvm-XXXXXX", NULL);
         g_autofree char *disk = g_build_filename(dir, "disk.img", NULL);
-        g_assert_true(g_file_set_contents(disk, "", 0, NULL));
-        g_assert_cmpint(truncate(disk, 1 << 20), ==, 0);
+        g_autofree char *disk2 = g_build_filename(dir, "sata.img", NULL);
+        g_autofree char *disk3 = g_build_filename(dir, "nvme.img", NULL);
+        g_autofree char *disk4 = g_build_filename(dir, "cd.iso", NULL);
+        const char *all[] = { disk, disk2, disk3, disk4 };
+        for (unsigned k = 0; k < G_N_ELEMENTS(all); k++) {
+            g_assert_true(g_file_set_contents(all[k], "", 0, NULL));
+            g_assert_cmpint(truncate(all[k], 1 << 20), ==, 0);
+        }
         hgr_vm_config_add_disk(c, disk, HGR_DISK_FORMAT_RAW, false);
+        hgr_vm_config_add_disk(c, disk2, HGR_DISK_FORMAT_RAW, false)->bus = HGR_DISK_BUS_SATA;
+        hgr_vm_config_add_disk(c, disk3, HGR_DISK_FORMAT_RAW, false)->bus = HGR_DISK_BUS_NVME;
+        c->cdrom = g_strdup(disk4);
         hgr_vm_config_add_net(c);
         c->console_path = g_build_filename(dir, "console.log", NULL);
     }
@@ -137,8 +147,11 @@ static Run run_guest_with(const char *image, uint64_t addr, bool is64, unsigned 
     close(sv[1]);
     r.serial = term.out;
     if (dir) {
-        g_autofree char *disk = g_build_filename(dir, "disk.img", NULL);
-        unlink(disk);
+        const char *names[] = { "disk.img", "sata.img", "nvme.img", "cd.iso" };
+        for (unsigned k = 0; k < G_N_ELEMENTS(names); k++) {
+            g_autofree char *f = g_build_filename(dir, names[k], NULL);
+            unlink(f);
+        }
         unlink(c->console_path);
         rmdir(dir);
     }

@@ -74,9 +74,12 @@ static void find_bars(void)
         if (pci_read(dev, 0) == 0xffffffffu)
             continue;
         uint32_t bar = 0xc8000000u + dev * 0x100000u;
+        /* AHCI's registers are BAR 5 (32-bit); everyone else's BAR 0. */
+        unsigned reg = (pci_read(dev, 0x08) >> 16) == 0x0106 ? 0x24 : 0x10;
         pci_write(dev, 0x04, 0);
-        pci_write(dev, 0x10, bar);
-        pci_write(dev, 0x14, 0);
+        pci_write(dev, reg, bar);
+        if (reg == 0x10)
+            pci_write(dev, 0x14, 0);
         pci_write(dev, 0x04, 0x6);               /* memory decode + bus master */
         bars[n_bars++] = bar;
     }
