@@ -3,7 +3,7 @@
 # must go through the nested harness, and runs a command accordingly.
 
 # Prints hardware|emulated, and the measurement on stderr.  HANGAR_KVM_MODE
-# overrides; otherwise `hangarctl host-check` (if given) or kvm-speed.
+# overrides; otherwise `hangarctl host-check` (or a TOOL printing the same lines).
 hgr_kvm_mode() {   # HANGARCTL-OR-EMPTY KVM-SPEED-TOOL
     local hangarctl=$1 tool=$2 report
     if [ -n "${HANGAR_KVM_MODE:-}" ]; then
@@ -13,7 +13,10 @@ hgr_kvm_mode() {   # HANGARCTL-OR-EMPTY KVM-SPEED-TOOL
     if [ -n "$hangarctl" ]; then
         report=$("$hangarctl" host-check 2>&1) || report=""
     fi
-    [ -n "${report:-}" ] || report=$("$tool" 2>&1) || { echo "$report" >&2; return 1; }
+    if [ -z "${report:-}" ]; then
+        [ -n "$tool" ] || { echo "no hangarctl to measure KVM with" >&2; return 1; }
+        report=$("$tool" 2>&1) || { echo "$report" >&2; return 1; }
+    fi
     echo "$report" >&2
     echo "$report" | sed -n 's/^kvm: \(hardware\|emulated\)$/\1/p' | grep . || return 1
 }
