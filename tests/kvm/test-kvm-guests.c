@@ -191,6 +191,111 @@ static void test_virtio_rng_64bit(void)
     g_string_free(r.serial, TRUE);
 }
 
+static size_t wait_for_output(GString *out, GMutex *lock, const char *needle, gint64 deadline)
+{
+    for (;;) {
+        g_mutex_lock(lock);
+        bool seen = strstr(out->str, needle) != NULL;
+        size_t len = out->len;
+        g_mutex_unlock(lock);
+        if (seen || g_get_monotonic_time() > deadline)
+            return seen ? len : 0;
+        g_usleep(20000);
+    }
+}
+
+typedef struct {
+    int fd;
+    GString *out;
+    GMutex lock;
+} Reader;
+
+static gpointer reader(gpointer data)
+{
+    Reader *r = data;
+    char buf[256];
+    ssize_t n;
+
+    while ((n = read(r->fd, buf, sizeof(buf))) > 0) {
+        g_mutex_lock(&r->lock);
+        g_string_append_len(r->out, buf, n);
+        g_mutex_unlock(&r->lock);
+    }
+    return NULL;
+}
+
+static size_t output_len(Reader *r)
+{
+    g_mutex_lock(&r->lock);
+    size_t n = r->out->len;
+    g_mutex_unlock(&r->lock);
+    return n;
+}
+
+/* The lifecycle a user drives: pause stops the guest (no output at all while
+ * paused), resume lets it go on where it was, reset starts it over, stop
+ * ends it; and calls that make no sense in a state are refused. */
+static void test_pause_resume_reset(void)
+{
+    if (!kvm_available())
+        return;
+    int sv[2];
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+    g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
+    c->flat_image = guest_path("ticker.bin");
+    c->flat_addr = 0x100000;
+    c->flat_64bit = true;
+    c->cpus = 2;
+    c->memory_mib = 64;
+    c->serial = HGR_SERIAL_FD;
+    c->serial_fd = sv[0];
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HgrVm) vm = hgr_vm_new(c, &err);
+    g_assert_no_error(err);
+    Reader r = { .fd = sv[1], .out = g_string_new(NULL) };
+    g_mutex_init(&r.lock);
+    GThread *t = g_thread_new("reader", reader, &r);
+
+    g_assert_false(hgr_vm_resume(vm, &err));          /* not started: refused */
+    g_assert_error(err, HGR_VM_ERROR, HGR_VM_ERROR_STATE_INVALID);
+    g_clear_error(&err);
+    g_assert_true(hgr_vm_start(vm, &err));
+    gint64 deadline = g_get_monotonic_time() + 60 * G_TIME_SPAN_SECOND;
+    g_assert_cmpuint(wait_for_output(r.out, &r.lock, "tick 00000002", deadline), >, 0);
+
+    g_assert_true(hgr_vm_pause(vm, &err));
+    g_assert_cmpint(hgr_vm_get_state(vm), ==, HGR_VM_STATE_PAUSED);
+    g_assert_false(hgr_vm_pause(vm, &err));           /* already paused */
+    g_clear_error(&err);
+    g_usleep(300000);                                   /* what was queued drains */
+    size_t frozen = output_len(&r);
+    g_usleep(700000);
+    g_assert_cmpuint(output_len(&r), ==, frozen);      /* a paused guest does nothing */
+
+    g_assert_true(hgr_vm_resume(vm, &err));
+    g_assert_cmpint(hgr_vm_get_state(vm), ==, HGR_VM_STATE_RUNNING);
+    deadline = g_get_monotonic_time() + 60 * G_TIME_SPAN_SECOND;
+    g_assert_cmpuint(wait_for_output(r.out, &r.lock, "tick 00000006", deadline), >, 0);
+    g_mutex_lock(&r.lock);
+    g_assert_null(strstr(r.out->str, "boot 02"));      /* resumed, not restarted */
+    g_mutex_unlock(&r.lock);
+
+    g_assert_true(hgr_vm_reset(vm, &err));
+    deadline = g_get_monotonic_time() + 60 * G_TIME_SPAN_SECOND;
+    g_assert_cmpuint(wait_for_output(r.out, &r.lock, "boot 02", deadline), >, 0);
+    g_assert_cmpint(hgr_vm_get_state(vm), ==, HGR_VM_STATE_RUNNING);
+
+    hgr_vm_stop(vm);
+    g_assert_cmpint(hgr_vm_wait(vm), ==, HGR_VM_STATE_STOPPED);
+    g_assert_false(hgr_vm_resume(vm, &err));          /* stopped for good */
+    g_clear_error(&err);
+    g_clear_pointer(&vm, hgr_vm_free);                 /* closes the serial port */
+    g_thread_join(t);
+    close(sv[1]);
+    g_string_free(r.out, TRUE);
+    g_mutex_clear(&r.lock);
+}
+
 /* Nothing a guest does may crash Hangar: after a barrage of random device
  * accesses the VMM is alive, the guest still runs, and it powers off. */
 static void test_chaos(void)
@@ -213,5 +318,6 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm/real-mode/uart-echo-reset-poweroff", test_real_mode_uart_reset);
     g_test_add_func("/kvm/long-mode/virtio-rng-through-pci", test_virtio_rng_64bit);
     g_test_add_func("/kvm/long-mode/chaos-guest-cannot-crash-the-vmm", test_chaos);
+    g_test_add_func("/kvm/lifecycle/pause-resume-reset-stop", test_pause_resume_reset);
     return g_test_run();
 }
