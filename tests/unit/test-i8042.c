@@ -392,8 +392,9 @@ static void test_reset_line(void)
     legacy_fixture_clear(&f);
 }
 
-/* Random bytes on both ports: nothing crashes, the queues stay bounded and
- * the two lines always agree with the status register. */
+/* Random bytes on both ports mixed with keystrokes and wild mouse motion:
+ * nothing crashes, the queues stay bounded and the two lines always agree
+ * with the status register. */
 static void test_random_bytes(void)
 {
     Fixture f;
@@ -402,7 +403,13 @@ static void test_random_bytes(void)
 
     for (unsigned i = 0; i < 200000; i++) {
         uint16_t port = g_rand_boolean(r) ? CMD : DATA;
-        if (g_rand_int_range(r, 0, 3) == 0)
+        int what = g_rand_int_range(r, 0, 8);
+        if (what == 0)
+            hgr_i8042_key(f.dev, (unsigned)g_rand_int_range(r, 0, 256), g_rand_boolean(r));
+        else if (what == 1)
+            hgr_i8042_pointer(f.dev, g_rand_int(r), g_rand_int(r), g_rand_int_range(r, -20, 20),
+                              g_rand_int(r));
+        else if (what < 4)
             legacy_inb(&f.tb, port);
         else
             legacy_outb(&f.tb, port, (uint8_t)g_rand_int(r));
