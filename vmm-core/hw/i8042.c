@@ -314,6 +314,12 @@ static int32_t clamp(int32_t v, int32_t lo, int32_t hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
+/* Both sides bounded first: a frontend may pass any int. */
+static int32_t acc_add(int32_t acc, int v)
+{
+    return clamp(acc + clamp(v, -AUX_ACC_MAX, AUX_ACC_MAX), -AUX_ACC_MAX, AUX_ACC_MAX);
+}
+
 /* Stream packets for what the mouse owes, while they fit in its queue. A
  * move too big for 9 bits is sent clamped with its overflow bit, as a
  * mouse does; wheel notches beyond one packet's -8..7 carry over. */
@@ -352,9 +358,9 @@ static void aux_motion(I8042State *s, int dx, int dy, int wheel, unsigned button
     if (s->aux_id != AUX_ID_WHEEL)
         wheel = 0;
     /* Frontend: right/down/away positive. PS/2: right/up/toward positive. */
-    s->aux_dx = clamp(s->aux_dx + clamp(dx, -AUX_ACC_MAX, AUX_ACC_MAX), -AUX_ACC_MAX, AUX_ACC_MAX);
-    s->aux_dy = clamp(s->aux_dy - clamp(dy, -AUX_ACC_MAX, AUX_ACC_MAX), -AUX_ACC_MAX, AUX_ACC_MAX);
-    s->aux_dz = clamp(s->aux_dz - clamp(wheel, -AUX_ACC_MAX, AUX_ACC_MAX), -AUX_ACC_MAX, AUX_ACC_MAX);
+    s->aux_dx = acc_add(s->aux_dx, dx);
+    s->aux_dy = acc_add(s->aux_dy, -clamp(dy, -AUX_ACC_MAX, AUX_ACC_MAX));
+    s->aux_dz = acc_add(s->aux_dz, -clamp(wheel, -AUX_ACC_MAX, AUX_ACC_MAX));
     if (dx || dy || wheel || b != s->aux_buttons)
         s->aux_pending = true;
     s->aux_buttons = b;
