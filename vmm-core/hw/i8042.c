@@ -5,10 +5,14 @@
  * device has its own small queue, and a disabled port keeps its bytes until
  * it is enabled again, as a device whose clock is held does.
  *
- * The keyboard and mouse only answer commands (ACKs, IDs, reset results):
- * they send no keystrokes or movement yet. kbd_command() and aux_command()
- * are where real PS/2 models will plug in; scancode translation (CTR bit 6)
- * will then belong in refill(), where keyboard bytes enter the buffer.
+ * Keystrokes and mouse motion come from a frontend thread through
+ * hgr_i8042_key()/hgr_i8042_pointer() under the device lock. The keyboard
+ * speaks scan code set 2; with translation on (CTR bit 6, what Linux and
+ * Windows use) the controller turns it into set 1, which for every key is
+ * exactly the set 1 sequence, so keys are encoded in set 1 directly then.
+ * Command replies are not translated (atkbd accepts either form of the ID).
+ * The mouse sends stream packets only once the guest enabled reporting,
+ * 4 bytes with a wheel after the IntelliMouse knock (rates 200, 100, 80).
  *
  * The output buffer drives IRQ 1 or 12 as a level; reading it drops the
  * line before the next byte raises it, so an edge-triggered PIC sees one
@@ -16,12 +20,15 @@
  */
 #include "i8042.h"
 
+#include <hangar/input.h>
+
 #include <hangar/vm.h>
 #include <string.h>
 
 #include "../core/board.h"
 #include "../core/irq.h"
 #include "../core/pc.h"
+#include "ps2-keymap.h"
 
 #define STAT_OBF      0x01
 #define STAT_SYS      0x04
@@ -45,6 +52,8 @@
 #define RESEND        0xfe
 #define BAT_OK        0xaa
 #define QUEUE_SIZE    16
+#define AUX_ID_WHEEL  3
+#define AUX_ACC_MAX   4096      /* motion kept while the queue is full */
 
 typedef struct {
     uint8_t n;
@@ -64,6 +73,11 @@ typedef struct {
     uint8_t aux_arg;
     uint8_t aux_rate, aux_resolution;
     bool aux_enabled, aux_scale21;
+    uint8_t aux_id;             /* 0 plain, 3 IntelliMouse */
+    uint8_t aux_knock[2];       /* the last two sample rates set */
+    uint8_t aux_buttons;
+    bool aux_pending;           /* a packet is owed */
+    int32_t aux_dx, aux_dy, aux_dz; /* PS/2 directions: up and toward the user positive */
 } I8042State;
 
 typedef struct {
@@ -198,6 +212,8 @@ static void aux_defaults(I8042State *s)
     s->aux_scale21 = false;
     s->aux_enabled = false;
     s->aux_arg = 0;
+    s->aux_pending = false;
+    s->aux_dx = s->aux_dy = s->aux_dz = 0;
 }
 
 static void aux_command(I8042State *s, uint8_t b)
@@ -205,9 +221,13 @@ static void aux_command(I8042State *s, uint8_t b)
     ByteQueue *q = &s->aux;
 
     if (s->aux_arg) {
-        if (s->aux_arg == 0xf3)
+        if (s->aux_arg == 0xf3) {
             s->aux_rate = b;
-        else
+            if (s->aux_knock[0] == 200 && s->aux_knock[1] == 100 && b == 80)
+                s->aux_id = AUX_ID_WHEEL;
+            s->aux_knock[0] = s->aux_knock[1];
+            s->aux_knock[1] = b;
+        } else
             s->aux_resolution = b & 3;
         s->aux_arg = 0;
         queue_push(q, ACK);
@@ -236,9 +256,9 @@ static void aux_command(I8042State *s, uint8_t b)
         queue_push(q, 0);
         queue_push(q, 0);
         break;
-    case 0xf2:                                 /* identify: plain PS/2 mouse */
+    case 0xf2:                                 /* identify */
         queue_push(q, ACK);
-        queue_push(q, 0x00);
+        queue_push(q, s->aux_id);
         break;
     case 0xf4:
         s->aux_enabled = true;
@@ -252,6 +272,8 @@ static void aux_command(I8042State *s, uint8_t b)
     case 0xff:
         q->n = 0;
         aux_defaults(s);
+        s->aux_id = 0;
+        memset(s->aux_knock, 0, sizeof(s->aux_knock));
         queue_push(q, ACK);
         queue_push(q, BAT_OK);
         queue_push(q, 0x00);
@@ -263,6 +285,86 @@ static void aux_command(I8042State *s, uint8_t b)
         queue_push(q, RESEND);
         break;
     }
+}
+
+/* A key's whole sequence or nothing; the last free byte is kept for the
+ * overflow code, which a keyboard sends in place of what it had to drop. */
+static void kbd_key(I8042State *s, unsigned code, bool down)
+{
+    uint8_t seq[HGR_PS2_SEQ_MAX];
+    ByteQueue *q = &s->kbd;
+    unsigned set = (s->ram[0] & CTR_XLATE) ? 1 : s->kbd_scanset;
+    unsigned n;
+
+    if (!s->kbd_enabled || s->kbd_arg)
+        return;
+    n = hgr_ps2_keymap_encode(code, down, set, seq);
+    if (!n)
+        return;
+    if (q->n + n < QUEUE_SIZE) {
+        for (unsigned i = 0; i < n; i++)
+            queue_push(q, seq[i]);
+    } else if (q->n < QUEUE_SIZE) {
+        queue_push(q, set == 1 ? 0xff : 0x00);
+    }
+}
+
+static int32_t clamp(int32_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Both sides bounded first: a frontend may pass any int. */
+static int32_t acc_add(int32_t acc, int v)
+{
+    return clamp(acc + clamp(v, -AUX_ACC_MAX, AUX_ACC_MAX), -AUX_ACC_MAX, AUX_ACC_MAX);
+}
+
+/* Stream packets for what the mouse owes, while they fit in its queue. A
+ * move too big for 9 bits is sent clamped with its overflow bit, as a
+ * mouse does; wheel notches beyond one packet's -8..7 carry over. */
+static void aux_flush(I8042State *s)
+{
+    unsigned size = s->aux_id == AUX_ID_WHEEL ? 4 : 3;
+
+    for (unsigned i = 0; i < QUEUE_SIZE / 3 && s->aux_pending; i++) {
+        if (!s->aux_enabled || s->aux_arg || s->aux.n + size > QUEUE_SIZE)
+            return;
+        int32_t dx = clamp(s->aux_dx, -256, 255), dy = clamp(s->aux_dy, -256, 255);
+        int32_t dz = clamp(s->aux_dz, -8, 7);
+        uint8_t b0 = (uint8_t)(0x08 | (s->aux_buttons & 7));
+
+        b0 |= (dx < 0 ? 0x10 : 0) | (dy < 0 ? 0x20 : 0);
+        b0 |= (dx != s->aux_dx ? 0x40 : 0) | (dy != s->aux_dy ? 0x80 : 0);
+        queue_push(&s->aux, b0);
+        queue_push(&s->aux, (uint8_t)dx);
+        queue_push(&s->aux, (uint8_t)dy);
+        if (size == 4)
+            queue_push(&s->aux, (uint8_t)dz);
+        s->aux_dx = s->aux_dy = 0;
+        s->aux_dz = size == 4 ? s->aux_dz - dz : 0;
+        s->aux_pending = s->aux_dz != 0;
+    }
+}
+
+static void aux_motion(I8042State *s, int dx, int dy, int wheel, unsigned buttons)
+{
+    uint8_t b = (uint8_t)(buttons & 7);
+
+    if (!s->aux_enabled) {
+        s->aux_buttons = b;
+        return;
+    }
+    if (s->aux_id != AUX_ID_WHEEL)
+        wheel = 0;
+    /* Frontend: right/down/away positive. PS/2: right/up/toward positive. */
+    s->aux_dx = acc_add(s->aux_dx, dx);
+    s->aux_dy = acc_add(s->aux_dy, -clamp(dy, -AUX_ACC_MAX, AUX_ACC_MAX));
+    s->aux_dz = acc_add(s->aux_dz, -clamp(wheel, -AUX_ACC_MAX, AUX_ACC_MAX));
+    if (dx || dy || wheel || b != s->aux_buttons)
+        s->aux_pending = true;
+    s->aux_buttons = b;
+    aux_flush(s);
 }
 
 static void set_ctr(I8042State *s, uint8_t v)
@@ -355,6 +457,7 @@ static void i8042_io(I8042 *k, bool cmd_port, uint8_t *data, unsigned len, bool 
         data[0] = s->obuf;
         s->status &= ~(STAT_OBF | STAT_AUX_OBF);
         update_irqs(k);
+        aux_flush(s);
     }
     refill(s);
     update_irqs(k);
@@ -375,6 +478,48 @@ static void cmd_port_io(void *opaque, uint64_t offset, uint8_t *data, unsigned l
                         bool is_write)
 {
     i8042_io(opaque, true, data, len, is_write);
+}
+
+void hgr_i8042_key(HgrDevice *dev, unsigned evdev_code, bool down)
+{
+    I8042 *k = (I8042 *)dev;
+
+    g_mutex_lock(&k->lock);
+    kbd_key(&k->s, evdev_code, down);
+    refill(&k->s);
+    update_irqs(k);
+    g_mutex_unlock(&k->lock);
+}
+
+void hgr_i8042_pointer(HgrDevice *dev, int dx, int dy, int wheel, unsigned buttons)
+{
+    I8042 *k = (I8042 *)dev;
+
+    g_mutex_lock(&k->lock);
+    aux_motion(&k->s, dx, dy, wheel, buttons);
+    refill(&k->s);
+    update_irqs(k);
+    g_mutex_unlock(&k->lock);
+}
+
+static void input_key(void *opaque, unsigned evdev_code, bool down)
+{
+    hgr_i8042_key(opaque, evdev_code, down);
+}
+
+static void input_rel(void *opaque, int dx, int dy, int wheel, unsigned buttons)
+{
+    hgr_i8042_pointer(opaque, dx, dy, wheel, buttons);
+}
+
+static const HgrInputOps i8042_input_ops = {
+    .key = input_key,
+    .rel = input_rel,
+};
+
+HgrInputSink hgr_i8042_input_sink(HgrDevice *dev)
+{
+    return (HgrInputSink){ &i8042_input_ops, dev };
 }
 
 static void i8042_reset_state(I8042State *s)
@@ -453,6 +598,13 @@ static void i8042_visit_state(HgrVisitor *v, void *state)
     hgr_visit_u8(v, &s->aux_resolution);
     hgr_visit_bool(v, &s->aux_enabled);
     hgr_visit_bool(v, &s->aux_scale21);
+    hgr_visit_u8(v, &s->aux_id);
+    hgr_visit_bytes(v, s->aux_knock, sizeof(s->aux_knock));
+    hgr_visit_u8(v, &s->aux_buttons);
+    hgr_visit_bool(v, &s->aux_pending);
+    hgr_visit_u32(v, (uint32_t *)&s->aux_dx);
+    hgr_visit_u32(v, (uint32_t *)&s->aux_dy);
+    hgr_visit_u32(v, (uint32_t *)&s->aux_dz);
 }
 
 static bool valid_pending(uint8_t p)
@@ -473,6 +625,11 @@ static bool i8042_check_state(HgrDevice *dev, const void *state, GError **error)
         why = "a pending command that does not take an argument";
     else if (s->kbd_scanset > 3 || s->aux_resolution > 3)
         why = "an impossible keyboard or mouse setting";
+    else if ((s->aux_id != 0 && s->aux_id != AUX_ID_WHEEL) || s->aux_buttons > 7 ||
+             s->aux_dx < -AUX_ACC_MAX || s->aux_dx > AUX_ACC_MAX ||
+             s->aux_dy < -AUX_ACC_MAX || s->aux_dy > AUX_ACC_MAX ||
+             s->aux_dz < -AUX_ACC_MAX || s->aux_dz > AUX_ACC_MAX)
+        why = "an impossible mouse state";
     if (why) {
         g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_STATE, "saved state of %s: %s",
                     dev->id, why);
@@ -501,7 +658,7 @@ static void i8042_destroy(HgrDevice *dev)
 
 static const HgrDeviceOps i8042_ops = {
     .name = "i8042",
-    .state_version = 1,
+    .state_version = 2,
     .state_size = sizeof(I8042State),
     .realize = i8042_realize,
     .reset = i8042_reset,
