@@ -296,6 +296,45 @@ static void test_pause_resume_reset(void)
     g_mutex_clear(&r.lock);
 }
 
+/* Keys typed on the console reach the guest's keyboard controller as the
+ * scan codes a PC keyboard sends: 'A' (evdev 30) press and release, then
+ * Right Ctrl (evdev 97), an extended key, as E0 1D / E0 9D in set 1. */
+static void test_keyboard_input(void)
+{
+    if (!kvm_available())
+        return;
+    int sv[2];
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+    g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
+    c->flat_image = guest_path("keyboard.bin");
+    c->flat_addr = 0x100000;
+    c->flat_64bit = true;
+    c->memory_mib = 64;
+    c->serial = HGR_SERIAL_FD;
+    c->serial_fd = sv[0];
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HgrVm) vm = hgr_vm_new(c, &err);
+    g_assert_no_error(err);
+    Reader r = { .fd = sv[1], .out = g_string_new(NULL) };
+    g_mutex_init(&r.lock);
+    GThread *t = g_thread_new("reader", reader, &r);
+    g_assert_true(hgr_vm_start(vm, &err));
+    gint64 deadline = g_get_monotonic_time() + 60 * G_TIME_SPAN_SECOND;
+    g_assert_cmpuint(wait_for_output(r.out, &r.lock, "keyboard: ready", deadline), >, 0);
+    hgr_vm_input_key(vm, 30, true);
+    hgr_vm_input_key(vm, 30, false);
+    hgr_vm_input_key(vm, 97, true);
+    g_assert_cmpint(hgr_vm_wait(vm), ==, HGR_VM_STATE_POWERED_OFF);
+    g_clear_pointer(&vm, hgr_vm_free);
+    g_thread_join(t);
+    close(sv[1]);
+    g_test_message("guest saw:\n%s", r.out->str);
+    g_assert_nonnull(strstr(r.out->str, "scan 1e\nscan 9e\nscan e0\nscan 1d\n"));
+    g_assert_nonnull(strstr(r.out->str, "keyboard: done"));
+    g_string_free(r.out, TRUE);
+    g_mutex_clear(&r.lock);
+}
+
 /* Nothing a guest does may crash Hangar: after a barrage of random device
  * accesses the VMM is alive, the guest still runs, and it powers off. */
 static void test_chaos(void)
@@ -319,5 +358,6 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm/long-mode/virtio-rng-through-pci", test_virtio_rng_64bit);
     g_test_add_func("/kvm/long-mode/chaos-guest-cannot-crash-the-vmm", test_chaos);
     g_test_add_func("/kvm/lifecycle/pause-resume-reset-stop", test_pause_resume_reset);
+    g_test_add_func("/kvm/input/keys-reach-the-ps2-keyboard", test_keyboard_input);
     return g_test_run();
 }

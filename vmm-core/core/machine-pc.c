@@ -57,6 +57,7 @@ struct HgrMachine {
     HgrDevice *vga;                /* the display, on firmware boots */
     GBytes *vgabios;               /* its option ROM, handed to the firmware */
     HgrDevice *ahci;
+    HgrDevice *i8042;              /* where keyboard and mouse input goes */
     GPtrArray *disk_devs;          /* per config disk: its PCI device (NULL: on AHCI) */
 };
 
@@ -110,7 +111,10 @@ static unsigned has_console(const HgrVm *vm) { return vm->machine->console ? 1 :
 static unsigned has_firmware(const HgrVm *vm) { return vm->machine->rom ? 1 : 0; }
 
 static HgrDevice *make_boot_timer(HgrVm *vm, unsigned i) { return hgr_boot_timer_new(); }
-static HgrDevice *make_i8042(HgrVm *vm, unsigned i) { return hgr_i8042_new(); }
+static HgrDevice *make_i8042(HgrVm *vm, unsigned i)
+{
+    return vm->machine->i8042 = hgr_i8042_new();
+}
 static HgrDevice *make_rtc(HgrVm *vm, unsigned i) { return hgr_rtc_cmos_new(vm->ram_size); }
 static HgrDevice *make_pm(HgrVm *vm, unsigned i) { return hgr_acpi_pm_new(); }
 static HgrDevice *make_host_bridge(HgrVm *vm, unsigned i) { return hgr_pci_host_bridge_new(); }
@@ -682,4 +686,9 @@ bool hgr_machine_screenshot(HgrVm *vm, const char *path, GError **error)
         return false;
     }
     return hgr_console_write_png(s, path, error);
+}
+
+HgrDevice *hgr_machine_input(HgrVm *vm)
+{
+    return vm->machine ? vm->machine->i8042 : NULL;
 }

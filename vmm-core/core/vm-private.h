@@ -123,4 +123,6 @@ bool hgr_machine_create(HgrVm *vm, GError **error);
 bool hgr_machine_load(HgrVm *vm, GError **error);
 void hgr_machine_pause(HgrVm *vm);
 bool hgr_machine_screenshot(HgrVm *vm, const char *path, GError **error);
+/* The device that takes keyboard and mouse input (the i8042 today). */
+HgrDevice *hgr_machine_input(HgrVm *vm);
 void hgr_machine_free(HgrVm *vm);

@@ -7,6 +7,8 @@
  */
 #include "vm-private.h"
 
+#include "../hw/i8042.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -692,6 +694,20 @@ void hgr_vm_set_boot_callback(HgrVm *vm, HgrVmBootFn fn, void *user_data)
 bool hgr_vm_screenshot(HgrVm *vm, const char *path, GError **error)
 {
     return hgr_machine_screenshot(vm, path, error);
+}
+
+void hgr_vm_input_key(HgrVm *vm, unsigned evdev_code, bool down)
+{
+    HgrDevice *dev = hgr_machine_input(vm);
+    if (dev)
+        hgr_i8042_key(dev, evdev_code, down);
+}
+
+void hgr_vm_input_pointer(HgrVm *vm, int dx, int dy, int wheel, unsigned buttons)
+{
+    HgrDevice *dev = hgr_machine_input(vm);
+    if (dev)
+        hgr_i8042_pointer(dev, dx, dy, wheel, buttons);
 }
 
 unsigned hgr_vm_reboot_count(HgrVm *vm)

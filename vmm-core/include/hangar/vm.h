@@ -180,6 +180,13 @@ void hgr_vm_set_boot_callback(HgrVm *vm, HgrVmBootFn fn, void *user_data);
  * display or the guest has not set a mode yet. Any thread. */
 bool hgr_vm_screenshot(HgrVm *vm, const char *path, GError **error);
 
+/* Console input, from any thread, never blocking: a key by its Linux evdev
+ * code (KEY_*; GTK's hardware keycode minus 8) pressed or released, and
+ * relative pointer motion with the buttons held (HGR_INPUT_BUTTON_* in
+ * hangar/input.h). They reach the guest's PS/2 keyboard and mouse. */
+void hgr_vm_input_key(HgrVm *vm, unsigned evdev_code, bool down);
+void hgr_vm_input_pointer(HgrVm *vm, int dx, int dy, int wheel, unsigned buttons);
+
 /* Number of resets the guest asked for (reboot) since start. */
 unsigned hgr_vm_reboot_count(HgrVm *vm);
 
