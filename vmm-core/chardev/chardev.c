@@ -280,13 +280,17 @@ void hgr_chardev_write(HgrChardev *c, const void *buf, size_t len)
     if (c->out_fd < 0)
         return;
     g_mutex_lock(&c->lock);
+    /* Only the first byte into an empty queue wakes the I/O thread: it
+     * writes out everything queued by then, so a vCPU printing a line costs
+     * one wake-up, not one system call per byte. */
+    bool was_empty = c->out->len == 0;
     if (c->out->len + len > OUT_LIMIT) {
         c->dropped += len;
     } else {
         g_byte_array_append(c->out, buf, (guint)len);
     }
     g_mutex_unlock(&c->lock);
-    if (c->thread)
+    if (c->thread && was_empty)
         wake(c);
 }
 
