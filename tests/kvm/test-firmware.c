@@ -92,6 +92,24 @@ static void test_banner(void)
 /* The firmware hands over to a boot loader: SeaBIOS loads the boot sector
  * of a virtio disk (a raw image the test makes from a boot sector it built),
  * which prints and powers the VM off. */
+/* Width, height, and how many pixels of the first `rows` rows differ from
+ * pixel (0,0), by png-stats.py (a decoder that is not Hangar's). */
+static void png_stats(const char *png, unsigned rows, unsigned *w, unsigned *h, unsigned *lit)
+{
+    g_autoptr(GError) err = NULL;
+    const char *judge = g_getenv("HANGAR_PNG_STATS");
+    g_assert_nonnull(judge);
+    g_autofree char *nrows = g_strdup_printf("%u", rows);
+    const char *argv[] = { "python3", judge, png, nrows, NULL };
+    g_autofree char *out = NULL;
+    gint status = -1;
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                               &out, NULL, &status, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(status, ==, 0);
+    g_assert_cmpint(sscanf(out, "%u %u %u", w, h, lit), ==, 3);
+}
+
 /* What the firmware showed on the VGA screen (text mode, with the VGA BIOS
  * from the seabios package), as a PNG judged by an independent decoder:
  * an 80x25 text screen whose first row (SeaBIOS's banner) has text on it. */
@@ -106,17 +124,8 @@ static void check_screen(HgrVm *vm, const char *tmp)
     }
     g_assert_true(hgr_vm_screenshot(vm, png, &err));
     g_assert_no_error(err);
-    const char *judge = g_getenv("HANGAR_PNG_STATS");
-    g_assert_nonnull(judge);
-    const char *argv[] = { "python3", judge, png, "16", NULL };
-    g_autofree char *out = NULL;
-    gint status = -1;
-    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                               &out, NULL, &status, &err));
-    g_assert_no_error(err);
-    g_assert_cmpint(status, ==, 0);
-    unsigned w = 0, h = 0, lit = 0;
-    g_assert_cmpint(sscanf(out, "%u %u %u", &w, &h, &lit), ==, 3);
+    unsigned w, h, lit;
+    png_stats(png, 16, &w, &h, &lit);
     g_test_message("screen %ux%u, %u lit pixels in the first text row", w, h, lit);
     g_assert_cmpuint(w, ==, 80 * 8);              /* 80 columns of 8-pixel cells */
     g_assert_cmpuint(h, ==, 25 * 16);             /* 25 rows of 16-pixel glyphs */
@@ -354,6 +363,62 @@ static void test_bios_with_kernel_refused(void)
     g_assert_error(err, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG);
 }
 
+/* A boot sector sets an 800x600x32 VBE mode and paints the top half of the
+ * linear framebuffer, which Hangar maps as a KVM RAM slot where BAR0
+ * decodes: the screenshot has exactly that picture. */
+static void test_vbe_lfb(void)
+{
+    if (!kvm_available() || !seabios_available())
+        return;
+    g_autofree char *mbr_path = guest_path("vbe-lfb.bin");
+    g_autofree char *mbr = NULL;
+    gsize mbr_len = 0;
+    g_assert_true(g_file_get_contents(mbr_path, &mbr, &mbr_len, NULL));
+    g_assert_cmpuint(mbr_len, ==, 512);
+    g_autofree char *tmp = g_dir_make_tmp("hangar-fw-XXXXXX", NULL);
+    g_autofree char *disk = g_build_filename(tmp, "disk.img", NULL);
+    g_autofree char *png = g_build_filename(tmp, "lfb.png", NULL);
+    g_autoptr(GByteArray) img = g_byte_array_new();
+    g_byte_array_set_size(img, 1 << 20);
+    memset(img->data, 0, img->len);
+    memcpy(img->data, mbr, 512);
+    g_assert_true(g_file_set_contents(disk, (char *)img->data, img->len, NULL));
+
+    int sv[2];
+    g_autoptr(HgrVmConfig) c = bios_config(sv);
+    g_autoptr(GError) err = NULL;
+    hgr_vm_config_add_disk(c, disk, HGR_DISK_FORMAT_RAW, false);
+    g_autoptr(HgrVm) vm = hgr_vm_new(c, &err);
+    g_assert_no_error(err);
+    gint64 t0 = g_get_monotonic_time();
+    g_assert_true(hgr_vm_start(vm, &err));
+    const char *want[] = { "LFB: painted", NULL };
+    g_autoptr(GString) out = read_until(sv[0], want, t0 + DEADLINE_S * G_TIME_SPAN_SECOND);
+    if (!strstr(out->str, "LFB: painted")) {
+        hgr_vm_stop(vm);
+        g_error("the boot sector did not paint; serial output:\n%s", out->str);
+    }
+    g_assert_cmpint(hgr_vm_wait(vm), ==, HGR_VM_STATE_POWERED_OFF);
+    g_test_message("boot sector painted 800x300 pixels; %.1f s from start",
+                   (g_get_monotonic_time() - t0) / 1e6);
+
+    g_assert_true(hgr_vm_screenshot(vm, png, &err));
+    g_assert_no_error(err);
+    unsigned w, h, lit_top, lit_all;
+    png_stats(png, 300, &w, &h, &lit_top);
+    png_stats(png, 600, &w, &h, &lit_all);
+    g_assert_cmpuint(w, ==, 800);
+    g_assert_cmpuint(h, ==, 600);
+    g_assert_cmpuint(lit_top, ==, 0);                 /* all orange, like pixel (0,0) */
+    g_assert_cmpuint(lit_all, ==, 800 * 300);         /* the bottom half untouched */
+    close(sv[0]);
+    close(sv[1]);
+    g_clear_pointer(&vm, hgr_vm_free);
+    unlink(png);
+    unlink(disk);
+    rmdir(tmp);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -362,6 +427,7 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm/firmware/boot-order-cdrom-first", test_boot_cdrom);
     g_test_add_func("/kvm/firmware/boot-order-disk-first", test_boot_disk);
     g_test_add_func("/kvm/firmware/boot-choice-checked", test_boot_choice_checked);
+    g_test_add_func("/kvm/firmware/vbe-linear-framebuffer", test_vbe_lfb);
     g_test_add_func("/kvm/firmware/bad-image", test_bad_firmware);
     g_test_add_func("/kvm/firmware/bios-with-kernel", test_bios_with_kernel_refused);
     return g_test_run();

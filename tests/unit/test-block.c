@@ -262,6 +262,12 @@ static void check_ops(const char *engine, HgrIoThread *t)
     g_assert_cmpint(run_io(b, t, HGR_BLOCK_DISCARD, IMG_SIZE, NULL, 512), ==, -EINVAL);
     g_assert_cmpint(g_stat(p, &st), ==, 0);
     g_assert_cmpint(st.st_size, ==, IMG_SIZE);
+
+    /* The activity lights count what the guest moved, not what was refused. */
+    uint64_t rd, wr;
+    hgr_block_get_traffic(b, &rd, &wr);
+    g_assert_cmpuint(rd, ==, sizeof(chk));
+    g_assert_cmpuint(wr, ==, sizeof(buf));
 }
 
 static void test_ops_inline(gconstpointer engine)

@@ -164,6 +164,9 @@ static void test_arp_host(void)
     hgr_net_get_stats(r.n, &st);
     g_assert_cmpuint(st.tx_frames, ==, 2);
     g_assert_cmpuint(st.rx_frames, >=, 2);
+    /* Both requests are ARP frames of the same size; replies at least as big. */
+    g_assert_cmpuint(st.tx_bytes, ==, 2 * len);
+    g_assert_cmpuint(st.rx_bytes, >=, 2 * 42);
     rig_clear(&r);
 }
 

@@ -469,6 +469,70 @@ static void test_save_load(void)
     fixture_fini(&b);
 }
 
+/* What the board was asked to map as RAM, last call first. */
+typedef struct {
+    unsigned calls;
+    void *hva;
+    uint64_t gpa, size;
+} MapLog;
+
+static bool record_map_ram(void *opaque, void *hva, uint64_t gpa, uint64_t size)
+{
+    MapLog *log = opaque;
+    log->calls++;
+    log->hva = hva;
+    log->gpa = gpa;
+    log->size = size;
+    return true;
+}
+
+/* VRAM is guest RAM wherever BAR0 decodes (no exit per pixel), follows the
+ * BAR when the guest moves it, and goes away when decode is switched off. */
+static void test_vram_slot(void)
+{
+    g_autoptr(GError) err = NULL;
+    MapLog log = { 0 };
+    TestBoard *tb = test_board_new(NULL);
+    tb->board.map_ram = record_map_ram;
+    tb->board.opaque = &log;
+    HgrDevice *dev = hgr_vga_new("vga");
+    g_assert_true(dev->ops->realize(dev, &tb->board, &err));
+    g_assert_no_error(err);
+    HgrPciDevice *pdev = (HgrPciDevice *)dev;
+    size_t vram_size;
+    uint8_t *vram = hgr_vga_vram(dev, &vram_size);
+
+    unsigned devfn = pdev->slot << 3;
+    uint16_t cmd = (uint16_t)test_cfg_read(tb, devfn, 0x04, 2);
+    g_assert_false(cmd & 0x2);                 /* no decode until the firmware says so */
+    g_assert_cmpuint(log.gpa, ==, HGR_BOARD_UNMAPPED);
+
+    cmd |= 0x2;
+    test_cfg_write(tb, devfn, 0x04, 2, cmd);
+    uint64_t bar0 = hgr_pci_bar_address(pdev, 0);
+    g_assert_cmpuint(bar0, !=, HGR_PCI_BAR_UNMAPPED);
+    g_assert_true(log.hva == vram);
+    g_assert_cmpuint(log.size, ==, vram_size);
+    g_assert_cmpuint(log.gpa, ==, bar0);
+
+    uint32_t moved = bar0 == 0xd0000000u ? 0xd1000000u : 0xd0000000u;   /* clear of BAR2 */
+    test_cfg_write(tb, devfn, 0x10, 4, moved);
+    g_assert_cmpuint(hgr_pci_bar_address(pdev, 0), ==, moved);
+    g_assert_cmpuint(log.gpa, ==, moved);
+
+    unsigned before = log.calls;
+    test_cfg_write(tb, devfn, 0x04, 2, cmd & ~0x2u);     /* memory decode off */
+    g_assert_cmpuint(log.calls, ==, before + 1);
+    g_assert_cmpuint(log.gpa, ==, HGR_BOARD_UNMAPPED);
+
+    test_cfg_write(tb, devfn, 0x04, 2, cmd);
+    g_assert_cmpuint(log.gpa, ==, moved);
+
+    hgr_device_free(dev);
+    g_assert_cmpuint(log.gpa, ==, HGR_BOARD_UNMAPPED);    /* gone before its memory */
+    test_board_free(tb, true);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -479,5 +543,6 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/vga/hostile-dispi", test_hostile_dispi);
     g_test_add_func("/vmm/vga/png-decoded", test_png);
     g_test_add_func("/vmm/vga/save-load", test_save_load);
+    g_test_add_func("/vmm/vga/vram-slot", test_vram_slot);
     return g_test_run();
 }

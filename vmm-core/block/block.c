@@ -41,6 +41,8 @@ struct HgrBlock {
     int done_fd;                     /* eventfd */
     guint done_watch;
     GThread *dispatch_thread;        /* where drain's last dispatch ran */
+
+    uint64_t read_bytes, written_bytes;   /* completed, for activity lights */
 };
 
 /* iovec helpers */
@@ -259,6 +261,9 @@ void hgr_aio_job_run_sync(HgrAioJob *j, int fd)
 
 void hgr_block_finish(HgrBlock *b, HgrBlockReq *req, int ret)
 {
+    if (ret == 0 && (req->op == HGR_BLOCK_READ || req->op == HGR_BLOCK_WRITE))
+        __atomic_fetch_add(req->op == HGR_BLOCK_READ ? &b->read_bytes : &b->written_bytes,
+                           hgr_block_iov_size(req->iov, req->iovcnt), __ATOMIC_RELAXED);
     req->done(req, ret);
     if (g_atomic_int_dec_and_test(&b->in_flight)) {
         g_mutex_lock(&b->drain_lock);
@@ -345,6 +350,12 @@ void hgr_block_complete(HgrBlock *b, HgrBlockReq *req, int err)
 }
 
 /* Public request API */
+
+void hgr_block_get_traffic(const HgrBlock *b, uint64_t *read_bytes, uint64_t *written_bytes)
+{
+    *read_bytes = __atomic_load_n(&b->read_bytes, __ATOMIC_RELAXED);
+    *written_bytes = __atomic_load_n(&b->written_bytes, __ATOMIC_RELAXED);
+}
 
 int hgr_block_file_fd(const HgrBlock *b)
 {

@@ -34,6 +34,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HgrBlock, hgr_block_free)
 uint64_t hgr_block_size(const HgrBlock *b);            /* bytes */
 bool hgr_block_readonly(const HgrBlock *b);
 const char *hgr_block_path(const HgrBlock *b);
+/* Bytes the guest read and wrote through this backend. Any thread. */
+void hgr_block_get_traffic(const HgrBlock *b, uint64_t *read_bytes, uint64_t *written_bytes);
 /* "io_uring" or "thread": which engine serves this image. */
 const char *hgr_block_aio_name(const HgrBlock *b);
 

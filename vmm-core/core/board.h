@@ -34,8 +34,16 @@ struct HgrBoard {
     unsigned (*alloc_gsi)(void *opaque);  /* a free GSI for an MSI route */
     bool (*set_msi_route)(void *opaque, unsigned gsi, uint64_t addr, uint32_t data);
     void (*event)(void *opaque, HgrBoardEvent event);
+    /* Maps device memory (hva, size bytes, page aligned) as guest RAM at
+     * gpa, so guest accesses need no exits; gpa HGR_BOARD_UNMAPPED removes
+     * it. Calling again with the same hva moves it. False when KVM refuses
+     * (say, gpa overlaps RAM): the device then serves accesses itself.
+     * NULL on boards without KVM (unit tests). */
+    bool (*map_ram)(void *opaque, void *hva, uint64_t gpa, uint64_t size);
     void *opaque;
 };
+
+#define HGR_BOARD_UNMAPPED UINT64_MAX
 
 static inline void hgr_board_event(const HgrBoard *b, HgrBoardEvent event)
 {

@@ -58,6 +58,7 @@ struct HgrMachine {
     GBytes *vgabios;               /* its option ROM, handed to the firmware */
     HgrDevice *ahci;
     HgrDevice *i8042;              /* where keyboard and mouse input goes */
+    HgrDevice *pm;                 /* ACPI PM: the power button */
     GPtrArray *disk_devs;          /* per config disk: its PCI device (NULL: on AHCI) */
 };
 
@@ -116,7 +117,7 @@ static HgrDevice *make_i8042(HgrVm *vm, unsigned i)
     return vm->machine->i8042 = hgr_i8042_new();
 }
 static HgrDevice *make_rtc(HgrVm *vm, unsigned i) { return hgr_rtc_cmos_new(vm->ram_size); }
-static HgrDevice *make_pm(HgrVm *vm, unsigned i) { return hgr_acpi_pm_new(); }
+static HgrDevice *make_pm(HgrVm *vm, unsigned i) { return vm->machine->pm = hgr_acpi_pm_new(); }
 static HgrDevice *make_host_bridge(HgrVm *vm, unsigned i) { return hgr_pci_host_bridge_new(); }
 
 static HgrDevice *make_vga(HgrVm *vm, unsigned i)
@@ -670,22 +671,40 @@ void hgr_machine_free(HgrVm *vm)
     vm->machine = NULL;
 }
 
-bool hgr_machine_screenshot(HgrVm *vm, const char *path, GError **error)
+HgrDevice *hgr_machine_display(HgrVm *vm)
 {
-    if (!vm->machine || !vm->machine->vga) {
-        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
-                    "this VM has no display (direct kernel boots have only a serial port)");
-        return false;
+    return vm->machine ? vm->machine->vga : NULL;
+}
+
+HgrDevice *hgr_machine_power(HgrVm *vm)
+{
+    return vm->machine ? vm->machine->pm : NULL;
+}
+
+void hgr_machine_activity(HgrVm *vm, HgrVmActivity *out)
+{
+    HgrMachine *m = vm->machine;
+
+    *out = (HgrVmActivity){ 0 };
+    if (!m)
+        return;
+    for (guint i = 0; i < m->blocks->len; i++) {
+        uint64_t rd, wr;
+        hgr_block_get_traffic(m->blocks->pdata[i], &rd, &wr);
+        out->disk_read_bytes += rd;
+        out->disk_write_bytes += wr;
     }
-    HgrConsoleRect dirty;
-    unsigned n_dirty;
-    const HgrConsoleSurface *s = hgr_vga_update(vm->machine->vga, &dirty, 1, &n_dirty);
-    if (!s->data) {
-        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
-                    "the display is off (the guest has not set a mode yet)");
-        return false;
+    if (m->cdrom) {
+        uint64_t rd, wr;
+        hgr_block_get_traffic(m->cdrom, &rd, &wr);
+        out->disk_read_bytes += rd;
     }
-    return hgr_console_write_png(s, path, error);
+    for (guint i = 0; i < m->nets->len; i++) {
+        HgrNetStats st;
+        hgr_net_get_stats(m->nets->pdata[i], &st);
+        out->net_rx_bytes += st.rx_bytes;
+        out->net_tx_bytes += st.tx_bytes;
+    }
 }
 
 HgrDevice *hgr_machine_input(HgrVm *vm)

@@ -40,6 +40,7 @@ void hgr_vm_config_free(HgrVmConfig *c)
     if (!c)
         return;
     g_free(c->firmware_path);
+    g_free(c->nvram_path);
     g_free(c->kernel);
     g_free(c->initrd);
     g_free(c->cmdline);

@@ -11,6 +11,7 @@
 #include "io-bus.h"
 #include "iothread.h"
 #include "memory.h"
+#include "ratelimit.h"
 #include "pc.h"
 
 typedef struct HgrVm HgrVm;
@@ -41,6 +42,11 @@ struct HgrVcpu {
     bool reset_pending;      /* apply the power-on state before running again */
     struct kvm_lapic_state initial_lapic;
 };
+
+/* KVM slots for device memory (VRAM) mapped as RAM: after the RAM slots
+ * and the firmware's. */
+#define HGR_VM_DEVICE_RAM_SLOT0 (HGR_MEM_MAX_REGIONS + 8)
+#define HGR_VM_DEVICE_RAM_SLOTS 4
 
 struct HgrVm {
     HgrVmConfig *config;
@@ -85,6 +91,10 @@ struct HgrVm {
     bool poweroff_req;
     char *failure;
     GMutex join_lock;                /* one thread at a time joins the vCPU threads */
+    GMutex display_lock;             /* one frontend at a time renders the display */
+    GMutex slot_lock;                /* guards device_ram */
+    void *device_ram[HGR_VM_DEVICE_RAM_SLOTS];   /* hva of each device RAM slot, or NULL */
+    HgrRateLimit slot_warn;
     GThread *control;                /* carries out guest-requested reset and poweroff */
     HgrVmStateFn state_fn;
     void *state_data;
@@ -122,7 +132,12 @@ bool hgr_machine_create(HgrVm *vm, GError **error);
 /* (Re)writes the boot structures into RAM and sets vm->entry. */
 bool hgr_machine_load(HgrVm *vm, GError **error);
 void hgr_machine_pause(HgrVm *vm);
-bool hgr_machine_screenshot(HgrVm *vm, const char *path, GError **error);
+/* The display device (VGA), or NULL for a VM without one. */
+HgrDevice *hgr_machine_display(HgrVm *vm);
 /* The device that takes keyboard and mouse input (the i8042 today). */
 HgrDevice *hgr_machine_input(HgrVm *vm);
+/* The ACPI power-management device (power button), or NULL. */
+HgrDevice *hgr_machine_power(HgrVm *vm);
+/* Sums the traffic of the VM's disks and network cards. */
+void hgr_machine_activity(HgrVm *vm, HgrVmActivity *out);
 void hgr_machine_free(HgrVm *vm);

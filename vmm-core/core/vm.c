@@ -6,6 +6,7 @@
  * VM's control thread, since a vCPU cannot wait for itself to park.
  */
 #include "vm-private.h"
+#include "ratelimit.h"
 
 #include "../hw/i8042.h"
 
@@ -246,6 +247,46 @@ static bool create_irqchip(HgrVm *vm, GError **error)
     return true;
 }
 
+static bool set_device_slot(HgrVm *vm, unsigned i, void *hva, uint64_t gpa, uint64_t size)
+{
+    struct kvm_userspace_memory_region region = {
+        .slot = HGR_VM_DEVICE_RAM_SLOT0 + i, .guest_phys_addr = gpa,
+        .memory_size = size, .userspace_addr = (uintptr_t)hva };
+    return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) == 0;
+}
+
+/* Called from a vCPU thread when the guest moves a BAR. KVM cannot change a
+ * slot's address in place for us, so the old slot goes first; while it is
+ * gone, accesses exit and the device serves them. */
+static bool board_map_ram(void *opaque, void *hva, uint64_t gpa, uint64_t size)
+{
+    HgrVm *vm = opaque;
+    unsigned i, free_slot = HGR_VM_DEVICE_RAM_SLOTS;
+    bool ok = true;
+
+    g_mutex_lock(&vm->slot_lock);
+    for (i = 0; i < HGR_VM_DEVICE_RAM_SLOTS && vm->device_ram[i] != hva; i++)
+        if (!vm->device_ram[i] && free_slot == HGR_VM_DEVICE_RAM_SLOTS)
+            free_slot = i;
+    if (i < HGR_VM_DEVICE_RAM_SLOTS) {
+        set_device_slot(vm, i, hva, 0, 0);
+        vm->device_ram[i] = NULL;
+        free_slot = MIN(free_slot, i);
+    }
+    if (gpa != HGR_BOARD_UNMAPPED) {
+        ok = free_slot < HGR_VM_DEVICE_RAM_SLOTS &&
+             gpa + size > gpa && set_device_slot(vm, free_slot, hva, gpa, size);
+        if (ok)
+            vm->device_ram[free_slot] = hva;
+        else
+            hgr_warn_ratelimited(&vm->slot_warn, "vm", "device memory at 0x%" G_GINT64_MODIFIER
+                                 "x (%" G_GUINT64_FORMAT " bytes) cannot be mapped as RAM: "
+                                 "served by exits", gpa, size);
+    }
+    g_mutex_unlock(&vm->slot_lock);
+    return ok;
+}
+
 static void init_board(HgrVm *vm)
 {
     vm->irqchip = (HgrIrqChip){ .set_line = kvm_set_line, .signal_msi = kvm_signal_msi,
@@ -260,6 +301,7 @@ static void init_board(HgrVm *vm)
         .alloc_gsi = board_alloc_gsi,
         .set_msi_route = board_set_msi_route,
         .event = board_event,
+        .map_ram = board_map_ram,
         .opaque = vm,
     };
 }
@@ -272,6 +314,7 @@ static HgrVmConfig *config_copy(const HgrVmConfig *c)
     d->cpus = c->cpus;
     d->firmware = c->firmware;
     d->firmware_path = g_strdup(c->firmware_path);
+    d->nvram_path = g_strdup(c->nvram_path);
     d->boot = c->boot;
     d->kernel = g_strdup(c->kernel);
     d->initrd = g_strdup(c->initrd);
@@ -310,6 +353,8 @@ HgrVm *hgr_vm_new(const HgrVmConfig *config, GError **error)
     g_cond_init(&vm->cond);
     g_mutex_init(&vm->irq_lock);
     g_mutex_init(&vm->join_lock);
+    g_mutex_init(&vm->display_lock);
+    g_mutex_init(&vm->slot_lock);
     vm->devices = g_ptr_array_new();
     vm->state = HGR_VM_STATE_CREATED;
 
@@ -597,6 +642,27 @@ static bool require_state(HgrVm *vm, HgrVmState want, const char *what, GError *
     return false;
 }
 
+/* Devices that work off the vCPU threads (timers, queues on the I/O
+ * thread) stop with the vCPUs and start again with them: a paused VM's
+ * clock does not tick and its disks do not move. */
+static void pause_devices(HgrVm *vm)
+{
+    for (guint i = vm->devices->len; i > 0; i--) {
+        HgrDevice *dev = vm->devices->pdata[i - 1];
+        if (dev->ops->pause)
+            dev->ops->pause(dev);
+    }
+}
+
+static void resume_devices(HgrVm *vm)
+{
+    for (guint i = 0; i < vm->devices->len; i++) {
+        HgrDevice *dev = vm->devices->pdata[i];
+        if (dev->ops->resume)
+            dev->ops->resume(dev);
+    }
+}
+
 bool hgr_vm_pause(HgrVm *vm, GError **error)
 {
     g_mutex_lock(&vm->lock);
@@ -606,6 +672,7 @@ bool hgr_vm_pause(HgrVm *vm, GError **error)
     }
     pause_vcpus_locked(vm);
     g_mutex_unlock(&vm->lock);
+    pause_devices(vm);
     hgr_machine_pause(vm);
     g_mutex_lock(&vm->lock);
     if (vm->state == HGR_VM_STATE_RUNNING)
@@ -618,12 +685,17 @@ bool hgr_vm_resume(HgrVm *vm, GError **error)
 {
     g_mutex_lock(&vm->lock);
     bool ok = require_state(vm, HGR_VM_STATE_PAUSED, "resume", error);
-    if (ok) {
+    g_mutex_unlock(&vm->lock);
+    if (!ok)
+        return false;
+    resume_devices(vm);
+    g_mutex_lock(&vm->lock);
+    if (vm->state == HGR_VM_STATE_PAUSED) {
         set_state_locked(vm, HGR_VM_STATE_RUNNING);
         resume_vcpus_locked(vm);
     }
     g_mutex_unlock(&vm->lock);
-    return ok;
+    return true;
 }
 
 bool hgr_vm_reset(HgrVm *vm, GError **error)
@@ -691,25 +763,6 @@ void hgr_vm_set_boot_callback(HgrVm *vm, HgrVmBootFn fn, void *user_data)
     vm->boot_data = user_data;
 }
 
-bool hgr_vm_screenshot(HgrVm *vm, const char *path, GError **error)
-{
-    return hgr_machine_screenshot(vm, path, error);
-}
-
-void hgr_vm_input_key(HgrVm *vm, unsigned evdev_code, bool down)
-{
-    HgrDevice *dev = hgr_machine_input(vm);
-    if (dev)
-        hgr_i8042_key(dev, evdev_code, down);
-}
-
-void hgr_vm_input_pointer(HgrVm *vm, int dx, int dy, int wheel, unsigned buttons)
-{
-    HgrDevice *dev = hgr_machine_input(vm);
-    if (dev)
-        hgr_i8042_pointer(dev, dx, dy, wheel, buttons);
-}
-
 unsigned hgr_vm_reboot_count(HgrVm *vm)
 {
     return vm->reboots;
@@ -759,5 +812,7 @@ void hgr_vm_free(HgrVm *vm)
     g_cond_clear(&vm->cond);
     g_mutex_clear(&vm->irq_lock);
     g_mutex_clear(&vm->join_lock);
+    g_mutex_clear(&vm->display_lock);
+    g_mutex_clear(&vm->slot_lock);
     g_free(vm);
 }

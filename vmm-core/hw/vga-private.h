@@ -53,6 +53,7 @@ typedef struct {
     VgaState s;
     uint8_t *vram;
     size_t vram_size;
+    HgrBoard *board;             /* for mapping VRAM as a RAM slot */
 
     GMutex render_lock;          /* guards what follows */
     bool full_refresh;

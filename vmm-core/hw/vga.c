@@ -377,7 +377,8 @@ static void vga_window(void *opaque, uint64_t offset, uint8_t *data, unsigned le
     g_mutex_unlock(&v->lock);
 }
 
-/* BAR0 through the bus until the machine maps VRAM as a RAM slot. */
+/* BAR0 accesses exit to here only while VRAM is not mapped as RAM (no
+ * KVM, or the slot was refused). */
 static void vga_bar0(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
                      bool is_write)
 {
@@ -425,6 +426,23 @@ static void vga_bar2(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
 
 /* --- device ops ------------------------------------------------------ */
 
+/* The linear framebuffer is written pixel by pixel: as a RAM slot it costs
+ * no exits, and the renderer finds the changes by comparing frames. */
+static void vga_bar_moved(HgrPciDevice *pdev, unsigned bar)
+{
+    Vga *v = (Vga *)pdev;
+
+    if (bar == 0 && v->board && v->board->map_ram)
+        v->board->map_ram(v->board->opaque, v->vram, hgr_pci_bar_address(pdev, 0),
+                          v->vram_size);
+}
+
+G_STATIC_ASSERT(HGR_PCI_BAR_UNMAPPED == HGR_BOARD_UNMAPPED);
+
+static const HgrPciHooks vga_hooks = {
+    .bar_moved = vga_bar_moved,
+};
+
 static bool vga_realize(HgrDevice *dev, HgrBoard *board, GError **error)
 {
     Vga *v = (Vga *)dev;
@@ -442,7 +460,11 @@ static bool vga_realize(HgrDevice *dev, HgrBoard *board, GError **error)
                     "%s: the legacy VGA ports or memory window are already taken", dev->id);
         return false;
     }
-    return hgr_pci_bus_add_device(board->pci, &v->pci, -1, error);
+    v->board = board;
+    if (!hgr_pci_bus_add_device(board->pci, &v->pci, -1, error))
+        return false;
+    vga_bar_moved(&v->pci, 0);
+    return true;
 }
 
 static void vga_reset(HgrDevice *dev)
@@ -531,6 +553,8 @@ static void vga_destroy(HgrDevice *dev)
     Vga *v = (Vga *)dev;
 
     hgr_pci_device_finalize(&v->pci);
+    if (v->board && v->board->map_ram)
+        v->board->map_ram(v->board->opaque, v->vram, HGR_BOARD_UNMAPPED, v->vram_size);
     munmap(v->vram, v->vram_size);
     g_free(v->frame);
     g_free(v->prev);
@@ -564,6 +588,7 @@ HgrDevice *hgr_vga_new(const char *id)
     }
     hgr_pci_device_init(&v->pci, &vga_ops, id, 0x1234, 0x1111, 0x030000, 0x02);
     hgr_pci_set_subsystem(&v->pci, 0x1af4, 0x1100);
+    v->pci.hooks = &vga_hooks;
     g_mutex_init(&v->lock);
     g_mutex_init(&v->render_lock);
     v->vram = vram;

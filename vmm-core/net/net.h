@@ -31,6 +31,7 @@ typedef struct {
     uint64_t tx_dropped;     /* too small, too large, or the queue to the I/O thread full */
     uint64_t rx_frames;      /* network -> device, delivered */
     uint64_t rx_dropped;     /* the device had no room and the hold queue was full */
+    uint64_t tx_bytes, rx_bytes;   /* of the frames counted above */
 } HgrNetStats;
 
 /* libslirp user networking: 10.0.2.0/24, host 10.0.2.2, DNS 10.0.2.3, DHCP

@@ -76,6 +76,12 @@ static void count(uint64_t *counter)
     __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
 }
 
+static void count_frame(uint64_t *frames, uint64_t *bytes, size_t len)
+{
+    count(frames);
+    __atomic_fetch_add(bytes, len, __ATOMIC_RELAXED);
+}
+
 /* Delivery to the device */
 
 static bool device_ready(HgrNetBackend *n)
@@ -89,7 +95,7 @@ static void deliver_held(HgrNetBackend *n)
         g_autoptr(GBytes) f = g_queue_pop_head(&n->rx_hold);
         gsize len;
         const void *data = g_bytes_get_data(f, &len);
-        count(&n->stats.rx_frames);
+        count_frame(&n->stats.rx_frames, &n->stats.rx_bytes, len);
         n->receive(n->opaque, data, len);
     }
 }
@@ -114,7 +120,7 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
     if (!n->in_input) {
         deliver_held(n);
         if (g_queue_is_empty(&n->rx_hold) && device_ready(n)) {
-            count(&n->stats.rx_frames);
+            count_frame(&n->stats.rx_frames, &n->stats.rx_bytes, len);
             n->receive(n->opaque, buf, len);
             return (ssize_t)len;
         }
@@ -408,7 +414,7 @@ static void input_frame(HgrNetBackend *n, const uint8_t *buf, size_t len)
     n->in_input = true;
     slirp_input(n->slirp, buf, (int)len);
     n->in_input = false;
-    count(&n->stats.tx_frames);
+    count_frame(&n->stats.tx_frames, &n->stats.tx_bytes, len);
 }
 
 static gboolean source_dispatch(GSource *src, GSourceFunc cb, gpointer data)
@@ -628,6 +634,8 @@ void hgr_net_get_stats(HgrNetBackend *n, HgrNetStats *stats)
     stats->tx_dropped = __atomic_load_n(&n->stats.tx_dropped, __ATOMIC_RELAXED);
     stats->rx_frames = __atomic_load_n(&n->stats.rx_frames, __ATOMIC_RELAXED);
     stats->rx_dropped = __atomic_load_n(&n->stats.rx_dropped, __ATOMIC_RELAXED);
+    stats->tx_bytes = __atomic_load_n(&n->stats.tx_bytes, __ATOMIC_RELAXED);
+    stats->rx_bytes = __atomic_load_n(&n->stats.rx_bytes, __ATOMIC_RELAXED);
 }
 
 /* Teardown, on the I/O thread once attached */

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "console.h"
+
 G_BEGIN_DECLS
 
 #define HGR_VM_ERROR (hgr_vm_error_quark())
@@ -33,6 +35,7 @@ typedef enum {
 typedef enum {
     HGR_FIRMWARE_NONE,            /* direct kernel boot (or a flat test image) */
     HGR_FIRMWARE_BIOS,            /* SeaBIOS */
+    HGR_FIRMWARE_UEFI,            /* OVMF: code read-only, variables in nvram_path */
 } HgrFirmware;
 
 /* What the firmware tries first (written to fw_cfg "bootorder"). */
@@ -44,6 +47,10 @@ typedef enum {
 
 /* Debian's `seabios` package. */
 #define HGR_SEABIOS_PATH "/usr/share/seabios/bios-256k.bin"
+/* Debian's `ovmf` package: the code (read-only) and the template of the
+ * variable store each VM gets a copy of. */
+#define HGR_OVMF_CODE_PATH "/usr/share/OVMF/OVMF_CODE_4M.fd"
+#define HGR_OVMF_VARS_PATH "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
 typedef enum {
     HGR_DISK_FORMAT_RAW,
@@ -98,6 +105,9 @@ typedef struct {
      * firmware_path NULL: HGR_SEABIOS_PATH. */
     HgrFirmware firmware;
     char *firmware_path;
+    /* HGR_FIRMWARE_UEFI: the VM's own copy of OVMF_VARS (pflash unit 1),
+     * written by the guest. Required for UEFI. */
+    char *nvram_path;
     HgrBootDevice boot;   /* firmware boots only */
 
     /* Direct Linux boot. */
@@ -186,6 +196,28 @@ bool hgr_vm_screenshot(HgrVm *vm, const char *path, GError **error);
  * hangar/input.h). They reach the guest's PS/2 keyboard and mouse. */
 void hgr_vm_input_key(HgrVm *vm, unsigned evdev_code, bool down);
 void hgr_vm_input_pointer(HgrVm *vm, int dx, int dy, int wheel, unsigned buttons);
+
+/* Presses the ACPI power button: the guest's OS shuts down cleanly if it
+ * listens (hgr_vm_stop is the power cord). Any thread, never blocks. */
+void hgr_vm_power_button(HgrVm *vm);
+
+/* The display as a frontend consumes it. fn is called once, synchronously,
+ * with the current frame and the areas that changed since the previous
+ * incremental hgr_vm_display_update() (all of it when full is true); the
+ * surface is valid only during the call. A full update does not consume
+ * the changes: thumbnails and screenshots read full frames while one live
+ * view reads incrementally. Returns false when the VM has no display.
+ * Any thread; never waits on a vCPU. */
+typedef void (*HgrVmDisplayFn)(const HgrConsoleSurface *surface, const HgrConsoleRect *dirty,
+                               unsigned n_dirty, void *user_data);
+bool hgr_vm_display_update(HgrVm *vm, bool full, HgrVmDisplayFn fn, void *user_data);
+
+/* Bytes moved since start, for activity lights. Any thread. */
+typedef struct {
+    uint64_t disk_read_bytes, disk_write_bytes;
+    uint64_t net_rx_bytes, net_tx_bytes;
+} HgrVmActivity;
+void hgr_vm_get_activity(HgrVm *vm, HgrVmActivity *out);
 
 /* Number of resets the guest asked for (reboot) since start. */
 unsigned hgr_vm_reboot_count(HgrVm *vm);

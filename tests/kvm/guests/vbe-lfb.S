@@ -1,0 +1,109 @@
+/* vbe-lfb.S — an MBR that sets an 800x600x32 Bochs VBE mode by the dispi
+ * ports, finds the linear framebuffer in the VGA's BAR0 by PCI config
+ * cycles, paints the top half orange from unreal mode, says so on COM1
+ * and powers off. The host checks the picture. */
+.code16
+.globl _start
+_start:
+    cli
+    xor %ax, %ax
+    mov %ax, %ds
+    mov %ax, %ss
+    mov $0x7c00, %sp
+
+    /* dispi: XRES=800, YRES=600, BPP=32, ENABLE=enabled|LFB */
+    mov $1, %bx
+    mov $800, %cx
+    call dispi
+    mov $2, %bx
+    mov $600, %cx
+    call dispi
+    mov $3, %bx
+    mov $32, %cx
+    call dispi
+    mov $4, %bx
+    mov $0x41, %cx
+    call dispi
+
+    /* Find 1234:1111 on bus 0. */
+    mov $0x80000000, %esi
+1:  mov %esi, %eax
+    mov $0xcf8, %dx
+    out %eax, %dx
+    mov $0xcfc, %dx
+    in %dx, %eax
+    cmp $0x11111234, %eax
+    je 2f
+    add $0x800, %esi
+    cmp $0x80010000, %esi
+    jb 1b
+    mov $nodev, %si
+    jmp fail
+2:  lea 0x10(%esi), %eax
+    mov $0xcf8, %dx
+    out %eax, %dx
+    mov $0xcfc, %dx
+    in %dx, %eax
+    and $0xfffffff0, %eax
+    mov %eax, %edi
+
+    /* Unreal mode: FS with a 4 GiB limit. */
+    lgdt gdtr
+    mov %cr0, %eax
+    or $1, %al
+    mov %eax, %cr0
+    mov $8, %bx
+    mov %bx, %fs
+    and $0xfe, %al
+    mov %eax, %cr0
+    xor %bx, %bx
+    mov %bx, %fs
+
+    mov $(800 * 300), %ecx
+    mov $0x00ff8000, %eax
+3:  addr32 movl %eax, %fs:(%edi)
+    add $4, %edi
+    dec %ecx
+    jnz 3b
+    mov $done, %si
+
+fail:
+4:  lodsb
+    test %al, %al
+    jz 6f
+    mov %al, %bl
+    mov $0x3fd, %dx
+5:  in %dx, %al
+    test $0x20, %al
+    jz 5b
+    mov $0x3f8, %dx
+    mov %bl, %al
+    out %al, %dx
+    jmp 4b
+6:  mov $0x604, %dx
+    mov $(0x2000 | (5 << 10)), %ax
+    out %ax, %dx
+    jmp .
+
+/* bx: dispi index, cx: value */
+dispi:
+    mov $0x1ce, %dx
+    mov %bx, %ax
+    out %ax, %dx
+    mov $0x1cf, %dx
+    mov %cx, %ax
+    out %ax, %dx
+    ret
+
+.align 8
+gdt:
+    .quad 0
+    .quad 0x00cf92000000ffff          /* data, base 0, limit 4 GiB */
+gdtr:
+    .word gdtr - gdt - 1
+    .long gdt
+
+done:  .asciz "LFB: painted\r\n"
+nodev: .asciz "LFB: no Bochs VGA on bus 0\r\n"
+.org 510
+.byte 0x55, 0xaa
