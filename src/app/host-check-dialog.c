@@ -1,0 +1,2 @@
+/* host-check-dialog.c — to be written (see windows.h). */
+#include "windows.h"

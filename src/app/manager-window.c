@@ -1,0 +1,2 @@
+/* manager-window.c — to be written (see windows.h). */
+#include "windows.h"

@@ -1,0 +1,2 @@
+/* new-vm-wizard.c — to be written (see windows.h). */
+#include "windows.h"

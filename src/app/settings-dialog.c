@@ -1,0 +1,2 @@
+/* settings-dialog.c — to be written (see windows.h). */
+#include "windows.h"

@@ -1,0 +1,2 @@
+/* vm-window.c — to be written (see windows.h). */
+#include "windows.h"

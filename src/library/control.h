@@ -1,0 +1,26 @@
+/* control.h — a running VM's control socket: D-Bus peer-to-peer on
+ * $XDG_RUNTIME_DIR/hangar/<uuid>.sock, interface org.hangar.Machine1
+ * (State property; Pause, Resume, Shutdown, ForceOff, Reset, Screenshot(path)).
+ * The process that runs the VM serves it; machine.c is the client. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "machine.h"
+
+G_BEGIN_DECLS
+
+typedef struct HgrControlServer HgrControlServer;
+
+/* Serves m (running in this process) until freed. */
+HgrControlServer *hgr_control_server_new(HgrMachine *m, GError **error);
+void hgr_control_server_free(HgrControlServer *s);
+
+/* The socket path for a VM's UUID (XDG_RUNTIME_DIR, or a per-user folder in /tmp). */
+char *hgr_control_socket_path(const char *uuid);
+
+/* A connection to the process running the VM; NULL with error when nothing
+ * answers (the VM is not running anywhere). */
+GDBusConnection *hgr_control_connect(const char *uuid, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,1 @@
+/* host-check.c — to be written (see host-check.h). */

@@ -1,0 +1,1 @@
+/* library.c — to be written (see library.h). */

@@ -1,0 +1,1 @@
+/* machine-config.c — to be written (see machine-config.h). */

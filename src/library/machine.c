@@ -1,0 +1,1 @@
+/* machine.c — to be written (see machine.h). */

@@ -1,0 +1,78 @@
+/* machine.h — one VM of the library: its config, its state, and running it.
+ *
+ * A machine runs either in this process (hgr_machine_start: vmm-core on its
+ * own threads) or in another one (`hangarctl start` runs it headless). Either
+ * way it answers on a control socket, $XDG_RUNTIME_DIR/hangar/<uuid>.sock
+ * (D-Bus peer-to-peer, interface org.hangar.Machine1), and the calls below
+ * work the same on both: a machine running elsewhere is driven through it.
+ *
+ * Signals and property notifications come on the GMainContext that was the
+ * thread default when the library was made (the GTK main thread in the app).
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <hangar/vm.h>
+
+#include "machine-config.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+    HGR_MACHINE_STOPPED,          /* powered off */
+    HGR_MACHINE_RUNNING,
+    HGR_MACHINE_PAUSED,
+    HGR_MACHINE_FAILED,           /* the last run failed: hgr_machine_get_failure() */
+} HgrMachineState;
+
+const char *hgr_machine_state_name(HgrMachineState s);   /* for people: "Running" */
+
+#define HGR_TYPE_MACHINE (hgr_machine_get_type())
+G_DECLARE_FINAL_TYPE(HgrMachine, hgr_machine, HGR, MACHINE, GObject)
+
+/* Properties (all read-only, notify on change): "name" (string),
+ * "os-name" (string), "state" (int, HgrMachineState), "running-here"
+ * (boolean: the VM runs in this process, hgr_machine_get_vm() works). */
+
+const char *hgr_machine_get_name(HgrMachine *m);
+const char *hgr_machine_get_uuid(HgrMachine *m);
+const char *hgr_machine_get_dir(HgrMachine *m);          /* the machine's folder */
+const HgrMachineConfig *hgr_machine_get_config(HgrMachine *m);
+HgrMachineState hgr_machine_get_state(HgrMachine *m);
+const char *hgr_machine_get_failure(HgrMachine *m);      /* NULL unless FAILED */
+bool hgr_machine_is_running_here(HgrMachine *m);
+
+/* Validates, renames the folder when the name changes (refused when taken),
+ * writes the file atomically. While the VM runs only the name may change;
+ * anything else is refused with HGR_LIBRARY_ERROR_BUSY. */
+bool hgr_machine_set_config(HgrMachine *m, const HgrMachineConfig *config, GError **error);
+
+typedef struct {
+    /* The serial port's other end: a pty or socket for a console view, or
+     * -1 to log it to logs/serial.log only. Not taken over: the caller
+     * keeps it open while the VM runs. */
+    int serial_fd;
+} HgrMachineStartOptions;
+
+/* Builds and starts the VM in this process and serves its control socket.
+ * opts NULL: serial to the log. Refused when it already runs anywhere. */
+bool hgr_machine_start(HgrMachine *m, const HgrMachineStartOptions *opts, GError **error);
+bool hgr_machine_pause(HgrMachine *m, GError **error);
+bool hgr_machine_resume(HgrMachine *m, GError **error);
+/* The ACPI power button: the guest shuts itself down, if it listens. */
+bool hgr_machine_shutdown(HgrMachine *m, GError **error);
+/* Pulls the plug. */
+bool hgr_machine_force_off(HgrMachine *m, GError **error);
+bool hgr_machine_reset(HgrMachine *m, GError **error);
+bool hgr_machine_screenshot(HgrMachine *m, const char *png_path, GError **error);
+
+/* While running here: the vmm-core VM, for the display and input (the
+ * frontend calls hgr_vm_display_update, hgr_vm_input_key, ...). NULL
+ * otherwise. Valid until "state" leaves RUNNING/PAUSED. */
+HgrVm *hgr_machine_get_vm(HgrMachine *m);
+
+/* For `hangarctl start`: runs the VM in this process until it stops,
+ * iterating the thread-default main context; returns the final state. */
+HgrMachineState hgr_machine_run_until_stopped(HgrMachine *m);
+
+G_END_DECLS

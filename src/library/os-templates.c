@@ -1,0 +1,1 @@
+/* os-templates.c — to be written (see os-templates.h). */
