@@ -74,12 +74,21 @@ static void hgr_library_init(HgrLibrary *lib)
     lib->context = g_main_context_ref_thread_default();
 }
 
+/* By name as people sort: "alpine" before "Debian" before "fedora". */
+static char *sort_key(HgrMachine *m)
+{
+    g_autofree char *folded = g_utf8_casefold(hgr_machine_get_name(m), -1);
+    return g_utf8_collate_key(folded, -1);
+}
+
 static int compare_machines(gconstpointer a, gconstpointer b, gpointer data)
 {
-    g_autofree char *ka = g_utf8_collate_key(hgr_machine_get_name((HgrMachine *)a), -1);
-    g_autofree char *kb = g_utf8_collate_key(hgr_machine_get_name((HgrMachine *)b), -1);
+    g_autofree char *ka = sort_key((HgrMachine *)a);
+    g_autofree char *kb = sort_key((HgrMachine *)b);
+    int r = strcmp(ka, kb);
 
-    return strcmp(ka, kb);
+    return r ? r : g_strcmp0(hgr_machine_get_name((HgrMachine *)a),
+                             hgr_machine_get_name((HgrMachine *)b));
 }
 
 HgrLibrary *hgr_library_new(const char *root, GError **error)
@@ -153,8 +162,11 @@ static HgrMachineConfig *scan_folder(HgrLibrary *lib, const char *name, const ch
     }
     g_autoptr(HgrMachineConfig) c = hgr_machine_config_load(file, &error);
     if (!c) {
-        add_problem(lib, file, "%s. Fix the file by hand, or delete the machine's folder",
-                    error->message);
+        if (g_error_matches(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_VERSION))
+            add_problem(lib, file, "%s", error->message);
+        else
+            add_problem(lib, file, "%s. Fix the file by hand, or delete the machine's folder",
+                        error->message);
         return NULL;
     }
     if (strcmp(c->name, name) != 0) {
