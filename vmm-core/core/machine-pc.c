@@ -112,6 +112,12 @@ static HgrDevice *make_vga(HgrVm *vm, unsigned i)
     return vm->machine->vga = hgr_vga_new("vga.0");
 }
 
+static unsigned n_flash(const HgrVm *vm) { return hgr_fw_n_flash(vm->machine->fw); }
+static HgrDevice *make_pflash(HgrVm *vm, unsigned i)
+{
+    return hgr_fw_take_flash(vm->machine->fw, i);
+}
+
 static HgrDevice *make_fw_cfg(HgrVm *vm, unsigned i)
 {
     return vm->machine->fw_cfg = hgr_fw_new_fw_cfg(vm->machine->fw, &vm->mem, vm->n_vcpus);
@@ -185,6 +191,7 @@ static const struct {
     { make_rtc,            one },
     { make_pm,             one },
     { make_host_bridge,    one },
+    { make_pflash,         n_flash },
     { make_vga,            has_firmware },
     { make_fw_cfg,         has_firmware },
     { make_ahci,           has_ahci },
