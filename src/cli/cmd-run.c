@@ -45,7 +45,7 @@ static const char run_description[] =
 
 typedef struct {
     char *kernel, *initrd, *append, *serial, *console, *kvm, *firmware, *cdrom, *boot, *screenshot;
-    char *nvram;
+    char *nvram, *firmware_file;
     char **disks, **nets;
     int memory, cpus;
 } RunOptions;
@@ -221,6 +221,11 @@ static HgrVmConfig *build_config(const RunOptions *o, GError **error)
                     "--firmware none needs --kernel");
         return NULL;
     }
+    if (o->firmware_file && c->firmware == HGR_FIRMWARE_NONE) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--firmware-file needs --firmware bios or uefi");
+        return NULL;
+    }
     if (o->nvram && c->firmware != HGR_FIRMWARE_UEFI) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     "--nvram is the UEFI variable store: it needs --firmware uefi");
@@ -250,6 +255,7 @@ static HgrVmConfig *build_config(const RunOptions *o, GError **error)
     c->console_path = g_strdup(o->console);
     c->cdrom = g_strdup(o->cdrom);
     c->nvram_path = g_strdup(o->nvram);
+    c->firmware_path = g_strdup(o->firmware_file);
     if (!o->serial || !strcmp(o->serial, "stdio")) {
         c->serial = HGR_SERIAL_STDIO;
     } else if (!strcmp(o->serial, "none")) {
@@ -340,6 +346,9 @@ int hgr_cmd_run(int argc, char **argv)
           "With --firmware bios|uefi: boot cdrom or disk (the first --disk) first", "DEV" },
         { "console", 0, 0, G_OPTION_ARG_FILENAME, &o.console,
           "Add a virtio console (hvc0) whose output goes to FILE", "FILE" },
+        { "firmware-file", 0, 0, G_OPTION_ARG_FILENAME, &o.firmware_file,
+          "The firmware image instead of the packaged one (say, OVMF_CODE_4M.secboot.fd)",
+          "PATH" },
         { "kvm", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &o.kvm,
           "KVM device (default /dev/kvm)", "PATH" },
         { NULL },
@@ -421,6 +430,7 @@ out:
         rmdir(scratch);
     }
     g_free(o.nvram);
+    g_free(o.firmware_file);
     g_free(o.kernel);
     g_free(o.firmware);
     g_free(o.initrd);
