@@ -293,7 +293,8 @@ static void hgr_vm_window_get_property(GObject *obj, guint id, GValue *value, GP
         g_value_set_object(value, win->machine);
         break;
     case PROP_SCALE_TO_FIT:
-        g_value_set_boolean(value, hgr_display_view_get_scale_to_fit(win->display));
+        /* Asked by the property action before the template is built too. */
+        g_value_set_boolean(value, !win->display || hgr_display_view_get_scale_to_fit(win->display));
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
