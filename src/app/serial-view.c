@@ -91,7 +91,7 @@ static void hgr_serial_view_dispose(GObject *obj)
 {
     HgrSerialView *view = HGR_SERIAL_VIEW(obj);
 
-    vte_terminal_set_pty(VTE_TERMINAL(view), NULL);
+    /* VTE lets go of its pty (the master side) itself. */
     if (view->guest_fd >= 0) {
         close(view->guest_fd);
         view->guest_fd = -1;
