@@ -142,7 +142,30 @@ static gboolean dialog_shown(gpointer data)
     return find_dialog() != NULL;
 }
 
-static void fixture_setup(Fixture *f)
+/* A boot sector that prints R, then echoes each key the BIOS reads to the
+ * serial port: mov al,'R'; mov dx,0x3f8; out dx,al; again: mov ah,0;
+ * int 0x16; mov dx,0x3f8; out dx,al; jmp again. */
+static const guint8 echo_boot_sector[] = {
+    0xb0, 'R', 0xba, 0xf8, 0x03, 0xee,
+    0xb4, 0x00, 0xcd, 0x16, 0xba, 0xf8, 0x03, 0xee, 0xeb, 0xf6,
+};
+
+static char *write_echo_disk(const char *dir)
+{
+    g_autoptr(GError) error = NULL;
+    char *path = g_build_filename(dir, "echo.img", NULL);
+    gsize size = 1 << 20;
+    g_autofree guint8 *disk = g_malloc0(size);
+
+    memcpy(disk, echo_boot_sector, sizeof(echo_boot_sector));
+    disk[510] = 0x55;
+    disk[511] = 0xaa;
+    g_file_set_contents(path, (const char *)disk, (gssize)size, &error);
+    g_assert_no_error(error);
+    return path;
+}
+
+static void fixture_setup_with(Fixture *f, gboolean echo_disk)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(HgrMachineConfig) c = hgr_machine_config_new();
@@ -162,8 +185,17 @@ static void fixture_setup(Fixture *f)
     c->network = false;
     c->serial = true;
     c->firmware = HGR_FIRMWARE_BIOS;
+    if (echo_disk) {
+        g_autofree char *disk = write_echo_disk(f->dir);
+        hgr_machine_config_add_disk(c, disk, HGR_DISK_FORMAT_RAW, HGR_DISK_BUS_VIRTIO);
+    }
     f->m = g_object_ref(hgr_library_create(f->lib, c, 0, &error));
     g_assert_no_error(error);
+}
+
+static void fixture_setup(Fixture *f)
+{
+    fixture_setup_with(f, FALSE);
 }
 
 static void fixture_teardown(Fixture *f)
@@ -276,6 +308,113 @@ static void test_firmware_on_screen_and_serial(void)
     fixture_teardown(&f);
 }
 
+static char *serial_log(HgrMachine *m)
+{
+    g_autofree char *path = g_build_filename(hgr_machine_get_dir(m), "logs", "serial.log", NULL);
+    char *text = NULL;
+
+    g_file_get_contents(path, &text, NULL, NULL);
+    return text;
+}
+
+/* What the echo boot sector sent after its R, or NULL before it ran. The
+ * end of the firmware's own line may come after the R ("Disk..R.\r\n"):
+ * dots and line ends are left out. */
+static char *echoed(HgrMachine *m)
+{
+    g_autofree char *text = serial_log(m);
+    const char *boot = text ? strstr(text, "Booting from Hard Disk") : NULL;
+    const char *r = boot ? strchr(boot, 'R') : NULL;
+    GString *out;
+
+    if (!r)
+        return NULL;
+    out = g_string_new(NULL);
+    for (const char *c = r + 1; *c; c++)
+        if (*c != '.' && *c != '\r' && *c != '\n')
+            g_string_append_c(out, *c);
+    return g_string_free(out, FALSE);
+}
+
+typedef struct {
+    HgrMachine *m;
+    const char *want;
+} EchoWait;
+
+static gboolean echo_is(gpointer data)
+{
+    EchoWait *w = data;
+    g_autofree char *got = echoed(w->m);
+    return got && g_str_equal(got, w->want);
+}
+
+static gboolean firmware_restarted(gpointer data)
+{
+    g_autofree char *text = serial_log(data);
+    const char *first = text ? strstr(text, "SeaBIOS (version") : NULL;
+    return first && strstr(first + 1, "SeaBIOS (version");
+}
+
+/* X11 (evdev rules) keycodes, as GTK hands them to the window. */
+#define XKEY_H 43
+#define XKEY_I 31
+#define XKEY_X 53
+#define XKEY_RIGHT_CTRL 105
+
+static void test_keyboard_reaches_guest(void)
+{
+    Fixture f;
+
+    fixture_setup_with(&f, TRUE);
+    hgr_vm_window_show(NULL, f.m);
+    HgrVmWindow *win = g_object_get_data(G_OBJECT(f.m), "hgr-vm-window");
+    g_assert_nonnull(win);
+    EchoWait ready = { f.m, "" };
+    if (!spin_until(echo_is, &ready, 180)) {
+        g_autofree char *text = serial_log(f.m);
+        g_error("the echo boot sector never ran: %s", text);
+    }
+
+    /* Before a click on the display, keys are the host's. */
+    g_assert_false(hgr_display_view_get_grabbed(win->display));
+    g_assert_false(hgr_display_view_key(win->display, XKEY_X, TRUE));
+    g_assert_false(hgr_display_view_key(win->display, XKEY_X, FALSE));
+
+    /* Grabbed (as a click does): typed keys reach the guest's BIOS. */
+    hgr_display_input_grab(win->display);
+    g_assert_true(hgr_display_view_get_grabbed(win->display));
+    g_assert_nonnull(strstr(gtk_label_get_text(win->hint_label), "Right Ctrl releases"));
+    for (guint key = 0; key < 2; key++) {
+        guint code = key ? XKEY_I : XKEY_H;
+        g_assert_true(hgr_display_view_key(win->display, code, TRUE));
+        g_assert_true(hgr_display_view_key(win->display, code, FALSE));
+    }
+    EchoWait hi = { f.m, "hi" };
+    if (!spin_until(echo_is, &hi, 60)) {
+        g_autofree char *got = echoed(f.m);
+        g_error("the guest read \"%s\" where \"hi\" was typed", got);
+    }
+
+    /* Right Ctrl gives the keyboard back and is not sent itself. */
+    g_assert_true(hgr_display_view_key(win->display, XKEY_RIGHT_CTRL, TRUE));
+    g_assert_false(hgr_display_view_get_grabbed(win->display));
+    g_assert_false(hgr_display_view_key(win->display, XKEY_RIGHT_CTRL, FALSE));
+    g_assert_false(hgr_display_view_key(win->display, XKEY_X, TRUE));
+    spin_for_ms(500);
+    g_autofree char *after = echoed(f.m);
+    g_assert_cmpstr(after, ==, "hi");
+
+    /* Send Ctrl+Alt+Del: the BIOS restarts the machine. */
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.send-cad", NULL);
+    g_assert_true(spin_until(firmware_restarted, f.m, 120));
+    g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
+
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
+    g_assert_true(spin_until(machine_stopped, f.m, 30));
+    gtk_window_destroy(GTK_WINDOW(win));
+    fixture_teardown(&f);
+}
+
 static void test_serial_view_both_ways(void)
 {
     GtkWidget *window = gtk_window_new();
@@ -330,6 +469,7 @@ int main(int argc, char **argv)
     } else {
         g_test_add_func("/app/vm-window/firmware-on-screen-and-serial",
                         test_firmware_on_screen_and_serial);
+        g_test_add_func("/app/vm-window/keyboard-reaches-guest", test_keyboard_reaches_guest);
     }
     return g_test_run();
 }
