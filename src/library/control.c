@@ -293,8 +293,8 @@ void hgr_control_server_free(HgrControlServer *s)
     if (!s)
         return;
     g_signal_handler_disconnect(s->machine, s->notify_id);
-    /* The file goes first: from now on the machine is not running. */
-    g_unlink(s->path);
+    /* The socket file goes first (GDBusServer removes it when it stops):
+     * from now on the machine is not running for anyone who looks. */
     g_dbus_server_stop(s->server);
     g_signal_handlers_disconnect_by_data(s->server, s);
     g_clear_object(&s->server);

@@ -156,28 +156,32 @@ static HgrMachineConfig *scan_folder(HgrLibrary *lib, const char *name, const ch
     g_autoptr(GError) error = NULL;
 
     if (!g_file_test(file, G_FILE_TEST_EXISTS)) {
-        add_problem(lib, dir, "This folder has no %s.hangar, so it is not a Hangar machine: "
+        add_problem(lib, dir, "this folder has no %s.hangar, so it is not a Hangar machine: "
                     "move it out of %s, or put its settings file back", name, lib->root);
         return NULL;
     }
     g_autoptr(HgrMachineConfig) c = hgr_machine_config_load(file, &error);
     if (!c) {
+        /* The problem carries the path; the message need not repeat it. */
+        g_autofree char *prefix = g_strconcat(file, ": ", NULL);
+        const char *why = g_str_has_prefix(error->message, prefix)
+                              ? error->message + strlen(prefix) : error->message;
         if (g_error_matches(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_VERSION))
-            add_problem(lib, file, "%s", error->message);
+            add_problem(lib, file, "%s", why);
         else
             add_problem(lib, file, "%s. Fix the file by hand, or delete the machine's folder",
-                        error->message);
+                        why);
         return NULL;
     }
     if (strcmp(c->name, name) != 0) {
-        add_problem(lib, file, "%s: the file names the machine \"%s\" but its folder is "
-                    "\"%s\": make the two names equal", file, c->name, name);
+        add_problem(lib, file, "the file names the machine \"%s\" but its folder is "
+                    "\"%s\": make the two names equal", c->name, name);
         return NULL;
     }
     const char *other = g_hash_table_lookup(uuids, c->uuid);
     if (other) {
-        add_problem(lib, file, "%s: this machine has the same UUID as \"%s\" (a copied "
-                    "folder?): remove the copy, or give it a new uuid", file, other);
+        add_problem(lib, file, "this machine has the same UUID as \"%s\" (a copied "
+                    "folder?): remove the copy, or give it a new uuid", other);
         return NULL;
     }
     g_hash_table_insert(uuids, g_strdup(c->uuid), g_strdup(c->name));
