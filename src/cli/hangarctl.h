@@ -8,6 +8,7 @@
 int hgr_cmd_run(int argc, char **argv);
 int hgr_cmd_host_check(int argc, char **argv);
 int hgr_cmd_disk(int argc, char **argv);
+int hgr_cmd_firmware(int argc, char **argv);
 
 /* "20G", "512M", "4096": binary units, a whole number of 512-byte sectors. */
 bool hgr_cli_parse_size(const char *s, uint64_t *out);

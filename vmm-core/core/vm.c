@@ -225,9 +225,9 @@ static bool alloc_ram(HgrVm *vm, GError **error)
 
 static bool create_irqchip(HgrVm *vm, GError **error)
 {
-    if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000) < 0)
+    if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)HGR_PC_KVM_TSS) < 0)
         return kvm_fail(error, "KVM_SET_TSS_ADDR");
-    uint64_t identity = 0xfffbc000;
+    uint64_t identity = HGR_PC_KVM_IDENTITY_MAP;
     if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0)
         return kvm_fail(error, "KVM_SET_IDENTITY_MAP_ADDR");
     if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
