@@ -1,17 +1,21 @@
 /* hangarctl create NAME — a new machine in the library: its folder, first
- * disk and settings, from an OS template when --os names one. */
+ * disk and settings, from an OS template (libosinfo) when --os names one. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd-vm.h"
 #include "hangarctl.h"
+#include "os-templates.h"
 
 static const char create_description[] =
     "Make a new machine.\n\n"
     "Examples:\n"
+    "  hangarctl create Debian --os debian11\n"
     "  hangarctl create Test --memory 512 --cpus 1 --disk-size 8G --cdrom install.iso\n"
     "\n"
-    "Without options: 2048 MiB, 2 CPUs, a 16G disk (qcow2, grows as used), BIOS.";
+    "--os takes a libosinfo short id (debian11, win11...) and starts from\n"
+    "that OS's recommended memory, CPUs, disk size and firmware; the other options\n"
+    "override it. Without --os: 2048 MiB, 2 CPUs, a 16G disk, BIOS.";
 
 typedef struct {
     char *dir, *os, *disk_size, *firmware, *cdrom;
@@ -29,6 +33,26 @@ static void create_options_clear(CreateOptions *o)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CreateOptions, create_options_clear)
 
+/* A few template ids sharing id's first letters, for the error message. */
+static char *similar_ids(const char *id)
+{
+    g_autoptr(GPtrArray) all = hgr_os_templates_list(NULL);
+    g_autoptr(GString) s = g_string_new(NULL);
+    g_autofree char *prefix = g_strndup(id, 3);
+    unsigned n = 0;
+
+    for (guint i = 0; all && i < all->len && n < 6; i++) {
+        const HgrOsTemplate *t = all->pdata[i];
+        if (g_str_has_prefix(t->id, prefix)) {
+            g_string_append_printf(s, "%s%s", n ? ", " : "", t->id);
+            n++;
+        }
+    }
+    if (!n)
+        return g_strdup("e.g. win11, win10, debian11, fedora37, ubuntu22.04");
+    return g_strdup_printf("similar: %s", s->str);
+}
+
 /* The template's values, then the options given. Returns the exit status
  * on failure, 0 on success. */
 static int build_config(const CreateOptions *o, const char *name, HgrMachineConfig *c,
@@ -38,6 +62,19 @@ static int build_config(const CreateOptions *o, const char *name, HgrMachineConf
 
     c->name = g_strdup(name);
     *disk_size = 16ull << 30;
+    if (o->os) {
+        g_autoptr(HgrOsTemplate) t = hgr_os_template_lookup(o->os, &error);
+        if (!t) {
+            if (error)
+                return hgr_cli_fail("create", error);
+            g_autofree char *known = similar_ids(o->os);
+            return hgr_cli_usage("create", "--os %s: no OS with that short id in the "
+                                 "libosinfo database (%s; osinfo-query os lists all)", o->os, known);
+        }
+        hgr_os_template_apply(t, c);
+        if (t->disk_bytes)
+            *disk_size = t->disk_bytes;
+    }
     if (o->memory) {
         if (o->memory < 0)
             return hgr_cli_usage("create", "--memory %d: give MiB, e.g. 2048", o->memory);
@@ -71,6 +108,7 @@ int hgr_cmd_create(int argc, char **argv)
     g_auto(CreateOptions) o = { 0 };
     GOptionEntry entries[] = {
         HGR_CLI_LIBRARY_OPTION(&o.dir),
+        { "os", 0, 0, G_OPTION_ARG_STRING, &o.os, "Start from this OS's template", "SHORTID" },
         { "memory", 'm', 0, G_OPTION_ARG_INT, &o.memory, "Memory in MiB", "MIB" },
         { "cpus", 'c', 0, G_OPTION_ARG_INT, &o.cpus, "Number of CPUs", "N" },
         { "disk-size", 0, 0, G_OPTION_ARG_STRING, &o.disk_size,

@@ -97,6 +97,22 @@ try:
     check("info --raw prints the settings file", rc == 0 and out.startswith("[Hangar]")
           and "memory-mib=64" in out, out[:200])
 
+    # From an OS template (libosinfo): Windows 11 gets UEFI, NVMe and its own nvram.fd.
+    rc, out, err = run("create", "Win", "--os", "win11", "--disk-size", "1M")
+    rc2, out2, err2 = run("info", "Win")
+    if rc == 0:
+        check("create --os win11: UEFI, NVMe disk, the OS named, a copy of OVMF's variables",
+              "uefi" in out2 and "nvme" in out2 and "Windows 11" in out2
+              and os.path.getsize(os.path.join(lib, "Win", "nvram.fd")) > 0, out2)
+        shutil.rmtree(os.path.join(lib, "Win"))
+    elif "ovmf" in err.lower():
+        skip("create --os win11", "the ovmf package is missing: " + err.strip())
+    else:
+        check("create --os win11", False, f"status {rc} {err.strip()!r}")
+    rc, out, err = run("create", "X", "--os", "no-such-os")
+    check("an unknown --os is a usage error naming it", one_line_error(rc, err, 2, "no-such-os")
+          and not os.path.exists(os.path.join(lib, "X")), err)
+
     # Set.
     rc, out, err = run("set", name, "memory=96", "cpus=2", "boot=disk")
     rc2, out2, err2 = run("info", name)
