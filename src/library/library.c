@@ -309,7 +309,7 @@ static const char *ovmf_vars_path(void)
     return p && *p ? p : HGR_OVMF_VARS_PATH;
 }
 
-static bool copy_nvram(const char *dir, GError **error)
+bool hgr_library_copy_nvram(const char *dir, GError **error)
 {
     const char *vars = ovmf_vars_path();
     g_autofree char *dest = g_build_filename(dir, "nvram.fd", NULL);
@@ -354,7 +354,7 @@ static bool populate(const char *tmp, HgrMachineConfig *c, uint64_t disk_size,
             return false;
         }
     }
-    if (c->firmware == HGR_FIRMWARE_UEFI && !copy_nvram(tmp, error))
+    if (c->firmware == HGR_FIRMWARE_UEFI && !hgr_library_copy_nvram(tmp, error))
         return false;
     return hgr_machine_config_save(c, file, error);
 }
