@@ -490,6 +490,8 @@ bool hgr_machine_start(HgrMachine *m, const HgrMachineStartOptions *opts, GError
         return false;
     m->vm = hgr_vm_new(vc, &e);
     if (!m->vm) {
+        if (m->relay)
+            hgr_serial_relay_reclaim_vm_fd(m->relay);
         g_clear_pointer(&m->relay, hgr_serial_relay_free);
         translate_vm_error(error, e);
         return false;
