@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "control-private.h"
 #include "library-private.h"
 
 #define REMOVED_SUFFIX ".removed"
@@ -20,7 +21,12 @@ struct _HgrLibrary {
     GListStore *machines;
     GPtrArray *problems;
     GMainContext *context;
+    GFileMonitor *sockets;        /* VMs starting and stopping in other processes */
 };
+
+#define PROBE_DELAY_MS 300
+
+static HgrMachine *find_by_uuid(HgrLibrary *lib, const char *uuid, guint *pos);
 
 G_DEFINE_FINAL_TYPE(HgrLibrary, hgr_library, G_TYPE_OBJECT)
 
@@ -55,6 +61,9 @@ static void hgr_library_finalize(GObject *object)
         g_autoptr(HgrMachine) m = g_list_model_get_item(G_LIST_MODEL(lib->machines), i);
         hgr_machine_forget_library(m);
     }
+    if (lib->sockets)
+        g_signal_handlers_disconnect_by_data(lib->sockets, lib);
+    g_clear_object(&lib->sockets);
     g_clear_object(&lib->machines);
     g_clear_pointer(&lib->problems, g_ptr_array_unref);
     g_clear_pointer(&lib->context, g_main_context_unref);
@@ -91,6 +100,65 @@ static int compare_machines(gconstpointer a, gconstpointer b, gpointer data)
                              hgr_machine_get_name((HgrMachine *)b));
 }
 
+typedef struct {
+    GWeakRef lib;
+    char *uuid;
+} Probe;
+
+static void probe_free(gpointer data)
+{
+    Probe *p = data;
+    g_weak_ref_clear(&p->lib);
+    g_free(p->uuid);
+    g_free(p);
+}
+
+/* Asking the machine its state connects to the new socket (or notices it
+ * went), which notifies "state" for the app. */
+static gboolean probe_machine(gpointer data)
+{
+    Probe *p = data;
+    g_autoptr(HgrLibrary) lib = g_weak_ref_get(&p->lib);
+    HgrMachine *m = lib ? find_by_uuid(lib, p->uuid, NULL) : NULL;
+
+    if (m && !hgr_machine_is_running_here(m))
+        hgr_machine_get_state(m);
+    return G_SOURCE_REMOVE;
+}
+
+static void on_socket_event(GFileMonitor *monitor, GFile *file, GFile *other,
+                            GFileMonitorEvent event, gpointer data)
+{
+    HgrLibrary *lib = data;
+    g_autofree char *base = g_file_get_basename(file);
+
+    if ((event != G_FILE_MONITOR_EVENT_CREATED && event != G_FILE_MONITOR_EVENT_DELETED)
+        || !g_str_has_suffix(base, ".sock"))
+        return;
+    Probe *p = g_new0(Probe, 1);
+    g_weak_ref_init(&p->lib, lib);
+    p->uuid = g_strndup(base, strlen(base) - strlen(".sock"));
+    /* The server binds before it listens: give it a moment. */
+    g_autoptr(GSource) source = g_timeout_source_new(PROBE_DELAY_MS);
+    g_source_set_callback(source, probe_machine, p, probe_free);
+    g_source_attach(source, lib->context);
+}
+
+static void watch_sockets(HgrLibrary *lib)
+{
+    g_autofree char *dir = hgr_control_socket_dir();
+    g_autoptr(GFile) file = g_file_new_for_path(dir);
+    g_autoptr(GError) error = NULL;
+
+    g_mkdir_with_parents(dir, 0700);
+    lib->sockets = g_file_monitor_directory(file, G_FILE_MONITOR_NONE, NULL, &error);
+    if (!lib->sockets) {
+        g_debug("not watching %s: %s", dir, error->message);
+        return;
+    }
+    g_signal_connect(lib->sockets, "changed", G_CALLBACK(on_socket_event), lib);
+}
+
 HgrLibrary *hgr_library_new(const char *root, GError **error)
 {
     g_autoptr(HgrLibrary) lib = g_object_new(HGR_TYPE_LIBRARY, NULL);
@@ -105,6 +173,7 @@ HgrLibrary *hgr_library_new(const char *root, GError **error)
     }
     if (!hgr_library_reload(lib, error))
         return NULL;
+    watch_sockets(lib);
     return g_steal_pointer(&lib);
 }
 

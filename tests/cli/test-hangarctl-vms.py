@@ -218,9 +218,12 @@ try:
         bg.wait(timeout=30)
         left = os.listdir(run_dir) if os.path.isdir(run_dir) else []
         st = state_of(name)
+        # A socket younger than a moment may be a server about to listen, so
+        # removal can wait for a later look.
+        gone = wait_for(lambda: state_of(name) == "Stopped" and not os.listdir(run_dir))
         check("a crashed VM process: its stale socket is seen as Stopped and removed",
-              len(socks) == 1 and left == socks and st == "Stopped"
-              and not os.listdir(run_dir), f"{socks} {left} {st}")
+              len(socks) == 1 and left == socks and st == "Stopped" and gone,
+              f"{socks} {left} {st} {os.listdir(run_dir)}")
 
         # The boot sector as the machine's disk (a hand-edited file naming a
         # raw image): start runs in the foreground until the guest powers

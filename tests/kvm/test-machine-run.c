@@ -240,6 +240,68 @@ static void test_two_libraries(Fixture *f, gconstpointer data)
     g_assert_false(f->notified_off_main);
 }
 
+static bool saw_state(Fixture *f, HgrMachineState s)
+{
+    for (guint i = 0; i < f->states->len; i++)
+        if (g_array_index(f->states, int, i) == (int)s)
+            return true;
+    return false;
+}
+
+static gboolean give_up(gpointer data)
+{
+    *(bool *)data = true;
+    return G_SOURCE_REMOVE;
+}
+
+/* Iterates the main loop (no polling of the machine) until its "state"
+ * notifications included s; the limit only ends a hung test. */
+static bool wait_for_state(Fixture *f, HgrMachineState s)
+{
+    bool late = false;
+    guint id = g_timeout_add_seconds(120, give_up, &late);
+
+    while (!saw_state(f, s) && !late)
+        g_main_context_iteration(NULL, TRUE);
+    if (!late)
+        g_source_remove(id);
+    return saw_state(f, s);
+}
+
+/* `hangarctl start` in another process: the library hears of it by itself,
+ * follows its state, and drives it over the control socket. */
+static void test_other_process(Fixture *f, gconstpointer data)
+{
+    const char *hangarctl = g_getenv("HANGARCTL");
+    if (!hangarctl) {
+        g_test_skip("SKIP: HANGARCTL is not set (run through meson)");
+        return;
+    }
+    HgrMachine *m = make_machine(f, "Elsewhere", false);
+    g_autoptr(GError) error = NULL;
+    const char *argv[] = { hangarctl, "start", "--library", f->root, "Elsewhere", NULL };
+    g_autoptr(GSubprocess) child = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                                                     &error);
+    g_assert_no_error(error);
+
+    g_assert_true(wait_for_state(f, HGR_MACHINE_RUNNING));
+    g_assert_false(hgr_machine_is_running_here(m));
+    g_assert_null(hgr_machine_get_vm(m));
+    g_assert_true(hgr_machine_pause(m, &error));
+    g_assert_no_error(error);
+    g_assert_true(wait_for_state(f, HGR_MACHINE_PAUSED));   /* PropertiesChanged */
+    g_assert_true(hgr_machine_resume(m, &error));
+    g_assert_false(hgr_machine_start(m, NULL, &error));
+    g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY);
+    g_clear_error(&error);
+    g_assert_true(hgr_machine_force_off(m, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(hgr_machine_get_state(m), ==, HGR_MACHINE_STOPPED);
+    g_assert_true(g_subprocess_wait_check(child, NULL, &error));
+    g_assert_no_error(error);
+    g_assert_false(f->notified_off_main);
+}
+
 static void test_media_named(Fixture *f, gconstpointer data)
 {
     HgrMachine *a = make_machine(f, "A", false);
@@ -289,6 +351,7 @@ int main(int argc, char **argv)
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, setup, fn, teardown)
     ADD("/library/machine/boot-sector-to-poweroff", test_boot_sector);
     ADD("/library/machine/two-libraries-one-vm", test_two_libraries);
+    ADD("/library/machine/other-process", test_other_process);
     ADD("/library/machine/media-named", test_media_named);
     int status = g_test_run();
     hgr_library_remove_tree(run, NULL);
