@@ -254,10 +254,23 @@ static bool make_socket_dir(const char *path, GError **error)
 {
     g_autofree char *dir = g_path_get_dirname(path);
 
+    struct stat st;
+
     if (g_mkdir_with_parents(dir, 0700) != 0) {
         int e = errno;
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
                     "Cannot make the folder for control sockets %s: %s", dir, g_strerror(e));
+        return false;
+    }
+    /* In /tmp someone else could have made it first. */
+    if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid()
+        && (st.st_mode & 0077))
+        chmod(dir, 0700);
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()
+        || (st.st_mode & 0077)) {
+        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
+                    "The folder for control sockets %s is not yours alone: remove it, or "
+                    "set XDG_RUNTIME_DIR", dir);
         return false;
     }
     return true;
