@@ -225,6 +225,14 @@ try:
               len(socks) == 1 and left == socks and st == "Stopped" and gone,
               f"{socks} {left} {st} {os.listdir(run_dir)}")
 
+        # --detach: back once it runs, the VM carrying on in the background.
+        rc, out, err = run("start", "--detach", name)
+        st = state_of(name)
+        rc2, out2, err2 = run("stop", "--force", name)
+        check("start --detach returns once the VM runs; it runs on until stopped",
+              rc == 0 and "background" in out and st == "Running" and rc2 == 0
+              and state_of(name) == "Stopped", f"{rc} {err!r} {st} {err2!r}")
+
         # The boot sector as the machine's disk (a hand-edited file naming a
         # raw image): start runs in the foreground until the guest powers
         # off, with the serial port in logs/serial.log.
@@ -251,6 +259,9 @@ try:
         rc, out, err = run("start", name)
         check("a vanished disk at start: one line naming the file",
               one_line_error(rc, err, 1, disk), err)
+        rc, out, err = run("start", "--detach", name)
+        check("start --detach reports the same error and status",
+              one_line_error(rc, err, 1, disk), err)
         os.rename(disk + ".moved", disk)
 
     # Delete.
@@ -259,6 +270,8 @@ try:
           rc == 0 and os.path.isfile(os.path.join(lib, name + ".removed", "disk.qcow2"))
           and state_of(name) is None, err)
 finally:
+    if kvm_ok and os.path.isdir(folder):
+        run("stop", "--force", name)          # a detached VM a failed check left behind
     for p in procs:
         if p.poll() is None:
             p.kill()
