@@ -405,8 +405,14 @@ HgrOsTemplate *hgr_os_template_identify_iso(const char *iso_path, GError **error
     /* Not bootable is fine (a drivers ISO is still an ISO); only a file that
      * is not ISO 9660 at all is refused. */
     g_autoptr(GError) local = NULL;
+    /* libosinfo's synchronous call runs a main loop on the thread-default
+     * context; without a context of our own, a worker thread would run the
+     * application's (owned by the GTK thread) and hang. */
+    g_autoptr(GMainContext) context = g_main_context_new();
+    g_main_context_push_thread_default(context);
     g_autoptr(OsinfoMedia) media =
         osinfo_media_create_from_location_with_flags(iso_path, NULL, 0, &local);
+    g_main_context_pop_thread_default(context);
     if (!media) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA,
                     "'%s' is not an ISO 9660 image (%s): choose an installation ISO file",

@@ -214,6 +214,25 @@ static void test_identify_unknown(void)
     g_assert_null(t);
 }
 
+static gpointer identify_thread(gpointer path)
+{
+    return hgr_os_template_identify_iso(path, NULL);
+}
+
+/* The app identifies on a worker thread while the GTK thread owns the
+ * default main context; identification must not need that context. */
+static void test_identify_from_worker_thread(void)
+{
+    NEED_XORRISO();
+    g_autofree char *iso = make_iso("debian-thread.iso", "Debian 11.5.0 amd64 n", NULL);
+    g_assert_true(g_main_context_acquire(NULL));
+    GThread *thread = g_thread_new("identify", identify_thread, iso);
+    g_autoptr(HgrOsTemplate) t = g_thread_join(thread);
+    g_main_context_release(NULL);
+    g_assert_nonnull(t);
+    g_assert_cmpstr(t->id, ==, "debian11");
+}
+
 static void assert_media_error(const char *path)
 {
     g_autoptr(GError) error = NULL;
@@ -269,6 +288,8 @@ int main(int argc, char **argv)
     g_test_add_func("/library/os-templates/identify-debian", test_identify_debian);
     g_test_add_func("/library/os-templates/identify-unknown", test_identify_unknown);
     g_test_add_func("/library/os-templates/identify-not-an-iso", test_identify_not_an_iso);
+    g_test_add_func("/library/os-templates/identify-from-worker-thread",
+                    test_identify_from_worker_thread);
     int rc = g_test_run();
     rm_rf(tmpdir);
     g_free(tmpdir);
