@@ -24,11 +24,14 @@
 #define FALLBACK_CPUS 2
 #define FALLBACK_DISK (20 * GIB)
 
+/* libosinfo makes no promise about threads: the app asks from worker
+ * threads (list, identify) while others may look up. One lock serializes
+ * every use of the database; callers take it, load_db assumes it. */
+static GRecMutex db_lock;
+
 static OsinfoDb *load_db(GError **error)
 {
-    static GMutex lock;
     static OsinfoLoader *loader;
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&lock);
 
     if (loader)
         return osinfo_loader_get_db(loader);
@@ -306,6 +309,7 @@ static int entry_compare(gconstpointer a, gconstpointer b)
 
 GPtrArray *hgr_os_templates_list(GError **error)
 {
+    g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&db_lock);
     OsinfoDb *db = load_db(error);
     if (!db)
         return NULL;
@@ -350,6 +354,7 @@ static OsinfoOs *find_os(OsinfoDb *db, const char *short_id)
 
 HgrOsTemplate *hgr_os_template_lookup(const char *id, GError **error)
 {
+    g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&db_lock);
     OsinfoDb *db = load_db(error);
     if (!db || !id)
         return NULL;
@@ -399,6 +404,7 @@ HgrOsTemplate *hgr_os_template_identify_iso(const char *iso_path, GError **error
     }
     if (!has_iso9660_signature(iso_path, error))
         return NULL;
+    g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&db_lock);
     OsinfoDb *db = load_db(error);
     if (!db)
         return NULL;
