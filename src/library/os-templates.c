@@ -38,8 +38,8 @@ static OsinfoDb *load_db(GError **error)
     g_autoptr(OsinfoLoader) l = osinfo_loader_new();
     g_autoptr(GError) local = NULL;
     osinfo_loader_process_default_path(l, &local);
-    OsinfoDb *db = osinfo_loader_get_db(l);
-    if (local || osinfo_list_get_length(OSINFO_LIST(osinfo_db_get_os_list(db))) == 0) {
+    g_autoptr(OsinfoOsList) all = osinfo_db_get_os_list(osinfo_loader_get_db(l));
+    if (local || osinfo_list_get_length(OSINFO_LIST(all)) == 0) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
                     "The operating system database could not be loaded (%s): install the "
                     "osinfo-db package (`sudo apt install osinfo-db`)",
