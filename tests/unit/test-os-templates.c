@@ -122,6 +122,30 @@ static void test_linux(void)
     g_assert_cmpint(u->disk_bus, ==, HGR_DISK_BUS_VIRTIO);
 }
 
+/* Without osinfo-db the error names the package to install. The database
+ * is loaded once per process, so this runs in a child that sees none. */
+static void test_no_database(void)
+{
+    if (g_test_subprocess()) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GPtrArray) list = hgr_os_templates_list(&error);
+        g_assert_null(list);
+        g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO);
+        g_assert_nonnull(strstr(error->message, "osinfo-db"));
+        return;
+    }
+    g_autofree char *empty = g_build_filename(tmpdir, "no-osinfo", NULL);
+    g_mkdir_with_parents(empty, 0755);
+    g_setenv("OSINFO_SYSTEM_DIR", empty, TRUE);
+    g_setenv("OSINFO_LOCAL_DIR", empty, TRUE);
+    g_setenv("OSINFO_USER_DIR", empty, TRUE);
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+    g_unsetenv("OSINFO_SYSTEM_DIR");
+    g_unsetenv("OSINFO_LOCAL_DIR");
+    g_unsetenv("OSINFO_USER_DIR");
+    g_test_trap_assert_passed();
+}
+
 static void test_lookup_unknown(void)
 {
     g_autoptr(GError) error = NULL;
@@ -283,6 +307,7 @@ int main(int argc, char **argv)
     g_test_add_func("/library/os-templates/windows-7-sata", test_windows_7);
     g_test_add_func("/library/os-templates/linux", test_linux);
     g_test_add_func("/library/os-templates/lookup-unknown", test_lookup_unknown);
+    g_test_add_func("/library/os-templates/no-database", test_no_database);
     g_test_add_func("/library/os-templates/apply", test_apply);
     g_test_add_func("/library/os-templates/identify-windows-11", test_identify_windows_11);
     g_test_add_func("/library/os-templates/identify-debian", test_identify_debian);
