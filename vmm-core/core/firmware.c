@@ -387,6 +387,18 @@ bool hgr_fw_map(HgrFw *fw, int vm_fd, unsigned slot, GError **error)
                         error);
 }
 
+bool hgr_fw_read(const HgrFw *fw, uint64_t gpa, void *buf, size_t len)
+{
+    const uint8_t *img = fw->kind == HGR_FIRMWARE_UEFI ? fw->code : fw->rom;
+    uint64_t size = fw->kind == HGR_FIRMWARE_UEFI ? fw->code_size : fw->rom_size;
+    uint64_t base = (1ULL << 32) - size;
+
+    if (!img || gpa < base || len > size || gpa - base > size - len)
+        return false;
+    memcpy(buf, img + (gpa - base), len);
+    return true;
+}
+
 typedef struct __attribute__((packed)) {
     uint64_t addr, len;
     uint32_t type;

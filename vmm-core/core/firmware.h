@@ -54,6 +54,9 @@ uint64_t hgr_fw_flash_gpa(const HgrFw *fw, unsigned unit);
  * memory slot `slot` of vm_fd. */
 bool hgr_fw_map(HgrFw *fw, int vm_fd, unsigned slot, GError **error);
 
+/* Reads the ROM or code flash as the guest sees it at gpa; false outside. */
+bool hgr_fw_read(const HgrFw *fw, uint64_t gpa, void *buf, size_t len);
+
 /* A fw_cfg device carrying what the firmware reads first: RAM size and
  * layout (e820), CPU count, the serial console, the VGA BIOS, and for
  * OVMF's direct boot the kernel, setup, initrd and command line. */

@@ -554,3 +554,10 @@ HgrDevice *hgr_machine_input(HgrVm *vm)
 {
     return vm->machine ? vm->machine->i8042 : NULL;
 }
+
+bool hgr_machine_read_phys(HgrVm *vm, uint64_t gpa, void *buf, size_t len)
+{
+    if (hgr_mem_read(&vm->mem, gpa, buf, len))
+        return true;
+    return vm->machine && vm->machine->fw && hgr_fw_read(vm->machine->fw, gpa, buf, len);
+}

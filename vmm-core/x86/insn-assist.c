@@ -1,0 +1,168 @@
+/* insn-assist.c — the few instructions a KVM that emulates guest code
+ * cannot emulate, done here instead.
+ *
+ * On VT-x or AMD-V the guest runs these itself and this code is never
+ * reached. Where KVM runs guest code through its own instruction emulator
+ * (PVM, and any host without hardware virtualization), that emulator has
+ * no x87 or SSE control instructions, and OVMF's SEC phase stops at once
+ * on `fwait; fninit`, then `fldcw`, then `ldmxcsr` (InitializeFloatingPoint
+ * Units). They only set control state, so they are cheap to do right:
+ *   9b          fwait       no x87 exception can be pending: nothing to do
+ *   d9 /5       fldcw m16   the FPU control word
+ *   0f ae /2    ldmxcsr m32 the SSE control register (reserved bits: #GP,
+ *                           which we leave to KVM by declining)
+ * Anything else is declined and the VM fails with the instruction named. */
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "../core/vm-private.h"
+
+typedef struct {
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    unsigned addr_bits;            /* 32 or 64 (16-bit code is declined) */
+    bool rex_b, rex_x;
+} Cpu;
+
+static uint64_t gpr(const Cpu *c, unsigned n)
+{
+    const uint64_t r[16] = { c->regs.rax, c->regs.rcx, c->regs.rdx, c->regs.rbx,
+                             c->regs.rsp, c->regs.rbp, c->regs.rsi, c->regs.rdi,
+                             c->regs.r8, c->regs.r9, c->regs.r10, c->regs.r11,
+                             c->regs.r12, c->regs.r13, c->regs.r14, c->regs.r15 };
+    return r[n & 15];
+}
+
+/* The memory operand's linear address from ModRM (and SIB, displacement)
+ * at p; *used = the bytes they take. RIP-relative operands come back as
+ * the bare displacement: the caller adds the end of the instruction.
+ * False for a register operand or a truncated encoding. */
+static bool decode_ea(const Cpu *c, const uint8_t *p, unsigned avail, unsigned *used,
+                      uint64_t *ea)
+{
+    unsigned n = 1, mod = p[0] >> 6, rm = p[0] & 7;
+    uint64_t addr = 0;
+    bool rip_rel = false;
+
+    if (avail < 1 || mod == 3)
+        return false;
+    if (rm == 4) {                                  /* SIB */
+        if (avail < 2)
+            return false;
+        unsigned sib = p[n++], base = sib & 7, index = ((sib >> 3) & 7) | (c->rex_x ? 8 : 0);
+        if (index != 4)
+            addr += gpr(c, index) << (sib >> 6);
+        if (base == 5 && mod == 0) {
+            if (avail < n + 4)
+                return false;
+            addr += (uint64_t)(int64_t)(int32_t)(p[n] | p[n + 1] << 8 | p[n + 2] << 16 |
+                                                 (uint32_t)p[n + 3] << 24);
+            n += 4;
+        } else {
+            addr += gpr(c, base | (c->rex_b ? 8 : 0));
+        }
+    } else if (rm == 5 && mod == 0) {
+        rip_rel = c->addr_bits == 64;
+    } else {
+        addr += gpr(c, rm | (c->rex_b ? 8 : 0));
+    }
+    unsigned disp = mod == 1 ? 1 : mod == 2 || (mod == 0 && rm == 5) ? 4 : 0;
+    if (avail < n + disp)
+        return false;
+    if (disp == 1)
+        addr += (uint64_t)(int64_t)(int8_t)p[n];
+    else if (disp == 4)
+        addr += (uint64_t)(int64_t)(int32_t)(p[n] | p[n + 1] << 8 | p[n + 2] << 16 |
+                                             (uint32_t)p[n + 3] << 24);
+    n += disp;
+    *used = n;
+    if (c->addr_bits == 32 && !rip_rel)
+        addr = (uint32_t)(addr + c->sregs.ds.base);
+    *ea = addr;
+    return true;
+}
+
+/* Reads len bytes at a linear address, through the guest's page tables. */
+static bool read_linear(HgrVcpu *vcpu, uint64_t la, void *buf, unsigned len)
+{
+    struct kvm_translation tr = { .linear_address = la };
+
+    if ((la & 0xfff) + len > 0x1000)
+        return false;               /* a page-crossing control operand: not worth it */
+    if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
+        return false;
+    return hgr_machine_read_phys(vcpu->vm, tr.physical_address, buf, len);
+}
+
+static bool set_fpu(HgrVcpu *vcpu, int which, uint32_t value)
+{
+    struct kvm_fpu fpu;
+
+    if (ioctl(vcpu->fd, KVM_GET_FPU, &fpu) < 0)
+        return false;
+    if (which == 0)
+        fpu.fcw = (uint16_t)value;
+    else
+        fpu.mxcsr = value;
+    return ioctl(vcpu->fd, KVM_SET_FPU, &fpu) == 0;
+}
+
+bool hgr_x86_assist(HgrVcpu *vcpu, const uint8_t *insn, unsigned len)
+{
+    Cpu c = { 0 };
+    unsigned n = 0, used = 0;
+    uint64_t ea;
+
+    if (ioctl(vcpu->fd, KVM_GET_REGS, &c.regs) < 0 ||
+        ioctl(vcpu->fd, KVM_GET_SREGS, &c.sregs) < 0)
+        return false;
+    if (c.sregs.cs.l && (c.sregs.efer & (1u << 10)))
+        c.addr_bits = 64;
+    else if (c.sregs.cs.db && (c.sregs.cr0 & 1))
+        c.addr_bits = 32;
+    else
+        return false;
+    if (c.addr_bits == 64 && n < len && (insn[n] & 0xf0) == 0x40) {
+        c.rex_b = insn[n] & 1;
+        c.rex_x = insn[n] & 2;
+        n++;
+    }
+    if (n >= len)
+        return false;
+
+    if (insn[n] == 0x9b) {                                          /* fwait */
+        n++;
+    } else if (insn[n] == 0xd9 && n + 1 < len && ((insn[n + 1] >> 3) & 7) == 5) {
+        uint16_t cw;                                                /* fldcw */
+        if (!decode_ea(&c, insn + n + 1, len - n - 1, &used, &ea))
+            return false;
+        /* RIP-relative needs the end of the instruction: known now. */
+        if ((insn[n + 1] & 0xc7) == 5 && c.addr_bits == 64)
+            ea += c.regs.rip + n + 1 + used;
+        if (!read_linear(vcpu, ea, &cw, 2) || !set_fpu(vcpu, 0, GUINT16_FROM_LE(cw)))
+            return false;
+        n += 1 + used;
+    } else if (insn[n] == 0x0f && n + 2 < len && insn[n + 1] == 0xae &&
+               ((insn[n + 2] >> 3) & 7) == 2) {
+        uint32_t mxcsr;                                             /* ldmxcsr */
+        if (!decode_ea(&c, insn + n + 2, len - n - 2, &used, &ea))
+            return false;
+        if ((insn[n + 2] & 0xc7) == 5 && c.addr_bits == 64)
+            ea += c.regs.rip + n + 2 + used;
+        if (!read_linear(vcpu, ea, &mxcsr, 4))
+            return false;
+        mxcsr = GUINT32_FROM_LE(mxcsr);
+        if (mxcsr & 0xffff0000u)
+            return false;
+        if (!set_fpu(vcpu, 1, mxcsr))
+            return false;
+        n += 2 + used;
+    } else {
+        return false;
+    }
+    c.regs.rip += n;
+    if (c.addr_bits == 32)
+        c.regs.rip = (uint32_t)c.regs.rip;
+    return ioctl(vcpu->fd, KVM_SET_REGS, &c.regs) == 0;
+}
