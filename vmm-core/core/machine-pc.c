@@ -479,7 +479,7 @@ bool hgr_machine_load(HgrVm *vm, GError **error)
     return true;
 }
 
-void hgr_machine_pause(HgrVm *vm)
+void hgr_machine_board_pause(HgrVm *vm)
 {
     HgrMachine *m = vm->machine;
 
