@@ -369,7 +369,7 @@ static bool add_firmware_files(HgrVm *vm, GError **error)
         cd = (HgrFwDrive){ HGR_DISK_BUS_SATA, pci_slot(vm->machine->ahci),
                            n_disks_on(vm, HGR_DISK_BUS_SATA) };
     HgrFwMachine fm = {
-        .acpi = acpi_config(vm), .disks = disks, .n_disks = c->disks->len,
+        .ram_size = vm->ram_size, .mem = &vm->mem, .acpi = acpi_config(vm), .disks = disks, .n_disks = c->disks->len,
         .cdrom = c->cdrom ? &cd : NULL, .boot = c->boot };
     return hgr_fw_add_tables(vm->machine->fw, vm->machine->fw_cfg, &fm, error);
 }
