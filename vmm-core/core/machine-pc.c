@@ -106,6 +106,7 @@ static HgrDevice *make_i8042(HgrVm *vm, unsigned i)
 static HgrDevice *make_rtc(HgrVm *vm, unsigned i) { return hgr_rtc_cmos_new(vm->ram_size); }
 static HgrDevice *make_pm(HgrVm *vm, unsigned i) { return vm->machine->pm = hgr_acpi_pm_new(); }
 static HgrDevice *make_host_bridge(HgrVm *vm, unsigned i) { return hgr_pci_host_bridge_new(); }
+static HgrDevice *make_lpc(HgrVm *vm, unsigned i) { return hgr_pci_lpc_new(); }
 
 static HgrDevice *make_vga(HgrVm *vm, unsigned i)
 {
@@ -191,6 +192,7 @@ static const struct {
     { make_rtc,            one },
     { make_pm,             one },
     { make_host_bridge,    one },
+    { make_lpc,            has_firmware },
     { make_pflash,         n_flash },
     { make_vga,            has_firmware },
     { make_fw_cfg,         has_firmware },
