@@ -11,6 +11,7 @@
  *   d9 /5       fldcw m16   the FPU control word
  *   0f ae /2    ldmxcsr m32 the SSE control register (reserved bits: #GP,
  *                           which we leave to KVM by declining)
+ *   0f ae /3    stmxcsr m32 stores it (BaseLib's SetJump, in DXE)
  * Anything else is declined and the VM fails with the instruction named. */
 #include <errno.h>
 #include <string.h>
@@ -83,16 +84,32 @@ static bool decode_ea(const Cpu *c, const uint8_t *p, unsigned avail, unsigned *
     return true;
 }
 
-/* Reads len bytes at a linear address, through the guest's page tables. */
-static bool read_linear(HgrVcpu *vcpu, uint64_t la, void *buf, unsigned len)
+/* The guest-physical address of len bytes at a linear address, through
+ * the guest's page tables. */
+static bool translate(HgrVcpu *vcpu, uint64_t la, unsigned len, bool write, uint64_t *gpa)
 {
     struct kvm_translation tr = { .linear_address = la };
 
     if ((la & 0xfff) + len > 0x1000)
         return false;               /* a page-crossing control operand: not worth it */
-    if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
+    if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid || (write && !tr.writeable))
         return false;
-    return hgr_machine_read_phys(vcpu->vm, tr.physical_address, buf, len);
+    *gpa = tr.physical_address;
+    return true;
+}
+
+static bool read_linear(HgrVcpu *vcpu, uint64_t la, void *buf, unsigned len)
+{
+    uint64_t gpa;
+    return translate(vcpu, la, len, false, &gpa) &&
+           hgr_machine_read_phys(vcpu->vm, gpa, buf, len);
+}
+
+/* Only RAM: a store to ROM or MMIO is declined. */
+static bool write_linear(HgrVcpu *vcpu, uint64_t la, const void *buf, unsigned len)
+{
+    uint64_t gpa;
+    return translate(vcpu, la, len, true, &gpa) && hgr_mem_write(&vcpu->vm->mem, gpa, buf, len);
 }
 
 static bool set_fpu(HgrVcpu *vcpu, int which, uint32_t value)
@@ -156,6 +173,19 @@ bool hgr_x86_assist(HgrVcpu *vcpu, const uint8_t *insn, unsigned len)
         if (mxcsr & 0xffff0000u)
             return false;
         if (!set_fpu(vcpu, 1, mxcsr))
+            return false;
+        n += 2 + used;
+    } else if (insn[n] == 0x0f && n + 2 < len && insn[n + 1] == 0xae &&
+               ((insn[n + 2] >> 3) & 7) == 3) {
+        struct kvm_fpu fpu;                                         /* stmxcsr */
+        if (!decode_ea(&c, insn + n + 2, len - n - 2, &used, &ea))
+            return false;
+        if ((insn[n + 2] & 0xc7) == 5 && c.addr_bits == 64)
+            ea += c.regs.rip + n + 2 + used;
+        if (ioctl(vcpu->fd, KVM_GET_FPU, &fpu) < 0)
+            return false;
+        uint32_t mxcsr = GUINT32_TO_LE(fpu.mxcsr);
+        if (!write_linear(vcpu, ea, &mxcsr, 4))
             return false;
         n += 2 + used;
     } else {
