@@ -140,6 +140,41 @@ static void test_keeps_running(void)
     uefi_clear(&u);
 }
 
+/* The FPU and SSE control instructions OVMF starts with come out as on
+ * hardware, whether the CPU runs them or Hangar does them for a KVM that
+ * cannot (fpu-control.c prints what it got). */
+static void test_fpu_control(void)
+{
+    if (access("/dev/kvm", R_OK | W_OK) != 0) {
+        g_test_skip("SKIP: /dev/kvm is not available here");
+        return;
+    }
+    const char *dir = g_getenv("HANGAR_KVM_GUESTS");
+    int sv[2];
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+    c->flat_image = g_build_filename(dir ? dir : ".", "fpu-control.bin", NULL);
+    c->flat_addr = 0x100000;
+    c->flat_64bit = true;
+    c->memory_mib = 64;
+    c->serial = HGR_SERIAL_FD;
+    c->serial_fd = sv[1];
+    g_autoptr(HgrVm) vm = hgr_vm_new(c, &err);
+    g_assert_no_error(err);
+    g_assert_true(hgr_vm_start(vm, &err));
+    HgrVmState end = hgr_vm_wait(vm);
+    g_clear_pointer(&vm, hgr_vm_free);
+    g_autoptr(GString) out = read_until(sv[0], "mxcsr", g_get_monotonic_time() + G_TIME_SPAN_SECOND);
+    g_test_message("guest says:\n%s", out->str);
+    g_assert_cmpstr(hgr_vm_state_name(end), ==, "powered off");
+    g_assert_nonnull(strstr(out->str, "fcw 027f\n"));
+    g_assert_nonnull(strstr(out->str, "mxcsr 00007f80 00007f80\n"));
+    close(sv[0]);
+    close(sv[1]);
+}
+
 static void png_stats(const char *png, unsigned rows, unsigned *w, unsigned *h, unsigned *lit)
 {
     g_autoptr(GError) err = NULL;
@@ -242,6 +277,7 @@ static void test_direct_kernel(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/kvm/uefi/fpu-control-instructions", test_fpu_control);
     g_test_add_func("/kvm/uefi/keeps-running", test_keeps_running);
     g_test_add_func("/kvm/uefi/reaches-shell", test_reaches_shell);
     g_test_add_func("/kvm/uefi/direct-kernel", test_direct_kernel);

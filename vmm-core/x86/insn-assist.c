@@ -112,17 +112,42 @@ static bool write_linear(HgrVcpu *vcpu, uint64_t la, const void *buf, unsigned l
     return translate(vcpu, la, len, true, &gpa) && hgr_mem_write(&vcpu->vm->mem, gpa, buf, len);
 }
 
-static bool set_fpu(HgrVcpu *vcpu, int which, uint32_t value)
+static bool set_fcw(HgrVcpu *vcpu, uint16_t fcw)
 {
     struct kvm_fpu fpu;
 
     if (ioctl(vcpu->fd, KVM_GET_FPU, &fpu) < 0)
         return false;
-    if (which == 0)
-        fpu.fcw = (uint16_t)value;
-    else
-        fpu.mxcsr = value;
+    fpu.fcw = fcw;
     return ioctl(vcpu->fd, KVM_SET_FPU, &fpu) == 0;
+}
+
+/* MXCSR lives in the XSAVE image (byte 24 of the legacy area): KVM_SET_FPU
+ * ignores its mxcsr field. XRSTOR loads MXCSR only with the SSE (or AVX)
+ * bit in XSTATE_BV, so that bit is set when writing it. */
+#define XSAVE_MXCSR     (24 / 4)
+#define XSAVE_XSTATE_BV (512 / 4)
+#define XFEATURE_SSE    0x2u
+
+static bool get_mxcsr(HgrVcpu *vcpu, uint32_t *mxcsr)
+{
+    g_autofree struct kvm_xsave *xs = g_new0(struct kvm_xsave, 1);
+
+    if (ioctl(vcpu->fd, KVM_GET_XSAVE, xs) < 0)
+        return false;
+    *mxcsr = xs->region[XSAVE_MXCSR];
+    return true;
+}
+
+static bool set_mxcsr(HgrVcpu *vcpu, uint32_t mxcsr)
+{
+    g_autofree struct kvm_xsave *xs = g_new0(struct kvm_xsave, 1);
+
+    if (ioctl(vcpu->fd, KVM_GET_XSAVE, xs) < 0)
+        return false;
+    xs->region[XSAVE_MXCSR] = mxcsr;
+    xs->region[XSAVE_XSTATE_BV] |= XFEATURE_SSE;
+    return ioctl(vcpu->fd, KVM_SET_XSAVE, xs) == 0;
 }
 
 bool hgr_x86_assist(HgrVcpu *vcpu, const uint8_t *insn, unsigned len)
@@ -157,7 +182,7 @@ bool hgr_x86_assist(HgrVcpu *vcpu, const uint8_t *insn, unsigned len)
         /* RIP-relative needs the end of the instruction: known now. */
         if ((insn[n + 1] & 0xc7) == 5 && c.addr_bits == 64)
             ea += c.regs.rip + n + 1 + used;
-        if (!read_linear(vcpu, ea, &cw, 2) || !set_fpu(vcpu, 0, GUINT16_FROM_LE(cw)))
+        if (!read_linear(vcpu, ea, &cw, 2) || !set_fcw(vcpu, GUINT16_FROM_LE(cw)))
             return false;
         n += 1 + used;
     } else if (insn[n] == 0x0f && n + 2 < len && insn[n + 1] == 0xae &&
@@ -172,19 +197,19 @@ bool hgr_x86_assist(HgrVcpu *vcpu, const uint8_t *insn, unsigned len)
         mxcsr = GUINT32_FROM_LE(mxcsr);
         if (mxcsr & 0xffff0000u)
             return false;
-        if (!set_fpu(vcpu, 1, mxcsr))
+        if (!set_mxcsr(vcpu, mxcsr))
             return false;
         n += 2 + used;
     } else if (insn[n] == 0x0f && n + 2 < len && insn[n + 1] == 0xae &&
                ((insn[n + 2] >> 3) & 7) == 3) {
-        struct kvm_fpu fpu;                                         /* stmxcsr */
+        uint32_t mxcsr;                                             /* stmxcsr */
         if (!decode_ea(&c, insn + n + 2, len - n - 2, &used, &ea))
             return false;
         if ((insn[n + 2] & 0xc7) == 5 && c.addr_bits == 64)
             ea += c.regs.rip + n + 2 + used;
-        if (ioctl(vcpu->fd, KVM_GET_FPU, &fpu) < 0)
+        if (!get_mxcsr(vcpu, &mxcsr))
             return false;
-        uint32_t mxcsr = GUINT32_TO_LE(fpu.mxcsr);
+        mxcsr = GUINT32_TO_LE(mxcsr);
         if (!write_linear(vcpu, ea, &mxcsr, 4))
             return false;
         n += 2 + used;
