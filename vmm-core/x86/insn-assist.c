@@ -150,10 +150,27 @@ static bool set_mxcsr(HgrVcpu *vcpu, uint32_t mxcsr)
     return ioctl(vcpu->fd, KVM_SET_XSAVE, xs) == 0;
 }
 
+/* The memory operand of the instruction whose ModRM byte is insn[at]:
+ * its linear address, and *end grows past the ModRM, SIB and
+ * displacement bytes. */
+static bool operand(const Cpu *c, const uint8_t *insn, unsigned len, unsigned at,
+                    unsigned *end, uint64_t *ea)
+{
+    unsigned used;
+
+    if (at >= len || !decode_ea(c, insn + at, len - at, &used, ea))
+        return false;
+    *end = at + used;
+    /* RIP-relative counts from the end of the instruction, known now. */
+    if ((insn[at] & 0xc7) == 5 && c->addr_bits == 64)
+        *ea += c->regs.rip + *end;
+    return true;
+}
+
 bool hgr_x86_assist(HgrVcpu *vcpu, const uint8_t *insn, unsigned len)
 {
     Cpu c = { 0 };
-    unsigned n = 0, used = 0;
+    unsigned n = 0;
     uint64_t ea;
 
     if (ioctl(vcpu->fd, KVM_GET_REGS, &c.regs) < 0 ||
@@ -172,47 +189,31 @@ bool hgr_x86_assist(HgrVcpu *vcpu, const uint8_t *insn, unsigned len)
     }
     if (n >= len)
         return false;
+    unsigned reg = n + 1 < len ? (insn[n + 1] >> 3) & 7 : 8;
+    bool is_0fae = n + 2 < len && insn[n] == 0x0f && insn[n + 1] == 0xae;
+    unsigned reg_0fae = is_0fae ? (insn[n + 2] >> 3) & 7 : 8;
 
     if (insn[n] == 0x9b) {                                          /* fwait */
         n++;
-    } else if (insn[n] == 0xd9 && n + 1 < len && ((insn[n + 1] >> 3) & 7) == 5) {
-        uint16_t cw;                                                /* fldcw */
-        if (!decode_ea(&c, insn + n + 1, len - n - 1, &used, &ea))
+    } else if (insn[n] == 0xd9 && reg == 5) {                       /* fldcw */
+        uint16_t cw;
+        if (!operand(&c, insn, len, n + 1, &n, &ea) || !read_linear(vcpu, ea, &cw, 2) ||
+            !set_fcw(vcpu, GUINT16_FROM_LE(cw)))
             return false;
-        /* RIP-relative needs the end of the instruction: known now. */
-        if ((insn[n + 1] & 0xc7) == 5 && c.addr_bits == 64)
-            ea += c.regs.rip + n + 1 + used;
-        if (!read_linear(vcpu, ea, &cw, 2) || !set_fcw(vcpu, GUINT16_FROM_LE(cw)))
-            return false;
-        n += 1 + used;
-    } else if (insn[n] == 0x0f && n + 2 < len && insn[n + 1] == 0xae &&
-               ((insn[n + 2] >> 3) & 7) == 2) {
-        uint32_t mxcsr;                                             /* ldmxcsr */
-        if (!decode_ea(&c, insn + n + 2, len - n - 2, &used, &ea))
-            return false;
-        if ((insn[n + 2] & 0xc7) == 5 && c.addr_bits == 64)
-            ea += c.regs.rip + n + 2 + used;
-        if (!read_linear(vcpu, ea, &mxcsr, 4))
+    } else if (reg_0fae == 2) {                                     /* ldmxcsr */
+        uint32_t mxcsr;
+        if (!operand(&c, insn, len, n + 2, &n, &ea) || !read_linear(vcpu, ea, &mxcsr, 4))
             return false;
         mxcsr = GUINT32_FROM_LE(mxcsr);
-        if (mxcsr & 0xffff0000u)
+        if (mxcsr & 0xffff0000u || !set_mxcsr(vcpu, mxcsr))
             return false;
-        if (!set_mxcsr(vcpu, mxcsr))
-            return false;
-        n += 2 + used;
-    } else if (insn[n] == 0x0f && n + 2 < len && insn[n + 1] == 0xae &&
-               ((insn[n + 2] >> 3) & 7) == 3) {
-        uint32_t mxcsr;                                             /* stmxcsr */
-        if (!decode_ea(&c, insn + n + 2, len - n - 2, &used, &ea))
-            return false;
-        if ((insn[n + 2] & 0xc7) == 5 && c.addr_bits == 64)
-            ea += c.regs.rip + n + 2 + used;
-        if (!get_mxcsr(vcpu, &mxcsr))
+    } else if (reg_0fae == 3) {                                     /* stmxcsr */
+        uint32_t mxcsr;
+        if (!operand(&c, insn, len, n + 2, &n, &ea) || !get_mxcsr(vcpu, &mxcsr))
             return false;
         mxcsr = GUINT32_TO_LE(mxcsr);
         if (!write_linear(vcpu, ea, &mxcsr, 4))
             return false;
-        n += 2 + used;
     } else {
         return false;
     }
