@@ -122,6 +122,8 @@ static void update_alt_text(HgrVmPreview *self)
         ? g_strdup_printf(_("Screen of %s"), hgr_machine_get_name(self->machine))
         : NULL;
     gtk_picture_set_alternative_text(GTK_PICTURE(self->picture), alt);
+    gtk_accessible_update_property(GTK_ACCESSIBLE(self->picture), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                   alt ? alt : "", -1);
     gtk_accessible_update_property(GTK_ACCESSIBLE(self->placeholder),
                                    GTK_ACCESSIBLE_PROPERTY_LABEL,
                                    self->machine ? hgr_machine_state_label(hgr_machine_get_state(self->machine)) : "",
