@@ -126,6 +126,16 @@ void hgr_manager_window_update_actions(HgrManagerWindow *self)
     gtk_widget_action_set_enabled(w, "win.force-off", m && up);
     gtk_widget_action_set_enabled(w, "win.reset", m && state == HGR_MACHINE_RUNNING);
     gtk_widget_action_set_enabled(w, "win.settings", m != NULL);
+    /* Running here, Start shows the machine's window: say so, and do not
+     * look like Resume next to it. */
+    bool show = up && here;
+    gtk_button_set_icon_name(GTK_BUTTON(self->start_button),
+                             show ? "video-display-symbolic" : "media-playback-start-symbolic");
+    gtk_widget_set_tooltip_text(self->start_button,
+                                show ? _("Show the Window (Ctrl+Return)") : _("Start (Ctrl+Return)"));
+    gtk_accessible_update_property(GTK_ACCESSIBLE(self->start_button),
+                                   GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                   show ? _("Show Window") : _("Start"), -1);
     gtk_widget_set_visible(self->pause_button, state != HGR_MACHINE_PAUSED);
     gtk_widget_set_visible(self->resume_button, state == HGR_MACHINE_PAUSED);
 }

@@ -19,6 +19,7 @@ struct _HgrManagerWindow {
     AdwStatusPage *error_page;
     GtkListBox *machine_list;
     HgrMachineDetails *details;
+    GtkWidget *start_button;
     GtkWidget *pause_button;
     GtkWidget *resume_button;
 };

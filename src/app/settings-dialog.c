@@ -12,6 +12,7 @@ struct _HgrSettingsDialog {
     HgrMachine *machine;
     bool loading;                 /* widgets being set from the config: no apply */
 
+    AdwPreferencesGroup *name_group;
     AdwEntryRow *name_row;
     AdwPreferencesGroup *system_group;
     GtkSpinButton *memory_spin;
@@ -53,16 +54,25 @@ static HgrMachineConfig *config_copy(HgrSettingsDialog *self)
     return hgr_machine_config_copy(hgr_machine_get_config(self->machine));
 }
 
-/* Applies c; on refusal says why and puts the controls back to what is in
- * effect. */
-static bool apply(HgrSettingsDialog *self, const HgrMachineConfig *c)
+/* Says why a change was refused: a toast, and the whole message under the
+ * group whose control it was (a toast is cut to one line). */
+static void show_group_error(HgrSettingsDialog *self, AdwPreferencesGroup *group,
+                             const char *message)
+{
+    show_error(self, message);
+    adw_preferences_group_set_description(group, message);
+}
+
+/* Applies c; on refusal says why (at group) and puts the controls back to
+ * what is in effect. */
+static bool apply(HgrSettingsDialog *self, const HgrMachineConfig *c, AdwPreferencesGroup *group)
 {
     g_autoptr(GError) error = NULL;
     bool ok = hgr_machine_set_config(self->machine, c, &error);
 
-    if (!ok)
-        show_error(self, error->message);
     load(self);
+    if (!ok)
+        show_group_error(self, group, error->message);
     return ok;
 }
 
@@ -77,13 +87,17 @@ static void on_name_apply(AdwEntryRow *row, HgrSettingsDialog *self)
     if (!hgr_machine_name_validate(name, &error)) {
         /* Keep what was typed, so it can be corrected. */
         gtk_widget_add_css_class(GTK_WIDGET(row), "error");
-        show_error(self, error->message);
+        show_group_error(self, self->name_group, error->message);
         return;
     }
     g_free(c->name);
     c->name = g_strdup(name);
-    if (!apply(self, c))
+    if (!apply(self, c, self->name_group)) {
+        /* Keep what was typed (load() put the name in effect back). */
+        gtk_editable_set_text(GTK_EDITABLE(row), name);
+        gtk_widget_add_css_class(GTK_WIDGET(row), "error");
         return;
+    }
     gtk_widget_remove_css_class(GTK_WIDGET(row), "error");
 }
 
@@ -102,8 +116,9 @@ static void on_system_changed(HgrSettingsDialog *self)
     default: c->boot = HGR_BOOT_DEFAULT; break;
     }
     c->serial = gtk_switch_get_active(self->serial_switch);
+    bool network_changed = c->network != gtk_switch_get_active(self->nat_switch);
     c->network = gtk_switch_get_active(self->nat_switch);
-    apply(self, c);
+    apply(self, c, network_changed ? self->network_group : self->system_group);
 }
 
 static void on_spin_changed(GtkSpinButton *spin, HgrSettingsDialog *self)
@@ -126,7 +141,7 @@ static void on_remove_disk(GtkButton *button, HgrSettingsDialog *self)
     if (!c->disks || index >= c->disks->len)
         return;
     g_ptr_array_remove_index(c->disks, index);
-    apply(self, c);
+    apply(self, c, self->disks_group);
 }
 
 static char *disk_path_for_new(HgrSettingsDialog *self, char **basename_out)
@@ -153,18 +168,19 @@ static void on_create_disk(GtkButton *button, HgrSettingsDialog *self)
 
     if (hgr_machine_get_state(self->machine) != HGR_MACHINE_STOPPED &&
         hgr_machine_get_state(self->machine) != HGR_MACHINE_FAILED) {
-        show_error(self, _("Shut down the virtual machine before adding a disk"));
+        show_group_error(self, self->new_disk_group,
+                         _("Shut down the virtual machine before adding a disk"));
         return;
     }
     if (!hgr_block_create(path, HGR_DISK_FORMAT_QCOW2, gib << 30, &error)) {
-        show_error(self, error->message);
+        show_group_error(self, self->new_disk_group, error->message);
         return;
     }
     g_autoptr(HgrMachineConfig) c = config_copy(self);
     hgr_machine_config_add_disk(c, base, HGR_DISK_FORMAT_QCOW2,
                                 buses[MIN(bus, G_N_ELEMENTS(buses) - 1)]);
     /* Refused: the new image is not left behind. */
-    if (!apply(self, c))
+    if (!apply(self, c, self->new_disk_group))
         g_unlink(path);
 }
 
@@ -175,7 +191,7 @@ static void set_cdrom(HgrSettingsDialog *self, const char *path)
     g_autoptr(HgrMachineConfig) c = config_copy(self);
     g_free(c->cdrom);
     c->cdrom = g_strdup(path);
-    apply(self, c);
+    apply(self, c, self->cd_group);
 }
 
 static void on_iso_chosen(GtkNativeDialog *chooser, int response, HgrSettingsDialog *self)
@@ -192,14 +208,14 @@ static void on_iso_chosen(GtkNativeDialog *chooser, int response, HgrSettingsDia
     g_autofree char *path = g_file_get_path(file);
     g_autoptr(GError) error = NULL;
     if (!path) {
-        show_error(self, _("Choose an image on a local disk"));
+        show_group_error(self, self->cd_group, _("Choose an image on a local disk"));
         return;
     }
     /* Refuse what is not an ISO 9660 image now, not at the next start.
      * (An ISO the OS database does not know is fine.) */
     g_autoptr(HgrOsTemplate) t = hgr_os_template_identify_iso(path, &error);
     if (error && g_error_matches(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA)) {
-        show_error(self, error->message);
+        show_group_error(self, self->cd_group, error->message);
         return;
     }
     set_cdrom(self, path);
@@ -236,7 +252,7 @@ static void on_remove_forward(GtkButton *button, HgrSettingsDialog *self)
     if (!c->port_forwards || index >= c->port_forwards->len)
         return;
     g_array_remove_index(c->port_forwards, index);
-    apply(self, c);
+    apply(self, c, self->forward_group);
 }
 
 static void on_add_forward(GtkButton *button, HgrSettingsDialog *self)
@@ -245,7 +261,7 @@ static void on_add_forward(GtkButton *button, HgrSettingsDialog *self)
     hgr_machine_config_add_port_forward(c, adw_combo_row_get_selected(self->protocol_row) == 1,
         (uint16_t)gtk_spin_button_get_value_as_int(self->host_port_spin),
         (uint16_t)gtk_spin_button_get_value_as_int(self->guest_port_spin));
-    apply(self, c);
+    apply(self, c, self->new_forward_group);
 }
 
 /* ---- config → widgets ---- */
@@ -339,6 +355,11 @@ static void load(HgrSettingsDialog *self)
     adw_preferences_group_set_description(self->network_group, busy);
     adw_preferences_group_set_description(self->disks_group,
         busy ? busy : _("Removing a disk here keeps its image file."));
+    adw_preferences_group_set_description(self->name_group, NULL);
+    adw_preferences_group_set_description(self->new_disk_group, NULL);
+    adw_preferences_group_set_description(self->new_forward_group, NULL);
+    adw_preferences_group_set_description(self->forward_group,
+        _("Connections to a port of this computer (127.0.0.1) reach a port of the guest."));
     self->loading = false;
 }
 
@@ -365,6 +386,7 @@ static void hgr_settings_dialog_class_init(HgrSettingsDialogClass *klass)
 
     G_OBJECT_CLASS(klass)->dispose = hgr_settings_dialog_dispose;
     gtk_widget_class_set_template_from_resource(wc, "/org/hangar/Hangar/settings-dialog.ui");
+    BIND(name_group);
     BIND(name_row);
     BIND(system_group);
     BIND(memory_spin);
