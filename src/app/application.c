@@ -81,7 +81,7 @@ static void hgr_application_startup(GApplication *gapp)
     /* A library that cannot be opened is shown in the manager window. */
     app->library = hgr_library_new(g_getenv("HANGAR_LIBRARY_DIR"), &app->library_error);
     if (!app->library)
-        g_warning("cannot open the VM library: %s", app->library_error->message);
+        g_debug("cannot open the VM library: %s", app->library_error->message);
 }
 
 static void hgr_application_activate(GApplication *gapp)

@@ -21,6 +21,7 @@ struct _HgrManagerWindow {
     HgrMachineDetails *details;
     GtkWidget *start_button;
     GtkWidget *pause_button;
+    GtkWidget *shutdown_button;
     GtkWidget *resume_button;
 };
 

@@ -287,6 +287,7 @@ static void hgr_manager_window_class_init(HgrManagerWindowClass *klass)
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, details);
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, start_button);
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, pause_button);
+    gtk_widget_class_bind_template_child(wc, HgrManagerWindow, shutdown_button);
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, resume_button);
     hgr_manager_window_install_actions(wc);
 }

@@ -82,7 +82,8 @@ static void on_name_apply(AdwEntryRow *row, HgrSettingsDialog *self)
 {
     g_autoptr(HgrMachineConfig) c = config_copy(self);
     g_autoptr(GError) error = NULL;
-    const char *name = gtk_editable_get_text(GTK_EDITABLE(row));
+    /* A copy: load() below replaces the text this would point into. */
+    g_autofree char *name = g_strdup(gtk_editable_get_text(GTK_EDITABLE(row)));
 
     if (!hgr_machine_name_validate(name, &error)) {
         /* Keep what was typed, so it can be corrected. */
