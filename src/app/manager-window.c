@@ -260,6 +260,24 @@ static void setup_library(HgrManagerWindow *self)
     on_machines_changed(machines, 0, 0, 0, self);
 }
 
+/* The size is kept only when not maximized, so unmaximizing next time
+ * goes back to it. */
+static gboolean hgr_manager_window_close_request(GtkWindow *win)
+{
+    HgrManagerWindow *self = HGR_MANAGER_WINDOW(win);
+    if (self->settings) {
+        int w, h;
+        gboolean maximized = gtk_window_is_maximized(win);
+        gtk_window_get_default_size(win, &w, &h);
+        if (!maximized && w > 0 && h > 0) {
+            g_settings_set_int(self->settings, "window-width", w);
+            g_settings_set_int(self->settings, "window-height", h);
+        }
+        g_settings_set_boolean(self->settings, "window-maximized", maximized);
+    }
+    return GTK_WINDOW_CLASS(hgr_manager_window_parent_class)->close_request(win);
+}
+
 static void hgr_manager_window_dispose(GObject *obj)
 {
     HgrManagerWindow *self = HGR_MANAGER_WINDOW(obj);
@@ -277,6 +295,7 @@ static void hgr_manager_window_class_init(HgrManagerWindowClass *klass)
 
     G_OBJECT_CLASS(klass)->dispose = hgr_manager_window_dispose;
     wc->map = hgr_manager_window_map;
+    GTK_WINDOW_CLASS(klass)->close_request = hgr_manager_window_close_request;
     g_type_ensure(HGR_TYPE_MACHINE_DETAILS);
     gtk_widget_class_set_template_from_resource(wc, "/org/hangar/Hangar/manager-window.ui");
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, toasts);
@@ -304,9 +323,11 @@ static void hgr_manager_window_init(HgrManagerWindow *self)
 
     self->settings = settings_new();
     if (self->settings) {
-        g_settings_bind(self->settings, "window-width", self, "default-width", G_SETTINGS_BIND_DEFAULT);
-        g_settings_bind(self->settings, "window-height", self, "default-height", G_SETTINGS_BIND_DEFAULT);
-        g_settings_bind(self->settings, "window-maximized", self, "maximized", G_SETTINGS_BIND_DEFAULT);
+        gtk_window_set_default_size(GTK_WINDOW(self),
+                                    g_settings_get_int(self->settings, "window-width"),
+                                    g_settings_get_int(self->settings, "window-height"));
+        if (g_settings_get_boolean(self->settings, "window-maximized"))
+            gtk_window_maximize(GTK_WINDOW(self));
     }
     hgr_manager_window_update_actions(self);
 }
