@@ -114,12 +114,9 @@ static double guest_per_unit(HgrDisplayView *view)
 {
     GtkWidget *w = GTK_WIDGET(view);
 
-    if (!view->fit)
-        return gtk_widget_get_scale_factor(w);
-    HgrDisplayPlacement p = hgr_display_place(view->staging.width, view->staging.height,
-                                              gtk_widget_get_width(w), gtk_widget_get_height(w),
-                                              TRUE);
-    return p.width > 0 ? view->staging.width / p.width : 1.0;
+    return hgr_display_guest_per_unit(view->staging.width, view->staging.height,
+                                      gtk_widget_get_width(w), gtk_widget_get_height(w),
+                                      view->fit, gtk_widget_get_scale_factor(w));
 }
 
 /* Whole guest pixels of motion; the fraction is kept for next time. */
