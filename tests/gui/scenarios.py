@@ -223,6 +223,13 @@ def e2e_create(ctx):
     ctx.s.screenshot("e2e-vm-listed")
 
 
+def e2e_cli_sees(ctx):
+    rc, out, err = ctx.hangarctl("list")
+    if rc != 0 or VM not in out:
+        raise Missing(f"hangarctl list on the same library does not show {VM!r}: "
+                      f"status {rc}, {out.strip()!r} {err.strip()!r}")
+
+
 def e2e_start(ctx):
     select_vm(ctx, VM)
     start = button(ctx.manager(), re.compile(r"^Start$", re.I))
@@ -305,6 +312,7 @@ E2E = Scenario("e2e", [
     ("New opens the wizard; the test ISO's path is typed and it says the OS is not recognised",
      e2e_wizard_iso),
     ("a name is given, Create makes the VM and the list shows it", e2e_create),
+    ("hangarctl list on the same library shows the VM made in the app", e2e_cli_sees),
     ("Start opens the VM window", e2e_start),
     ("the VM window's display shows what the guest painted (pixels of a screenshot)",
      e2e_display),
@@ -314,4 +322,3 @@ E2E = Scenario("e2e", [
      e2e_shutdown),
 ])
 
-ALL = [E2E]

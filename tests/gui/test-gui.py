@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import HarnessError, log  # noqa: E402
 import scenarios  # noqa: E402
+import scenarios_more  # noqa: E402
 
 
 def main():
@@ -48,7 +49,7 @@ def main():
               "python3-pyatspi")
         return 0
 
-    chosen = [s for s in scenarios.ALL if not args.only or args.only in s.name]
+    chosen = [s for s in scenarios_more.ALL if not args.only or args.only in s.name]
     steps = sum(len(s.steps) for s in chosen)
     session = harness.Session(args.artifacts)
     try:
