@@ -295,16 +295,32 @@ def e2e_serial_typing(ctx):
         raise Missing(f"{e}; it read: {ctx.vars.get('ocr', '')!r}") from None
 
 
-def e2e_shutdown(ctx):
+def vm_action(ctx, name):
+    """Clicks the VM window's control called name, opening its menu when the
+    control is in one."""
     win = ctx.vars["vmwin"]
-    shut = a11y.find_all(win, ["push button", "menu item", "button"], re.compile(r"^Shut ?down$", re.I))
-    if not shut:
+    rx = re.compile(name, re.I)
+    found = a11y.find_all(win, ["push button", "menu item", "button"], rx)
+    if not found:
         a11y.click(button(win, re.compile(r"menu|power|more", re.I)))
-        shut = [button(ctx.app, re.compile(r"^Shut ?down$", re.I))]
-    a11y.click(shut[0])
+        found = [button(ctx.app, rx)]
+    a11y.click(found[0])
+
+
+def e2e_shutdown(ctx):
+    vm_action(ctx, r"^Shut ?down$")
     # The test guest powers off when it sees the power button (PM1 PWRBTN_STS).
     state_of(ctx, VM, r"stopped|powered off|^off$")
     ctx.s.screenshot("e2e-stopped")
+
+
+def e2e_force_off(ctx):
+    e2e_start(ctx)
+    vm_window_xid(ctx)
+    state_of(ctx, VM, r"running")
+    vm_action(ctx, r"^Force Off$")
+    state_of(ctx, VM, r"stopped|powered off|^off$")
+    ctx.s.screenshot("e2e-forced-off")
 
 
 E2E = Scenario("e2e", [
@@ -320,5 +336,6 @@ E2E = Scenario("e2e", [
     ("typing into the serial console reaches the guest (it echoes)", e2e_serial_typing),
     ("Shut down presses the power button, the guest powers off, the list shows it stopped",
      e2e_shutdown),
+    ("started again, Force Off pulls the plug and the list shows it stopped", e2e_force_off),
 ])
 

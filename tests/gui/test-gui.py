@@ -11,9 +11,11 @@ accessible-tree dumps and the app's output are kept in --artifacts.
 """
 import argparse
 import os
+import signal
 import sys
 import traceback
 
+sys.dont_write_bytecode = True     # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
@@ -22,7 +24,13 @@ import scenarios  # noqa: E402
 import scenarios_more  # noqa: E402
 
 
+def on_term(signum, frame):
+    # meson's timeout: unwind so the session (X server, bus, app) is torn down.
+    raise SystemExit(f"stopped by signal {signum}")
+
+
 def main():
+    signal.signal(signal.SIGTERM, on_term)
     ap = argparse.ArgumentParser()
     ap.add_argument("--app", required=True)
     ap.add_argument("--hangarctl", required=True)
