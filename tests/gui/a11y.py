@@ -46,17 +46,18 @@ def showing(node):
         return False
 
 
-def app_node(name="hangar", timeout=60):
-    """The application's AT-SPI root, once it is on the bus."""
+def app_node(pid, timeout=60):
+    """The AT-SPI root of the application running as process pid, once it is
+    on the bus (by pid: an app from an earlier scenario may linger there)."""
     def look():
         for a in tree().root.applications():
             try:
-                if a.name == name:
+                if a.get_process_id() == pid:
                     return a
             except Exception:
                 continue
         return None
-    return wait_for(f"the application {name!r} on the AT-SPI bus", look, timeout)
+    return wait_for(f"the application (pid {pid}) on the AT-SPI bus", look, timeout)
 
 
 def find_all(parent, roles=None, name=None, only_showing=True):

@@ -42,7 +42,7 @@ class Context:
         self.proc = self.s.spawn([self.args.app], f"{self.name}-app.log",
                                  {"HANGAR_LIBRARY_DIR": self.lib})
         try:
-            self.app = a11y.app_node("hangar", timeout=90)
+            self.app = a11y.app_node(self.proc.pid, timeout=90)
         except Missing:
             if self.proc.poll() is not None:
                 raise Missing(f"hangar exited with status {self.proc.returncode} before "
