@@ -14,6 +14,7 @@ static const struct {
     { "run",        hgr_cmd_run,        "Boot a Linux kernel in a new VM and wait for it" },
     { "host-check", hgr_cmd_host_check, "Tell whether KVM here runs guests at hardware speed" },
     { "disk",       hgr_cmd_disk,       "Create a disk image: disk create PATH SIZE [--format]" },
+    { "firmware",   hgr_cmd_firmware,   "Empty a UEFI variable store: firmware reset-vars PATH" },
 };
 
 static void usage(FILE *out)

@@ -5,3 +5,4 @@
 int hgr_cmd_run(int argc, char **argv);
 int hgr_cmd_host_check(int argc, char **argv);
 int hgr_cmd_disk(int argc, char **argv);
+int hgr_cmd_firmware(int argc, char **argv);

@@ -131,7 +131,7 @@ void hgr_vm_add_device(HgrVm *vm, HgrDevice *dev);
 bool hgr_machine_create(HgrVm *vm, GError **error);
 /* (Re)writes the boot structures into RAM and sets vm->entry. */
 bool hgr_machine_load(HgrVm *vm, GError **error);
-void hgr_machine_pause(HgrVm *vm);
+void hgr_machine_board_pause(HgrVm *vm);
 /* The display device (VGA), or NULL for a VM without one. */
 HgrDevice *hgr_machine_display(HgrVm *vm);
 /* The device that takes keyboard and mouse input (the i8042 today). */

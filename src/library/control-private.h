@@ -1,0 +1,9 @@
+/* control-private.h — the names on the control socket, for control.c and
+ * machine-remote.c. */
+#pragma once
+
+#define HGR_CONTROL_INTERFACE "org.hangar.Machine1"
+#define HGR_CONTROL_PATH "/org/hangar/Machine"
+
+/* HGR_LIBRARY_ERROR codes travel as org.hangar.Error.* names. */
+void hgr_control_register_errors(void);
