@@ -39,9 +39,21 @@ def _matches(pattern, text):
     return bool(pattern.search(text))
 
 
+def extents(node):
+    """(x, y, width, height) in its window's coordinates: GTK 4 knows no
+    screen coordinates (and warns when asked)."""
+    import pyatspi
+    box = node.queryComponent().getExtents(pyatspi.WINDOW_COORDS)
+    return box.x, box.y, box.width, box.height
+
+
 def showing(node):
+    """Is node on screen? GTK 4.8 sets no SHOWING state, and says VISIBLE of
+    the pages a stack hides, but gives a widget that is not mapped an empty
+    box: a size is what tells."""
     try:
-        return node.showing
+        ext = extents(node)
+        return ext[2] > 0 and ext[3] > 0
     except Exception:
         return False
 
@@ -66,7 +78,7 @@ def find_all(parent, roles=None, name=None, only_showing=True):
     def pred(n):
         try:
             return ((roles is None or n.roleName in roles) and _matches(name, n.name)
-                    and (not only_showing or n.showing))
+                    and (not only_showing or showing(n)))
         except Exception:
             return False
     return parent.findChildren(pred)
@@ -94,7 +106,7 @@ def summary(parent, limit=60):
     """Role and name of the showing, named widgets under parent, for messages."""
     out = []
     try:
-        for n in parent.findChildren(lambda n: bool(n.name) and n.showing):
+        for n in parent.findChildren(lambda n: bool(n.name) and showing(n)):
             out.append(f"{n.roleName}:{n.name!r}")
             if len(out) >= limit:
                 out.append("...")
@@ -110,7 +122,7 @@ def dump(parent, path):
 
     def walk(n, depth):
         try:
-            states = "showing" if n.showing else "hidden"
+            states = "showing" if showing(n) else "hidden"
             sens = "" if n.sensitive else " insensitive"
             lines.append(f"{'  ' * depth}{n.roleName} {n.name!r} [{states}{sens}] "
                          f"actions={list(n.actions.keys())}")
@@ -124,12 +136,16 @@ def dump(parent, path):
 
 
 def click(node):
-    """Activates a button, toggle, menu item or row the way AT-SPI offers."""
+    """Activates a button, toggle, menu item or row the way AT-SPI offers.
+    A GtkMenuButton is two nodes: the outer one has no action, its inner
+    button has."""
     acts = node.actions
     for a in ("click", "activate", "press", "toggle", "select"):
         if a in acts:
             node.doActionNamed(a)
             return
+    if not acts and node.childCount == 1 and node.children[0].roleName == node.roleName:
+        return click(node.children[0])
     raise Missing(f"{node.roleName} {node.name!r} offers no click action (it has "
                   f"{list(acts.keys())})")
 
@@ -180,7 +196,7 @@ def key(session, xwin, keysym):
 def click_at(session, xwin, node):
     """A real pointer click (XTest) in the middle of node, which GTK 4 reports
     in window coordinates."""
-    x, y, w, h = node.extents
+    x, y, w, h = extents(node)
     r = session.run(["xdotool", "mousemove", "--window", xwin, str(x + w // 2),
                      str(y + h // 2), "click", "1"], timeout=30)
     if r.returncode != 0:

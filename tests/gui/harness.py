@@ -47,8 +47,9 @@ def wait_for(what, pred, timeout=30.0, step=0.2):
 
 
 class Session:
-    def __init__(self, artifacts):
+    def __init__(self, artifacts, schemas=None):
         self.artifacts = artifacts
+        self.schemas = schemas
         os.makedirs(artifacts, exist_ok=True)
         self.tmp = tempfile.mkdtemp(prefix="hangar-gui-")
         self.procs = []
@@ -83,6 +84,8 @@ class Session:
             "LANG": "C.UTF-8",
             "LC_ALL": "C.UTF-8",
         })
+        if self.schemas:
+            env["GSETTINGS_SCHEMA_DIR"] = self.schemas
         self.env = env
         self._start_x()
         self._start_bus()

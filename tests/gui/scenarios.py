@@ -5,7 +5,6 @@ controls ("New", "Choose ISO", "Name", "Create", "Start", "Shut down",
 """
 import os
 import re
-import time
 
 import a11y
 import harness
@@ -86,7 +85,8 @@ class Context:
 
 # --- shared steps ----------------------------------------------------------
 def button(parent, name, timeout=20):
-    return a11y.find(parent, ["push button", "toggle button", "menu item", "button"],
+    return a11y.find(parent, ["push button", "toggle button", "menu item", "button", "page tab",
+                              "radio button"],
                      name, timeout=timeout)
 
 
@@ -133,30 +133,35 @@ def vm_window_xid(ctx):
     return wait_for(f"the X window titled {VM!r}", lambda: ctx.s.find_x_window(VM), 30)
 
 
+NAME_ENTRY = re.compile(r"^Name( Name)?$", re.I)
+
+
+def name_entry(wiz):
+    return a11y.find(wiz, ["text", "entry"], NAME_ENTRY, what="the wizard's Name entry")
+
+
 def walk_wizard_to_create(ctx, name):
-    """Gives the name on the page that asks for it, goes forward page by page
-    and returns the Create button once it shows."""
+    """Gives the name, goes forward page by page and returns the Create
+    button once it can be clicked."""
     wiz = ctx.vars["wizard"]
+    a11y.set_text(name_entry(wiz), name)
     forward = re.compile(r"^(Next|Forward|Continue)$", re.I)
-    for _ in range(8):
-        names = a11y.find_all(wiz, ["text", "entry"], re.compile(r"^Name$", re.I))
-        if names:
-            a11y.set_text(names[0], name)
-        create = a11y.find_all(wiz, ["push button", "button"], re.compile(r"^Create$", re.I))
-        if create and "named" in ctx.vars or (create and names):
+    create_rx = re.compile(r"^Create$", re.I)
+
+    def step():
+        create = [b for b in a11y.find_all(wiz, ["push button", "button"], create_rx)
+                  if a11y.sensitive(b)]
+        if create:
             return create[0]
-        if names:
-            ctx.vars["named"] = True
         nxt = [b for b in a11y.find_all(wiz, ["push button", "button"], forward)
                if a11y.sensitive(b)]
-        if create and not nxt:
-            return create[0]
-        if not nxt:
-            raise Missing(f"the wizard shows neither Create nor Next; it shows: "
-                          f"{a11y.summary(wiz)}")
-        a11y.click(nxt[0])
-        time.sleep(0.5)
-    raise Missing("the wizard never reached its Create button")
+        if nxt:
+            a11y.click(nxt[0])
+        return None
+    try:
+        return wait_for("the wizard's Create button, sensitive", step, 30, step=0.5)
+    except Missing as e:
+        raise Missing(f"{e}; the wizard shows: {a11y.summary(wiz)}") from None
 
 
 def row_of(ctx, name):
@@ -214,7 +219,6 @@ def e2e_wizard_iso(ctx):
 
 def e2e_create(ctx):
     create = walk_wizard_to_create(ctx, VM)
-    wait_for("the Create button to become sensitive", lambda: a11y.sensitive(create), 20)
     ctx.s.screenshot("e2e-wizard-before-create")
     a11y.click(create)
     row_of(ctx, VM)
@@ -260,8 +264,13 @@ def e2e_display(ctx):
 def serial_text(ctx):
     term = ctx.vars["terminal"]
     shot = ctx.s.screenshot("e2e-serial-console", vm_window_xid(ctx))
-    text = a11y.ocr(shot, term.extents)
+    text = a11y.ocr(shot, a11y.extents(term))
     ctx.vars["ocr"] = text
+    for old in ctx.vars.get("ocr_shots", ()):       # keep the last look only
+        for f in (old, old[:-4] + "-ocr.png"):
+            if os.path.exists(f):
+                os.unlink(f)
+    ctx.vars["ocr_shots"] = [shot]
     return text
 
 
@@ -307,10 +316,23 @@ def vm_action(ctx, name):
     a11y.click(found[0])
 
 
+def serial_log(ctx):
+    path = os.path.join(ctx.lib, VM, "logs", "serial.log")
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def e2e_shutdown(ctx):
+    state_of(ctx, VM, r"running")
     vm_action(ctx, r"^Shut ?down$")
     # The test guest powers off when it sees the power button (PM1 PWRBTN_STS).
     state_of(ctx, VM, r"stopped|powered off|^off$")
+    if "power button pressed" not in serial_log(ctx):
+        raise AssertionError("the VM stopped, but the guest never said it saw the power "
+                             f"button (its serial log: {serial_log(ctx)[-300:]!r})")
     ctx.s.screenshot("e2e-stopped")
 
 
@@ -328,7 +350,6 @@ E2E = Scenario("e2e", [
     ("New opens the wizard; the test ISO's path is typed and it says the OS is not recognised",
      e2e_wizard_iso),
     ("a name is given, Create makes the VM and the list shows it", e2e_create),
-    ("hangarctl list on the same library shows the VM made in the app", e2e_cli_sees),
     ("Start opens the VM window", e2e_start),
     ("the VM window's display shows what the guest painted (pixels of a screenshot)",
      e2e_display),
@@ -337,5 +358,6 @@ E2E = Scenario("e2e", [
     ("Shut down presses the power button, the guest powers off, the list shows it stopped",
      e2e_shutdown),
     ("started again, Force Off pulls the plug and the list shows it stopped", e2e_force_off),
+    ("hangarctl list on the same library shows the VM made in the app", e2e_cli_sees),
 ])
 

@@ -5,7 +5,7 @@ import re
 
 import a11y
 from harness import Missing, wait_for
-from scenarios import (E2E, Scenario, button, give_iso, open_wizard, row_of,
+from scenarios import (E2E, Scenario, button, give_iso, name_entry, open_wizard, row_of,
                        walk_wizard_to_create)
 
 GOOD = "Good VM"
@@ -53,8 +53,7 @@ def refused_name(ctx, name, pattern):
     """Types name on the wizard's name page; Create (and Next) must be
     disabled or a message matching pattern must show."""
     wiz = ctx.vars["wizard"]
-    entry = a11y.find(wiz, ["text", "entry"], re.compile(r"^Name$", re.I),
-                      what="the wizard's Name entry")
+    entry = name_entry(wiz)
     a11y.set_text(entry, name)
     rx = re.compile(pattern, re.I)
 

@@ -36,6 +36,7 @@ def main():
     ap.add_argument("--hangarctl", required=True)
     ap.add_argument("--iso", required=True)
     ap.add_argument("--artifacts", required=True)
+    ap.add_argument("--schemas", help="folder of the app's compiled GSettings schemas")
     ap.add_argument("--only", help="run only scenarios whose name contains this")
     args = ap.parse_args()
     for a in ("app", "hangarctl", "iso", "artifacts"):
@@ -59,7 +60,7 @@ def main():
 
     chosen = [s for s in scenarios_more.ALL if not args.only or args.only in s.name]
     steps = sum(len(s.steps) for s in chosen)
-    session = harness.Session(args.artifacts)
+    session = harness.Session(args.artifacts, args.schemas)
     try:
         session.start()
     except HarnessError as e:
