@@ -59,6 +59,8 @@ class Context:
                           f"see {self.name}-app.log")
 
     def close(self):
+        for p in self.vars.get("helpers", []):      # e.g. a headless hangarctl start
+            self.s.terminate(p)
         if self.proc:
             status = self.s.terminate(self.proc)
             log(f"{self.name}: the app ended with status {status}")
