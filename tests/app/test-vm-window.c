@@ -2,8 +2,10 @@
  * (KVM, SeaBIOS): the serial console shows what the firmware prints, the
  * display shows exactly the pixels the guest drew (read back from what GTK
  * renders, 1:1 and scaled), Pause pauses, and closing the window offers to
- * force the VM off, which stops it. The serial view alone: typing reaches
+ * force the VM off, which stops it; Keep Running and Shut down hide the
+ * window until the VM stops. The serial view alone: typing reaches
  * the guest's end unchanged and the guest's output is shown. */
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -409,9 +411,37 @@ static void test_keyboard_reaches_guest(void)
     g_assert_true(spin_until(firmware_restarted, f.m, 120));
     g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
 
-    gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
+    /* Closing, Keep Running: the window hides, the VM runs on, and its
+     * serial port (the window's terminal) stays open for it. */
+    HgrVmWindow *kept = win;
+    int guest_fd = hgr_serial_view_get_guest_fd(win->serial);
+    g_object_add_weak_pointer(G_OBJECT(win), (gpointer *)&win);
+    gtk_window_close(GTK_WINDOW(win));
+    g_assert_true(spin_until(dialog_shown, NULL, 10));
+    adw_message_dialog_response(find_dialog(), "keep");
+    spin_for_ms(300);
+    g_assert_nonnull(win);
+    g_assert_false(gtk_widget_get_visible(GTK_WIDGET(win)));
+    g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
+    g_assert_cmpint(fcntl(guest_fd, F_GETFD), !=, -1);
+    /* Shown again, it is the same window. */
+    hgr_vm_window_show(NULL, f.m);
+    g_assert_true(win == kept);
+    g_assert_true(gtk_widget_get_visible(GTK_WIDGET(win)));
+
+    /* Closing, Shut down: a BIOS does not listen to the power button, so
+     * the VM runs on and the window waits, hidden, until it stops. */
+    gtk_window_close(GTK_WINDOW(win));
+    g_assert_true(spin_until(dialog_shown, NULL, 10));
+    adw_message_dialog_response(find_dialog(), "shutdown");
+    spin_for_ms(300);
+    g_assert_nonnull(win);
+    g_assert_false(gtk_widget_get_visible(GTK_WIDGET(win)));
+    g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
+    g_assert_true(hgr_machine_force_off(f.m, NULL));
     g_assert_true(spin_until(machine_stopped, f.m, 30));
-    gtk_window_destroy(GTK_WINDOW(win));
+    spin_for_ms(300);
+    g_assert_null(win);
     fixture_teardown(&f);
 }
 
