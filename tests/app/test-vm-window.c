@@ -357,6 +357,13 @@ static gboolean firmware_restarted(gpointer data)
     return first && strstr(first + 1, "SeaBIOS (version");
 }
 
+static gboolean disk_light_saw_reads(gpointer data)
+{
+    HgrVmWindow *win = data;
+    const char *tip = gtk_widget_get_tooltip_text(GTK_WIDGET(win->disk_light));
+    return tip && g_str_has_prefix(tip, "Disk: ") && !g_str_has_prefix(tip, "Disk: 0 bytes read");
+}
+
 /* X11 (evdev rules) keycodes, as GTK hands them to the window. */
 #define XKEY_H 43
 #define XKEY_I 31
@@ -376,6 +383,9 @@ static void test_keyboard_reaches_guest(void)
         g_autofree char *text = serial_log(f.m);
         g_error("the echo boot sector never ran: %s", text);
     }
+
+    /* The status strip counted the BIOS reading the boot sector. */
+    g_assert_true(spin_until(disk_light_saw_reads, win, 10));
 
     /* Before a click on the display, keys are the host's. */
     g_assert_false(hgr_display_view_get_grabbed(win->display));
