@@ -455,6 +455,34 @@ static void test_keyboard_reaches_guest(void)
     fixture_teardown(&f);
 }
 
+static void test_start_failure_is_shown(void)
+{
+    Fixture f;
+
+    /* The disk vanished after the VM was made. */
+    fixture_setup_with(&f, TRUE);
+    g_autofree char *disk = g_build_filename(f.dir, "echo.img", NULL);
+    g_assert_cmpint(g_unlink(disk), ==, 0);
+
+    hgr_vm_window_show(NULL, f.m);
+    HgrVmWindow *win = g_object_get_data(G_OBJECT(f.m), "hgr-vm-window");
+    g_assert_nonnull(win);
+    g_assert_true(spin_until(dialog_shown, NULL, 10));
+    AdwMessageDialog *dialog = find_dialog();
+    g_assert_nonnull(strstr(adw_message_dialog_get_heading(dialog), "Did Not Start"));
+    const char *body = adw_message_dialog_get_body(dialog);
+    if (!strstr(body, "echo.img"))
+        g_error("the message does not name the missing disk: %s", body);
+    g_assert_cmpint(hgr_machine_get_state(f.m), !=, HGR_MACHINE_RUNNING);
+    /* The window stays, offering to start again. */
+    g_assert_true(gtk_widget_get_visible(GTK_WIDGET(win->off_page)));
+    g_assert_true(gtk_widget_is_sensitive(GTK_WIDGET(win)));
+    adw_message_dialog_response(dialog, "close");
+    gtk_window_destroy(GTK_WINDOW(win));
+    spin_for_ms(100);
+    fixture_teardown(&f);
+}
+
 static void test_serial_view_both_ways(void)
 {
     GtkWidget *window = gtk_window_new();
@@ -510,6 +538,7 @@ int main(int argc, char **argv)
         g_test_add_func("/app/vm-window/firmware-on-screen-and-serial",
                         test_firmware_on_screen_and_serial);
         g_test_add_func("/app/vm-window/keyboard-reaches-guest", test_keyboard_reaches_guest);
+        g_test_add_func("/app/vm-window/start-failure-is-shown", test_start_failure_is_shown);
     }
     return g_test_run();
 }
