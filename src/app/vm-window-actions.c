@@ -90,8 +90,15 @@ static void on_close_response(AdwMessageDialog *dialog, const char *response, gp
 {
     HgrVmWindow *win = data;
 
+    HgrMachineState state = hgr_machine_get_state(win->machine);
+
     if (g_str_equal(response, "cancel"))
         return;
+    /* The VM may have stopped while the question was up: just close. */
+    if (state != HGR_MACHINE_RUNNING && state != HGR_MACHINE_PAUSED) {
+        hgr_vm_window_close_for_good(win);
+        return;
+    }
     if (g_str_equal(response, "shutdown") &&
         !run(win, hgr_machine_shutdown, _("Cannot Shut Down")))
         return;
