@@ -25,6 +25,7 @@ static void send_key(unsigned code, bool down, void *user_data)
 
     if (view->vm)
         hgr_vm_input_key(view->vm, code, down);
+    hgr_display_view_wake(view);
 }
 
 static GdkToplevel *toplevel_of(HgrDisplayView *view)
@@ -233,6 +234,7 @@ static gboolean on_event(GtkEventControllerLegacy *controller, GdkEvent *event, 
     }
     if (!view->vm)
         return FALSE;
+    hgr_display_view_wake(view);
     switch (type) {
     case GDK_MOTION_NOTIFY:
         on_motion(view, event);
