@@ -526,6 +526,57 @@ static void test_start_failure_is_shown(void)
     fixture_teardown(&f);
 }
 
+static void test_running_elsewhere(void)
+{
+    const char *hangarctl = g_getenv("HANGARCTL");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *out = NULL, *err = NULL;
+    int status = -1;
+    Fixture f;
+
+    if (!hangarctl) {
+        g_printerr("SKIP: HANGARCTL is not set (meson test sets it)\n");
+        g_test_skip("HANGARCTL is not set (meson test sets it)");
+        return;
+    }
+    fixture_setup(&f);
+    /* hangarctl runs the VM headless in a process of its own. */
+    g_autofree char *lib = g_build_filename(f.dir, "lib", NULL);
+    g_auto(GStrv) env = g_environ_setenv(g_get_environ(), "HANGAR_LIBRARY_DIR", lib, TRUE);
+    const char *argv[] = { hangarctl, "start", "Window Test", "--detach", NULL };
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_DEFAULT, NULL, NULL,
+                               &out, &err, &status, &error));
+    g_assert_no_error(error);
+    if (!g_spawn_check_wait_status(status, NULL))
+        g_error("hangarctl start failed: %s%s", out, err);
+    g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
+    g_assert_false(hgr_machine_is_running_here(f.m));
+
+    /* Its window here does not start it again; it says where it runs and
+     * still pauses it and pulls its plug. */
+    hgr_vm_window_show(NULL, f.m);
+    HgrVmWindow *win = g_object_get_data(G_OBJECT(f.m), "hgr-vm-window");
+    g_assert_nonnull(win);
+    g_assert_null(find_dialog());
+    g_assert_true(gtk_widget_get_visible(GTK_WIDGET(win->off_page)));
+    g_assert_cmpstr(adw_status_page_get_title(win->off_page), ==, "Running Elsewhere");
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.pause", NULL);
+    g_assert_true(spin_until(machine_paused, f.m, 30));
+    g_assert_cmpstr(gtk_label_get_text(win->state_label), ==,
+                    hgr_machine_state_name(HGR_MACHINE_PAUSED));
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
+    g_assert_true(spin_until(machine_stopped, f.m, 30));
+    g_assert_cmpstr(adw_status_page_get_title(win->off_page), ==, "Powered Off");
+
+    /* Not running: closing asks nothing. */
+    g_object_add_weak_pointer(G_OBJECT(win), (gpointer *)&win);
+    gtk_window_close(GTK_WINDOW(win));
+    spin_for_ms(200);
+    g_assert_null(find_dialog());
+    g_assert_null(win);
+    fixture_teardown(&f);
+}
+
 static void test_serial_view_both_ways(void)
 {
     GtkWidget *window = gtk_window_new();
@@ -582,6 +633,7 @@ int main(int argc, char **argv)
                         test_firmware_on_screen_and_serial);
         g_test_add_func("/app/vm-window/keyboard-reaches-guest", test_keyboard_reaches_guest);
         g_test_add_func("/app/vm-window/start-failure-is-shown", test_start_failure_is_shown);
+        g_test_add_func("/app/vm-window/running-elsewhere", test_running_elsewhere);
     }
     return g_test_run();
 }
