@@ -69,9 +69,11 @@ static gboolean running_here(HgrVmWindow *win)
            is_live(hgr_machine_get_state(win->machine));
 }
 
+/* Destroys a window the user closed, unless it was shown again since. */
 static gboolean destroy_window(gpointer data)
 {
-    gtk_window_destroy(GTK_WINDOW(data));
+    if (!gtk_widget_get_visible(GTK_WIDGET(data)))
+        gtk_window_destroy(GTK_WINDOW(data));
     return G_SOURCE_REMOVE;
 }
 
