@@ -25,6 +25,7 @@ struct _HgrDisplayView {
     gboolean have_pointer;         /* last_x, last_y are valid */
     double last_x, last_y;
     double rest_x, rest_y;         /* motion below one guest pixel, kept */
+    double rest_wheel;             /* smooth scrolling below one notch */
 };
 
 /* Input may make the guest draw: look at every tick again. */
