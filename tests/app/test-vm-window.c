@@ -3,7 +3,8 @@
  * display shows exactly the pixels the guest drew (read back from what GTK
  * renders, 1:1 and scaled), Pause pauses, and closing the window offers to
  * force the VM off, which stops it; Keep Running and Shut down hide the
- * window until the VM stops. The serial view alone: typing reaches
+ * window until the VM stops; pointer motion on the X server reaches the
+ * guest's PS/2 mouse. The serial view alone: typing reaches
  * the guest's end unchanged and the guest's output is shown. */
 #include <fcntl.h>
 #include <math.h>
@@ -13,6 +14,8 @@
 
 #include "library.h"
 #include "display-view-private.h"
+#include <X11/Xlib.h>
+#include <gdk/x11/gdkx.h>
 #include "vm-window-private.h"
 #include "windows.h"
 
@@ -197,14 +200,32 @@ static const guint8 echo_boot_sector[] = {
     0xb4, 0x00, 0xcd, 0x16, 0xba, 0xf8, 0x03, 0xee, 0xeb, 0xf6,
 };
 
-static char *write_echo_disk(const char *dir)
+/* A boot sector that prints R, turns the PS/2 mouse on through the i8042
+ * and, interrupts off, copies every byte the controller gives (the
+ * mouse's ACK, then its 3-byte packets) to the serial port:
+ *   cli; mov al,'R'; mov dx,0x3f8; out dx,al
+ *   mov al,0xa8; out 0x64,al; call wait      (enable the aux port)
+ *   mov al,0xd4; out 0x64,al; call wait      (next byte to the mouse)
+ *   mov al,0xf4; out 0x60,al                 (enable data reporting)
+ * loop: in al,0x64; test al,1; jz loop; in al,0x60; out dx,al; jmp loop
+ * wait: in al,0x64; test al,2; jnz wait; ret */
+static const guint8 mouse_boot_sector[] = {
+    0xfa, 0xb0, 'R', 0xba, 0xf8, 0x03, 0xee,
+    0xb0, 0xa8, 0xe6, 0x64, 0xe8, 0x16, 0x00,
+    0xb0, 0xd4, 0xe6, 0x64, 0xe8, 0x0f, 0x00,
+    0xb0, 0xf4, 0xe6, 0x60,
+    0xe4, 0x64, 0xa8, 0x01, 0x74, 0xfa, 0xe4, 0x60, 0xee, 0xeb, 0xf5,
+    0xe4, 0x64, 0xa8, 0x02, 0x75, 0xfa, 0xc3,
+};
+
+static char *write_boot_disk(const char *dir, const guint8 *code, gsize code_len)
 {
     g_autoptr(GError) error = NULL;
     char *path = g_build_filename(dir, "echo.img", NULL);
     gsize size = 1 << 20;
     g_autofree guint8 *disk = g_malloc0(size);
 
-    memcpy(disk, echo_boot_sector, sizeof(echo_boot_sector));
+    memcpy(disk, code, code_len);
     disk[510] = 0x55;
     disk[511] = 0xaa;
     g_file_set_contents(path, (const char *)disk, (gssize)size, &error);
@@ -212,7 +233,7 @@ static char *write_echo_disk(const char *dir)
     return path;
 }
 
-static void fixture_setup_with(Fixture *f, gboolean echo_disk)
+static void fixture_setup_with(Fixture *f, const guint8 *boot, gsize boot_len)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(HgrMachineConfig) c = hgr_machine_config_new();
@@ -232,8 +253,8 @@ static void fixture_setup_with(Fixture *f, gboolean echo_disk)
     c->network = false;
     c->serial = true;
     c->firmware = HGR_FIRMWARE_BIOS;
-    if (echo_disk) {
-        g_autofree char *disk = write_echo_disk(f->dir);
+    if (boot) {
+        g_autofree char *disk = write_boot_disk(f->dir, boot, boot_len);
         hgr_machine_config_add_disk(c, disk, HGR_DISK_FORMAT_RAW, HGR_DISK_BUS_VIRTIO);
     }
     f->m = g_object_ref(hgr_library_create(f->lib, c, 0, &error));
@@ -242,7 +263,7 @@ static void fixture_setup_with(Fixture *f, gboolean echo_disk)
 
 static void fixture_setup(Fixture *f)
 {
-    fixture_setup_with(f, FALSE);
+    fixture_setup_with(f, NULL, 0);
 }
 
 static void fixture_teardown(Fixture *f)
@@ -417,7 +438,7 @@ static void test_keyboard_reaches_guest(void)
 {
     Fixture f;
 
-    fixture_setup_with(&f, TRUE);
+    fixture_setup_with(&f, echo_boot_sector, sizeof(echo_boot_sector));
     hgr_vm_window_show(NULL, f.m);
     HgrVmWindow *win = g_object_get_data(G_OBJECT(f.m), "hgr-vm-window");
     g_assert_nonnull(win);
@@ -498,12 +519,161 @@ static void test_keyboard_reaches_guest(void)
     fixture_teardown(&f);
 }
 
+/* The mouse's bytes the boot sector copied: after its R, the ACK (0xfa)
+ * and whole packets. Returns how many packets; sums their motion (PS/2: y
+ * up positive) and keeps the last buttons. */
+static unsigned mouse_packets(HgrMachine *m, int *dx, int *dy, unsigned *buttons)
+{
+    g_autofree char *path = g_build_filename(hgr_machine_get_dir(m), "logs", "serial.log", NULL);
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    unsigned n = 0;
+
+    *dx = *dy = 0;
+    *buttons = 0;
+    if (!g_file_get_contents(path, &text, &len, NULL))
+        return 0;
+    const char *boot = g_strstr_len(text, (gssize)len, "Booting from Hard Disk");
+    const char *r = boot ? memchr(boot, 'R', len - (size_t)(boot - text)) : NULL;
+    const guint8 *p = r ? memchr(r, 0xfa, len - (size_t)(r - text)) : NULL;
+    if (!p)
+        return 0;
+    const guint8 *end = (const guint8 *)text + len;
+    for (p++; end - p >= 3; p += 3) {
+        g_assert_true(p[0] & 0x08);                 /* the packet's sync bit */
+        *dx += (p[0] & 0x10) ? (int)p[1] - 256 : p[1];
+        *dy += (p[0] & 0x20) ? (int)p[2] - 256 : p[2];
+        *buttons = p[0] & 0x07;
+        n++;
+    }
+    return n;
+}
+
+static gboolean mouse_ready(gpointer data)
+{
+    int dx, dy;
+    unsigned b;
+    g_autofree char *path = g_build_filename(hgr_machine_get_dir(data), "logs", "serial.log", NULL);
+    g_autofree char *text = NULL;
+    gsize len = 0;
+
+    if (!g_file_get_contents(path, &text, &len, NULL))
+        return FALSE;
+    const char *boot = g_strstr_len(text, (gssize)len, "Booting from Hard Disk");
+    return boot && memchr(boot, 0xfa, len - (size_t)(boot - text)) &&
+           mouse_packets(data, &dx, &dy, &b) == 0;
+}
+
+typedef struct {
+    HgrMachine *m;
+    int dx, dy;
+} MotionWait;
+
+static gboolean motion_arrived(gpointer data)
+{
+    MotionWait *w = data;
+    int dx, dy;
+    unsigned b;
+
+    mouse_packets(w->m, &dx, &dy, &b);
+    return dx == w->dx && dy == w->dy;
+}
+
+/* Moves the X server's pointer to x, y in the view, as a hand would. */
+static void x_pointer_to(GtkWidget *view, double x, double y)
+{
+    GtkNative *native = gtk_widget_get_native(view);
+    GdkSurface *surface = gtk_native_get_surface(native);
+    Display *dpy = gdk_x11_display_get_xdisplay(gtk_widget_get_display(view));
+    graphene_point_t at;
+    double nx, ny;
+
+    g_assert_true(gtk_widget_compute_point(view, GTK_WIDGET(native), &GRAPHENE_POINT_INIT(x, y), &at));
+    gtk_native_get_surface_transform(native, &nx, &ny);
+    XWarpPointer(dpy, None, gdk_x11_surface_get_xid(surface), 0, 0, 0, 0,
+                 (int)(at.x + nx), (int)(at.y + ny));
+    XFlush(dpy);
+    spin_for_ms(30);
+}
+
+static void test_pointer_reaches_guest(void)
+{
+    Fixture f;
+
+    if (!GDK_IS_X11_DISPLAY(gdk_display_get_default())) {
+        g_printerr("SKIP: moving the pointer needs an X server\n");
+        g_test_skip("moving the pointer needs an X server");
+        return;
+    }
+    fixture_setup_with(&f, mouse_boot_sector, sizeof(mouse_boot_sector));
+    hgr_vm_window_show(NULL, f.m);
+    HgrVmWindow *win = g_object_get_data(G_OBJECT(f.m), "hgr-vm-window");
+    GtkWidget *view = GTK_WIDGET(win->display);
+    if (!spin_until(mouse_ready, f.m, 180)) {
+        g_autofree char *text = serial_log(f.m);
+        g_error("the mouse boot sector never got its ACK: %s", text);
+    }
+
+    /* 1:1, the guest has the pointer: 100 screen pixels right and 40 down
+     * are 100 guest pixels right and 40 down (PS/2 counts up as positive). */
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.scale", NULL);
+    spin_for_ms(200);
+    double cx = gtk_widget_get_width(view) / 2.0, cy = gtk_widget_get_height(view) / 2.0;
+    x_pointer_to(view, cx, cy);
+    hgr_display_input_grab(win->display);
+    x_pointer_to(view, cx, cy);                     /* where deltas start */
+    for (int i = 1; i <= 10; i++)
+        x_pointer_to(view, cx + 10 * i, cy + 4 * i);
+    MotionWait moved = { f.m, 100, -40 };
+    if (!spin_until(motion_arrived, &moved, 30)) {
+        int dx, dy;
+        unsigned b, n = mouse_packets(f.m, &dx, &dy, &b);
+        g_error("the guest's mouse moved %d,%d in %u packets; 100,-40 was moved", dx, dy, n);
+    }
+
+    /* Scaled to the window: motion is in guest pixels of the picture, so
+     * crossing a part of it moves the guest's pointer that part of the
+     * frame. The pointer goes back to the middle while released (nothing
+     * is sent then). */
+    hgr_display_view_release(win->display);
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.scale", NULL);
+    spin_for_ms(200);
+    double k = hgr_display_guest_per_unit(win->display->staging.width, win->display->staging.height,
+                                          gtk_widget_get_width(view), gtk_widget_get_height(view),
+                                          true, gtk_widget_get_scale_factor(view));
+    g_assert_cmpfloat(k, !=, 1.0);
+    x_pointer_to(view, cx, cy);
+    spin_for_ms(500);
+    int before_dx, before_dy;
+    unsigned b;
+    mouse_packets(f.m, &before_dx, &before_dy, &b);
+    g_assert_cmpint(before_dx, ==, 100);
+    hgr_display_input_grab(win->display);
+    x_pointer_to(view, cx, cy);
+    for (int i = 1; i <= 10; i++)
+        x_pointer_to(view, cx - 10 * i, cy);
+    MotionWait scaled = { f.m, before_dx + (int)floor(-100 * k + 0.5), before_dy };
+    if (!spin_until(motion_arrived, &scaled, 30)) {
+        int dx, dy;
+        mouse_packets(f.m, &dx, &dy, &b);
+        /* The fraction below one guest pixel is carried, not lost: within one. */
+        g_assert_cmpint(ABS(dx - scaled.dx), <=, 1);
+        g_assert_cmpint(dy, ==, scaled.dy);
+    }
+
+    hgr_display_view_release(win->display);
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
+    g_assert_true(spin_until(machine_stopped, f.m, 30));
+    gtk_window_destroy(GTK_WINDOW(win));
+    fixture_teardown(&f);
+}
+
 static void test_start_failure_is_shown(void)
 {
     Fixture f;
 
     /* The disk vanished after the VM was made. */
-    fixture_setup_with(&f, TRUE);
+    fixture_setup_with(&f, echo_boot_sector, sizeof(echo_boot_sector));
     g_autofree char *disk = g_build_filename(f.dir, "echo.img", NULL);
     g_assert_cmpint(g_unlink(disk), ==, 0);
 
@@ -633,6 +803,7 @@ int main(int argc, char **argv)
                         test_firmware_on_screen_and_serial);
         g_test_add_func("/app/vm-window/keyboard-reaches-guest", test_keyboard_reaches_guest);
         g_test_add_func("/app/vm-window/start-failure-is-shown", test_start_failure_is_shown);
+        g_test_add_func("/app/vm-window/pointer-reaches-guest", test_pointer_reaches_guest);
         g_test_add_func("/app/vm-window/running-elsewhere", test_running_elsewhere);
     }
     return g_test_run();
