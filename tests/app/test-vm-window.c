@@ -428,6 +428,19 @@ static gboolean disk_light_saw_reads(gpointer data)
     return tip && g_str_has_prefix(tip, "Disk: ") && !g_str_has_prefix(tip, "Disk: 0 bytes read");
 }
 
+static gboolean firmware_started_thrice(gpointer data)
+{
+    g_autofree char *text = serial_log(data);
+    const char *at = text;
+    int n = 0;
+
+    while (at && (at = strstr(at, "SeaBIOS (version"))) {
+        n++;
+        at++;
+    }
+    return n >= 3;
+}
+
 /* X11 (evdev rules) keycodes, as GTK hands them to the window. */
 #define XKEY_H 43
 #define XKEY_I 31
@@ -483,6 +496,11 @@ static void test_keyboard_reaches_guest(void)
     /* Send Ctrl+Alt+Del: the BIOS restarts the machine. */
     gtk_widget_activate_action(GTK_WIDGET(win), "win.send-cad", NULL);
     g_assert_true(spin_until(firmware_restarted, f.m, 120));
+    g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
+
+    /* Reset (in Shut down's menu): the firmware starts a third time. */
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.reset", NULL);
+    g_assert_true(spin_until(firmware_started_thrice, f.m, 120));
     g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
 
     /* Closing, Keep Running: the window hides, the VM runs on, and its
