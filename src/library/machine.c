@@ -244,10 +244,11 @@ void hgr_machine_set_state(HgrMachine *m, HgrMachineState state, const char *fai
 
 HgrMachineState hgr_machine_get_state(HgrMachine *m)
 {
-    g_autoptr(HgrMachine) r = runner(m);
-
-    if (m->vm)
+    /* While this process serves the socket (also in the moment between the
+     * VM's end and the socket's), the state is ours: never ask ourselves. */
+    if (m->vm || m->server)
         return m->state;
+    g_autoptr(HgrMachine) r = runner(m);
     if (r)
         return r->state;
     if (hgr_machine_remote_probe(m))
@@ -383,14 +384,16 @@ static void state_message_free(gpointer data)
     g_free(msg);
 }
 
-/* The run is over: the socket goes, the VM's threads are joined. */
+/* The run is over: the VM's threads are joined, the clients told the final
+ * state (and why it failed), then the socket goes. */
 static void finish_run(HgrMachine *m, HgrMachineState state, const char *failure)
 {
-    g_clear_pointer(&m->server, hgr_control_server_free);
-    unregister_running(m);
     g_clear_pointer(&m->vm, hgr_vm_free);
     g_clear_pointer(&m->relay, hgr_serial_relay_free);
     hgr_machine_set_state(m, state, failure);
+    g_clear_pointer(&m->server, hgr_control_server_free);
+    /* Registered until the socket is gone: nothing here may call it. */
+    unregister_running(m);
     g_object_notify_by_pspec(G_OBJECT(m), hgr_machine_props[PROP_RUNNING_HERE]);
 }
 
@@ -568,10 +571,11 @@ static bool local_op(HgrMachine *m, Op op, GError **error)
 
 static bool machine_op(HgrMachine *m, Op op, GError **error)
 {
-    g_autoptr(HgrMachine) r = runner(m);
-
     if (m->vm)
         return local_op(m, op, error);
+    if (m->server)
+        return not_running_error(m, error);     /* its run is ending */
+    g_autoptr(HgrMachine) r = runner(m);
     if (r)
         return machine_op(r, op, error);
     if (!hgr_machine_remote_probe(m))
@@ -606,7 +610,6 @@ bool hgr_machine_reset(HgrMachine *m, GError **error)
 
 bool hgr_machine_screenshot(HgrMachine *m, const char *png_path, GError **error)
 {
-    g_autoptr(HgrMachine) r = runner(m);
     g_autoptr(GError) e = NULL;
 
     if (m->vm) {
@@ -616,6 +619,9 @@ bool hgr_machine_screenshot(HgrMachine *m, const char *png_path, GError **error)
                     "No screenshot of \"%s\": %s", m->config->name, e->message);
         return false;
     }
+    if (m->server)
+        return not_running_error(m, error);
+    g_autoptr(HgrMachine) r = runner(m);
     if (r)
         return hgr_machine_screenshot(r, png_path, error);
     if (!hgr_machine_remote_probe(m))
