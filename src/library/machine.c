@@ -384,13 +384,14 @@ static void state_message_free(gpointer data)
     g_free(msg);
 }
 
-/* The run is over: the VM's threads are joined, the clients told the final
- * state (and why it failed), then the socket goes. */
+/* The run is over (the VM has stopped): everyone is told the final state
+ * (and why it failed) while hgr_machine_get_vm() is still valid, so views
+ * let go of it; then the VM's threads are joined and the socket goes. */
 static void finish_run(HgrMachine *m, HgrMachineState state, const char *failure)
 {
+    hgr_machine_set_state(m, state, failure);
     g_clear_pointer(&m->vm, hgr_vm_free);
     g_clear_pointer(&m->relay, hgr_serial_relay_free);
-    hgr_machine_set_state(m, state, failure);
     g_clear_pointer(&m->server, hgr_control_server_free);
     /* Registered until the socket is gone: nothing here may call it. */
     unregister_running(m);
@@ -477,6 +478,13 @@ static bool check_not_running(HgrMachine *m, GError **error)
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
                     "\"%s\" is already running%s", m->config->name,
                     m->vm ? "" : " (in another window or hangarctl)");
+        return false;
+    }
+    if (m->vm || m->server) {
+        /* Its last run is being wound up (we are in a notify handler). */
+        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
+                    "\"%s\" is still stopping: start it again in a moment",
+                    m->config->name);
         return false;
     }
     return true;

@@ -94,14 +94,36 @@ static char *read_available(int fd)
     return g_string_free(s, FALSE);
 }
 
+typedef struct {
+    bool vm_valid_at_stop;
+    bool restart_refused;
+} StopCheck;
+
+/* What a VM window does when the state leaves RUNNING: let go of the VM
+ * (still valid now), perhaps try to start again at once. */
+static void on_stop(GObject *obj, GParamSpec *pspec, gpointer data)
+{
+    HgrMachine *m = HGR_MACHINE(obj);
+    StopCheck *c = data;
+    g_autoptr(GError) error = NULL;
+
+    if (hgr_machine_get_state(m) != HGR_MACHINE_STOPPED)
+        return;
+    c->vm_valid_at_stop = hgr_machine_get_vm(m) != NULL;
+    c->restart_refused = !hgr_machine_start(m, NULL, &error)
+                         && g_error_matches(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY);
+}
+
 static void test_boot_sector(Fixture *f, gconstpointer data)
 {
+    StopCheck stop = { 0 };
     HgrMachine *m = make_machine(f, "Boot", true);
     g_autoptr(GError) error = NULL;
     int pair[2];
 
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
     HgrMachineStartOptions opts = { .serial_fd = pair[0] };
+    gulong stop_id = g_signal_connect(m, "notify::state", G_CALLBACK(on_stop), &stop);
     g_assert_true(hgr_machine_start(m, &opts, &error));
     g_assert_no_error(error);
     g_assert_true(hgr_machine_is_running_here(m));
@@ -114,6 +136,9 @@ static void test_boot_sector(Fixture *f, gconstpointer data)
     g_assert_false(hgr_machine_is_running_here(m));
     g_assert_null(hgr_machine_get_vm(m));
     g_assert_false(g_file_test(sock, G_FILE_TEST_EXISTS));
+    g_assert_true(stop.vm_valid_at_stop);
+    g_assert_true(stop.restart_refused);
+    g_signal_handler_disconnect(m, stop_id);
     g_assert_false(f->notified_off_main);
     g_assert_cmpuint(f->states->len, >=, 2);
     g_assert_cmpint(g_array_index(f->states, int, 0), ==, HGR_MACHINE_RUNNING);
