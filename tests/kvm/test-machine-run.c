@@ -240,6 +240,9 @@ static void test_two_libraries(Fixture *f, gconstpointer data)
     g_assert_cmpint(hgr_machine_get_state(m), ==, HGR_MACHINE_PAUSED);
     g_assert_true(hgr_machine_resume(m2, &error));
     g_assert_cmpint(hgr_machine_get_state(m2), ==, HGR_MACHINE_RUNNING);
+    g_assert_true(hgr_machine_reset(m2, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(hgr_machine_get_state(m), ==, HGR_MACHINE_RUNNING);
     g_assert_false(hgr_machine_start(m2, NULL, &error));
     g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY);
     g_clear_error(&error);

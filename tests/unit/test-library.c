@@ -4,6 +4,8 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "library-private.h"
 #include "library.h"
@@ -281,10 +283,22 @@ static void test_problems_listed(Fixture *f, gconstpointer data)
     memcpy(strstr(future, "version=1"), "version=9", 9);
     write_file(newer, future);
 
+    /* Files that are not files: reading them must not hang or eat memory. */
+    g_autofree char *fifo = path_in(f, "Fifo", "Fifo.hangar");
+    g_autofree char *zero = path_in(f, "Zero", "Zero.hangar");
+    g_autofree char *fifo_dir = g_path_get_dirname(fifo);
+    g_autofree char *zero_dir = g_path_get_dirname(zero);
+    g_mkdir(fifo_dir, 0755);
+    g_mkdir(zero_dir, 0755);
+    g_assert_cmpint(mkfifo(fifo, 0644), ==, 0);
+    g_assert_cmpint(symlink("/dev/zero", zero), ==, 0);
+
     g_assert_true(hgr_library_reload(f->lib, &error));
     g_assert_cmpuint(n_machines(f), ==, 1);
     g_assert_cmpstr(machine_name_at(f, 0), ==, "Good");
-    g_assert_cmpuint(hgr_library_get_problems(f->lib)->len, ==, 3);
+    g_assert_cmpuint(hgr_library_get_problems(f->lib)->len, ==, 5);
+    g_assert_true(problems_mention(f, fifo, "not a regular file"));
+    g_assert_true(problems_mention(f, zero, "not a regular file"));
     g_assert_true(problems_mention(f, junk, "Holiday photos.hangar"));
     g_assert_true(problems_mention(f, bad, "cpus"));
     g_assert_true(problems_mention(f, newer, "newer Hangar"));
