@@ -127,6 +127,7 @@ static void hgr_machine_dispose(GObject *object)
         hgr_vm_wait(m->vm);
         unregister_running(m);
         g_clear_pointer(&m->vm, hgr_vm_free);
+        g_clear_pointer(&m->tag, g_free);
         g_clear_pointer(&m->relay, hgr_serial_relay_free);
     }
     hgr_machine_remote_drop(m);
@@ -373,7 +374,7 @@ bool hgr_machine_set_config(HgrMachine *m, const HgrMachineConfig *config, GErro
 
 typedef struct {
     HgrMachine *m;
-    HgrVm *vm;
+    guint run;
     HgrVmState state;
 } StateMessage;
 
@@ -391,6 +392,7 @@ static void finish_run(HgrMachine *m, HgrMachineState state, const char *failure
 {
     hgr_machine_set_state(m, state, failure);
     g_clear_pointer(&m->vm, hgr_vm_free);
+    g_clear_pointer(&m->tag, g_free);     /* no VMM thread left to use it */
     g_clear_pointer(&m->relay, hgr_serial_relay_free);
     g_clear_pointer(&m->server, hgr_control_server_free);
     /* Registered until the socket is gone: nothing here may call it. */
@@ -403,7 +405,7 @@ static gboolean apply_vm_state(gpointer data)
     StateMessage *msg = data;
     HgrMachine *m = msg->m;
 
-    if (m->vm != msg->vm)
+    if (!m->vm || m->run != msg->run)
         return G_SOURCE_REMOVE;       /* from a run that is already over */
     switch (msg->state) {
     case HGR_VM_STATE_RUNNING:
@@ -432,14 +434,20 @@ static gboolean apply_vm_state(gpointer data)
 /* On a vCPU or I/O thread: the news goes to the library's context, always
  * queued (g_main_context_invoke could run it right here, on a VMM thread
  * that the handler would then try to join). */
+typedef struct RunTag {
+    HgrMachine *m;
+    guint run;
+} RunTag;
+
 static void on_vm_state(HgrVm *vm, HgrVmState state, void *data)
 {
-    HgrMachine *m = data;
+    RunTag *tag = data;
+    HgrMachine *m = tag->m;
     StateMessage *msg = g_new0(StateMessage, 1);
     g_autoptr(GSource) source = g_idle_source_new();
 
     msg->m = g_object_ref(m);
-    msg->vm = vm;
+    msg->run = tag->run;
     msg->state = state;
     g_source_set_priority(source, G_PRIORITY_DEFAULT);
     g_source_set_callback(source, apply_vm_state, msg, state_message_free);
@@ -507,20 +515,23 @@ bool hgr_machine_start(HgrMachine *m, const HgrMachineStartOptions *opts, GError
         translate_vm_error(error, e);
         return false;
     }
+    m->run++;
+    m->tag = g_new0(RunTag, 1);
+    m->tag->m = m;
+    m->tag->run = m->run;
     register_running(m);
-    hgr_vm_set_state_callback(m->vm, on_vm_state, m);
-    m->server = hgr_control_server_new(m, &e);
-    if (!m->server) {
-        /* Still usable here; other processes will not see it run. */
-        g_warning("%s: no control socket: %s", m->config->name, e->message);
-        g_clear_error(&e);
-    }
-    if (!hgr_vm_start(m->vm, &e)) {
+    hgr_vm_set_state_callback(m->vm, on_vm_state, m->tag);
+    /* Without its socket no other process would know it runs, and could
+     * start it a second time: no run without it. */
+    m->server = hgr_control_server_new(m, error);
+    if (!m->server || !hgr_vm_start(m->vm, &e)) {
         g_clear_pointer(&m->server, hgr_control_server_free);
-        unregister_running(m);
         g_clear_pointer(&m->vm, hgr_vm_free);
+        unregister_running(m);
+        g_clear_pointer(&m->tag, g_free);
         g_clear_pointer(&m->relay, hgr_serial_relay_free);
-        translate_vm_error(error, e);
+        if (e)
+            translate_vm_error(error, e);
         return false;
     }
     hgr_machine_set_state(m, HGR_MACHINE_RUNNING, NULL);

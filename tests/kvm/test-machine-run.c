@@ -374,6 +374,32 @@ static void test_media_named(Fixture *f, gconstpointer data)
     g_assert_false(g_file_test(sock, G_FILE_TEST_EXISTS));
 }
 
+/* Without its control socket nobody else would know it runs: no run. */
+static void test_no_socket_no_run(Fixture *f, gconstpointer data)
+{
+    HgrMachine *m = make_machine(f, "Hidden", false);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *saved = g_strdup(g_getenv("XDG_RUNTIME_DIR"));
+    g_autofree char *bad = g_build_filename(f->root, "run", NULL);
+    g_autofree char *blocker = g_build_filename(bad, "hangar", NULL);
+
+    g_mkdir(bad, 0700);
+    g_assert_true(g_file_set_contents(blocker, "not a folder", -1, NULL));
+    g_setenv("XDG_RUNTIME_DIR", bad, TRUE);
+    bool started = hgr_machine_start(m, NULL, &error);
+    g_setenv("XDG_RUNTIME_DIR", saved, TRUE);
+    g_assert_false(started);
+    g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL);
+    g_assert_nonnull(strstr(error->message, blocker));
+    g_assert_false(hgr_machine_is_running_here(m));
+    g_assert_cmpint(hgr_machine_get_state(m), ==, HGR_MACHINE_STOPPED);
+    /* The disk is free again: the next start works. */
+    g_clear_error(&error);
+    g_assert_true(hgr_machine_start(m, NULL, &error));
+    g_assert_no_error(error);
+    g_assert_true(hgr_machine_force_off(m, &error));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -391,6 +417,7 @@ int main(int argc, char **argv)
     ADD("/library/machine/two-libraries-one-vm", test_two_libraries);
     ADD("/library/machine/other-process", test_other_process);
     ADD("/library/machine/media-named", test_media_named);
+    ADD("/library/machine/no-socket-no-run", test_no_socket_no_run);
     int status = g_test_run();
     hgr_library_remove_tree(run, NULL);
     return status;
