@@ -283,8 +283,10 @@ bool hgr_library_reload(HgrLibrary *lib, GError **error)
         if (!c)
             continue;
         HgrMachine *m = find_by_uuid(lib, c->uuid, NULL);
-        if (m && !g_strcmp0(hgr_machine_get_dir(m), dir)) {
-            hgr_machine_update_config(m, c);
+        if (m) {
+            /* The same machine, perhaps renamed by another process: the
+             * object (and whatever window shows it) stays. */
+            hgr_machine_update_config(m, dir, c);
         } else {
             m = hgr_machine_new_internal(lib, dir, c);
             g_list_store_insert_sorted(lib->machines, m, compare_machines, NULL);

@@ -193,11 +193,17 @@ void hgr_machine_forget_library(HgrMachine *m)
     }
 }
 
-void hgr_machine_update_config(HgrMachine *m, HgrMachineConfig *config)
+void hgr_machine_update_config(HgrMachine *m, const char *dir, HgrMachineConfig *config)
 {
     if (m->vm) {
+        /* This process runs it and knows better; the file is read again
+         * at the next reload after the run. */
         hgr_machine_config_free(config);
         return;
+    }
+    if (g_strcmp0(m->dir, dir) != 0) {
+        g_free(m->dir);
+        m->dir = g_strdup(dir);
     }
     bool name_changed = g_strcmp0(m->config->name, config->name) != 0;
     bool os_changed = g_strcmp0(m->config->os_name, config->os_name) != 0;

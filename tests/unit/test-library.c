@@ -380,6 +380,17 @@ static void test_reload_sees_other_process(Fixture *f, gconstpointer data)
     HgrMachine *seen = hgr_library_find(other, "Shared", &error);
     g_assert_nonnull(seen);
     g_object_ref(seen);               /* the app may hold it */
+
+    /* Renamed by the other process: the same object, with the new name. */
+    g_autoptr(HgrMachineConfig) c = hgr_machine_config_copy(hgr_machine_get_config(m));
+    g_free(c->name);
+    c->name = g_strdup("Moved");
+    g_assert_true(hgr_machine_set_config(m, c, &error));
+    g_assert_true(hgr_library_reload(other, &error));
+    g_assert_cmpuint(g_list_model_get_n_items(hgr_library_get_machines(other)), ==, 1);
+    g_assert_true(hgr_library_find(other, "Moved", NULL) == seen);
+    g_autofree char *moved_dir = g_build_filename(f->root, "Moved", NULL);
+    g_assert_cmpstr(hgr_machine_get_dir(seen), ==, moved_dir);
     g_assert_true(hgr_library_delete(f->lib, m, true, &error));
     g_assert_true(hgr_library_reload(other, &error));
     g_assert_cmpuint(g_list_model_get_n_items(hgr_library_get_machines(other)), ==, 0);
