@@ -397,6 +397,40 @@ static void test_reload_sees_other_process(Fixture *f, gconstpointer data)
     g_object_unref(seen);
 }
 
+static gboolean give_up(gpointer data)
+{
+    *(bool *)data = true;
+    return G_SOURCE_REMOVE;
+}
+
+/* Iterates the main loop until the library lists n machines (no reload
+ * called); the limit only ends a hung test. */
+static bool wait_for_count(Fixture *f, guint n)
+{
+    bool late = false;
+    guint id = g_timeout_add_seconds(30, give_up, &late);
+
+    while (n_machines(f) != n && !late)
+        g_main_context_iteration(NULL, TRUE);
+    if (!late)
+        g_source_remove(id);
+    return n_machines(f) == n;
+}
+
+static void test_follows_other_process(Fixture *f, gconstpointer data)
+{
+    g_autoptr(HgrLibrary) other = hgr_library_new(f->root, NULL);
+    g_autoptr(HgrMachineConfig) c = small_config("Made elsewhere");
+    g_autoptr(GError) error = NULL;
+
+    HgrMachine *made = hgr_library_create(other, c, 1 << 20, &error);
+    g_assert_no_error(error);
+    g_assert_true(wait_for_count(f, 1));
+    g_assert_cmpstr(machine_name_at(f, 0), ==, "Made elsewhere");
+    g_assert_true(hgr_library_delete(other, made, true, &error));
+    g_assert_true(wait_for_count(f, 0));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -411,5 +445,6 @@ int main(int argc, char **argv)
     ADD("/library/rename-moves-folder", test_rename_moves_folder);
     ADD("/library/delete", test_delete);
     ADD("/library/reload-sees-other-process", test_reload_sees_other_process);
+    ADD("/library/follows-other-process", test_follows_other_process);
     return g_test_run();
 }
