@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "host-check.h"
+#include "library-private.h"
 
 static const char *const all_ids[] = {
     "cpu-flag", "firmware-disabled", "kvm-device", "kvm-access", "other-hypervisor",
@@ -53,23 +54,9 @@ static void fake_host_init(FakeHost *h, const char *vendor, const char *flags,
     g_assert_no_error(error);
 }
 
-static void rm_rf(const char *path)
-{
-    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-    const char *name;
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *child = g_build_filename(path, name, NULL);
-        if (g_file_test(child, G_FILE_TEST_IS_DIR))
-            rm_rf(child);
-        else
-            g_unlink(child);
-    }
-    g_rmdir(path);
-}
-
 static void fake_host_clear(FakeHost *h)
 {
-    rm_rf(h->root);
+    hgr_library_remove_tree(h->root, NULL);
     g_free(h->root);
     g_free(h->proc);
     g_free(h->sys);
