@@ -147,6 +147,33 @@ static void test_vm_without_nested(void)
     fake_host_clear(&h);
 }
 
+/* KVM that works although the CPU shows no VT-x (a software KVM module in
+ * a VM, as on these machines): a warning, not an error, with the nested
+ * virtualization fix. Needs a KVM device that opens. */
+static void test_software_kvm(void)
+{
+    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        g_test_skip("SKIP: /dev/kvm cannot be opened here; this case needs a working KVM");
+        return;
+    }
+    close(fd);
+    static const char *const modules[] = { "kvm_pvm", NULL };
+    FakeHost h;
+    fake_host_init(&h, "GenuineIntel", "hypervisor", modules);
+    g_autoptr(HgrHostCheckReport) r = run_fake(&h, "/dev/kvm");
+    assert_complete(r);
+    const HgrHostCheckItem *cpu = item(r, "cpu-flag");
+    g_assert_cmpint(cpu->level, ==, HGR_HOST_CHECK_WARNING);
+    g_assert_nonnull(strstr(cpu->title, "emulated"));
+    g_assert_nonnull(strstr(cpu->detail, "kvm_pvm"));
+    g_assert_nonnull(strstr(cpu->fix, "nested"));
+    g_assert_cmpint(item(r, "kvm-device")->level, ==, HGR_HOST_CHECK_OK);
+    g_assert_cmpint(item(r, "firmware-disabled")->level, ==, HGR_HOST_CHECK_OK);
+    g_assert_cmpint(r->level, ==, HGR_HOST_CHECK_WARNING);
+    fake_host_clear(&h);
+}
+
 /* AMD keeps svm in cpuinfo when SVM is locked off; kvm_amd then refuses to
  * load. */
 static void test_amd_module_missing(void)
@@ -317,6 +344,7 @@ int main(int argc, char **argv)
     g_test_add_func("/library/host-check/intel-disabled-in-firmware",
                     test_intel_disabled_in_firmware);
     g_test_add_func("/library/host-check/vm-without-nested", test_vm_without_nested);
+    g_test_add_func("/library/host-check/software-kvm", test_software_kvm);
     g_test_add_func("/library/host-check/amd-module-missing", test_amd_module_missing);
     g_test_add_func("/library/host-check/intel-module-missing", test_intel_module_missing);
     g_test_add_func("/library/host-check/kvm-path-is-directory", test_kvm_path_is_directory);
