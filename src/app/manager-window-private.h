@@ -12,6 +12,9 @@ struct _HgrManagerWindow {
     HgrLibrary *library;          /* NULL when it could not be opened */
     GSettings *settings;          /* NULL when the schema is not installed */
     HgrMachine *selected;
+    GFileMonitor *library_monitor;
+    guint reload_idle;
+    guint state_poll;
 
     AdwToastOverlay *toasts;
     AdwWindowTitle *window_title;

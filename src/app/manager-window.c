@@ -110,6 +110,66 @@ static void on_machines_changed(GListModel *machines, guint pos, guint removed, 
     reselect(self);
 }
 
+/* ---- what other processes do: `hangarctl create`, `start`, `set` ---- */
+
+#define RELOAD_DELAY_MS 300
+#define STATE_POLL_MS 2000
+
+static gboolean reload_now(gpointer data)
+{
+    HgrManagerWindow *self = data;
+    g_autoptr(GError) error = NULL;
+
+    self->reload_idle = 0;
+    if (!hgr_library_reload(self->library, &error))
+        hgr_manager_window_toast(self, error->message);
+    return G_SOURCE_REMOVE;
+}
+
+/* Folders come and go in bursts (a VM being made): reload once after. */
+static void schedule_reload(HgrManagerWindow *self)
+{
+    g_clear_handle_id(&self->reload_idle, g_source_remove);
+    self->reload_idle = g_timeout_add(RELOAD_DELAY_MS, reload_now, self);
+}
+
+static void on_library_changed(GFileMonitor *mon, GFile *file, GFile *other,
+                               GFileMonitorEvent event, HgrManagerWindow *self)
+{
+    if (event == G_FILE_MONITOR_EVENT_CREATED || event == G_FILE_MONITOR_EVENT_DELETED ||
+        event == G_FILE_MONITOR_EVENT_MOVED_IN || event == G_FILE_MONITOR_EVENT_MOVED_OUT ||
+        event == G_FILE_MONITOR_EVENT_RENAMED)
+        schedule_reload(self);
+}
+
+/* Nothing tells this process when another one starts a VM; asking for
+ * the state looks for its control socket (a failed connect when there is
+ * none) and notifies when it finds one. */
+static gboolean poll_states(gpointer data)
+{
+    HgrManagerWindow *self = data;
+    GListModel *machines = hgr_library_get_machines(self->library);
+
+    for (guint i = 0; i < g_list_model_get_n_items(machines); i++) {
+        g_autoptr(HgrMachine) m = g_list_model_get_item(machines, i);
+        hgr_machine_get_state(m);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static void watch_library(HgrManagerWindow *self)
+{
+    g_autoptr(GFile) root = g_file_new_for_path(hgr_library_get_root(self->library));
+    g_autoptr(GError) error = NULL;
+
+    self->library_monitor = g_file_monitor_directory(root, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
+    if (self->library_monitor)
+        g_signal_connect(self->library_monitor, "changed", G_CALLBACK(on_library_changed), self);
+    else
+        g_debug("not watching the library folder: %s", error->message);
+    self->state_poll = g_timeout_add(STATE_POLL_MS, poll_states, self);
+}
+
 /* ---- library problems: folders that are not VMs ---- */
 
 static void show_library_problems(HgrManagerWindow *self)
@@ -236,9 +296,13 @@ static void hgr_manager_window_map(GtkWidget *w)
 
 static void on_active_changed(GtkWindow *win, GParamSpec *pspec, HgrManagerWindow *self)
 {
-    /* Back from the settings dialog or the wizard: show what changed. */
-    if (gtk_window_is_active(win))
-        hgr_machine_details_refresh(self->details);
+    /* Back from the settings dialog, the wizard or a terminal where
+     * `hangarctl set` ran: show what changed. */
+    if (!gtk_window_is_active(win))
+        return;
+    if (self->library)
+        schedule_reload(self);
+    hgr_machine_details_refresh(self->details);
 }
 
 static void setup_library(HgrManagerWindow *self)
@@ -258,6 +322,7 @@ static void setup_library(HgrManagerWindow *self)
     gtk_list_box_bind_model(self->machine_list, machines, create_row, self, NULL);
     g_signal_connect_object(machines, "items-changed", G_CALLBACK(on_machines_changed), self, 0);
     on_machines_changed(machines, 0, 0, 0, self);
+    watch_library(self);
 }
 
 /* The size is kept only when not maximized, so unmaximizing next time
@@ -285,6 +350,11 @@ static void hgr_manager_window_dispose(GObject *obj)
         g_signal_handlers_disconnect_by_data(self->selected, self);
     g_clear_object(&self->selected);
     g_clear_object(&self->settings);
+    g_clear_handle_id(&self->reload_idle, g_source_remove);
+    g_clear_handle_id(&self->state_poll, g_source_remove);
+    if (self->library_monitor)
+        g_signal_handlers_disconnect_by_data(self->library_monitor, self);
+    g_clear_object(&self->library_monitor);
     gtk_widget_dispose_template(GTK_WIDGET(self), HGR_TYPE_MANAGER_WINDOW);
     G_OBJECT_CLASS(hgr_manager_window_parent_class)->dispose(obj);
 }
