@@ -191,6 +191,7 @@ static void test_fw_cfg_items(Fixture *f, gconstpointer data)
     HgrFwDrive disks[2] = { { HGR_DISK_BUS_NVME, 4, 0 }, { HGR_DISK_BUS_SATA, 3, 0 } };
     HgrFwDrive cd = { HGR_DISK_BUS_SATA, 3, 1 };
     HgrFwMachine m = {
+        .ram_size = RAM_SIZE, .mem = &mem,
         .acpi = { .n_cpus = 2, .apic_ids = apic, .mmio32_base = HGR_PCI_MMIO_BASE,
                   .mmio32_size = HGR_PCI_MMIO_SIZE, .mmio64_base = FOUR_GIB,
                   .mmio64_size = HGR_PCI_MMIO64_SIZE },
@@ -237,6 +238,18 @@ static void test_fw_cfg_items(Fixture *f, gconstpointer data)
     g_assert_nonnull(rsdp);
     g_assert_cmpmem(rsdp, 8, "RSD PTR ", 8);
     g_assert_nonnull(hgr_fw_cfg_file(b.fw_cfg, "etc/acpi/tables", &len));
+
+    /* SMBIOS: a 2.x entry point and structures that end with type 127
+     * (test-smbios has dmidecode judge their contents). */
+    const uint8_t *anchor = hgr_fw_cfg_file(b.fw_cfg, "etc/smbios/smbios-anchor", &len);
+    g_assert_nonnull(anchor);
+    g_assert_cmpuint(len, ==, 31);
+    g_assert_cmpmem(anchor, 4, "_SM_", 4);
+    size_t tables_len;
+    const uint8_t *tables = hgr_fw_cfg_file(b.fw_cfg, "etc/smbios/smbios-tables", &tables_len);
+    g_assert_nonnull(tables);
+    g_assert_cmpuint(anchor[0x16] | anchor[0x17] << 8, ==, tables_len);
+    g_assert_cmpmem(tables + tables_len - 6, 6, "\x7f\x04\x00\x7f\x00\x00", 6);
 
     /* The kernel split as QEMU splits it, which OVMF joins again. */
     g_autoptr(GBytes) kb = read_file(kernel);

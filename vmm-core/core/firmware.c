@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../boot/smbios.h"
 #include "../hw/fw-cfg.h"
 #include "../hw/pflash.h"
 #include "pc.h"
@@ -387,6 +388,18 @@ bool hgr_fw_map(HgrFw *fw, int vm_fd, unsigned slot, GError **error)
                         error);
 }
 
+bool hgr_fw_read(const HgrFw *fw, uint64_t gpa, void *buf, size_t len)
+{
+    const uint8_t *img = fw->kind == HGR_FIRMWARE_UEFI ? fw->code : fw->rom;
+    uint64_t size = fw->kind == HGR_FIRMWARE_UEFI ? fw->code_size : fw->rom_size;
+    uint64_t base = (1ULL << 32) - size;
+
+    if (!img || gpa < base || len > size || gpa - base > size - len)
+        return false;
+    memcpy(buf, img + (gpa - base), len);
+    return true;
+}
+
 typedef struct __attribute__((packed)) {
     uint64_t addr, len;
     uint32_t type;
@@ -484,6 +497,15 @@ bool hgr_fw_add_tables(HgrFw *fw, HgrDevice *f, const HgrFwMachine *m, GError **
         hgr_fw_cfg_add_file(f, names[i], data, len, false);
     }
     hgr_acpi_blobs_clear(&blobs);
+
+    g_autoptr(GBytes) anchor = NULL, tables = NULL;
+    HgrSmbiosConfig sc = { .n_cpus = m->acpi.n_cpus, .ram_size = m->ram_size,
+                           .mem = m->mem };
+    hgr_smbios_build(&sc, &anchor, &tables);
+    hgr_fw_cfg_add_file(f, HGR_SMBIOS_FILE_ANCHOR, g_bytes_get_data(anchor, NULL),
+                        g_bytes_get_size(anchor), false);
+    hgr_fw_cfg_add_file(f, HGR_SMBIOS_FILE_TABLES, g_bytes_get_data(tables, NULL),
+                        g_bytes_get_size(tables), false);
     add_boot_order(f, m);
     return true;
 }

@@ -30,6 +30,8 @@ typedef struct {
 
 /* The machine as the firmware's tables describe it. */
 typedef struct {
+    uint64_t ram_size;
+    const HgrGuestMem *mem;
     HgrAcpiConfig acpi;
     const HgrFwDrive *disks;       /* one per config disk, in config order */
     unsigned n_disks;
@@ -54,13 +56,16 @@ uint64_t hgr_fw_flash_gpa(const HgrFw *fw, unsigned unit);
  * memory slot `slot` of vm_fd. */
 bool hgr_fw_map(HgrFw *fw, int vm_fd, unsigned slot, GError **error);
 
+/* Reads the ROM or code flash as the guest sees it at gpa; false outside. */
+bool hgr_fw_read(const HgrFw *fw, uint64_t gpa, void *buf, size_t len);
+
 /* A fw_cfg device carrying what the firmware reads first: RAM size and
  * layout (e820), CPU count, the serial console, the VGA BIOS, and for
  * OVMF's direct boot the kernel, setup, initrd and command line. */
 HgrDevice *hgr_fw_new_fw_cfg(HgrFw *fw, const HgrGuestMem *mem, unsigned n_cpus);
 
 /* Adds what needs the whole machine built: ACPI tables with their
- * loader script and the boot order. */
+ * loader script, SMBIOS, and the boot order. */
 bool hgr_fw_add_tables(HgrFw *fw, HgrDevice *fw_cfg, const HgrFwMachine *m, GError **error);
 
 /* At power-on and reset: the BIOS area as the firmware expects it. The

@@ -106,6 +106,7 @@ static HgrDevice *make_i8042(HgrVm *vm, unsigned i)
 static HgrDevice *make_rtc(HgrVm *vm, unsigned i) { return hgr_rtc_cmos_new(vm->ram_size); }
 static HgrDevice *make_pm(HgrVm *vm, unsigned i) { return vm->machine->pm = hgr_acpi_pm_new(); }
 static HgrDevice *make_host_bridge(HgrVm *vm, unsigned i) { return hgr_pci_host_bridge_new(); }
+static HgrDevice *make_lpc(HgrVm *vm, unsigned i) { return hgr_pci_lpc_new(); }
 
 static HgrDevice *make_vga(HgrVm *vm, unsigned i)
 {
@@ -191,6 +192,7 @@ static const struct {
     { make_rtc,            one },
     { make_pm,             one },
     { make_host_bridge,    one },
+    { make_lpc,            has_firmware },
     { make_pflash,         n_flash },
     { make_vga,            has_firmware },
     { make_fw_cfg,         has_firmware },
@@ -369,7 +371,7 @@ static bool add_firmware_files(HgrVm *vm, GError **error)
         cd = (HgrFwDrive){ HGR_DISK_BUS_SATA, pci_slot(vm->machine->ahci),
                            n_disks_on(vm, HGR_DISK_BUS_SATA) };
     HgrFwMachine fm = {
-        .acpi = acpi_config(vm), .disks = disks, .n_disks = c->disks->len,
+        .ram_size = vm->ram_size, .mem = &vm->mem, .acpi = acpi_config(vm), .disks = disks, .n_disks = c->disks->len,
         .cdrom = c->cdrom ? &cd : NULL, .boot = c->boot };
     return hgr_fw_add_tables(vm->machine->fw, vm->machine->fw_cfg, &fm, error);
 }
@@ -553,4 +555,11 @@ void hgr_machine_activity(HgrVm *vm, HgrVmActivity *out)
 HgrDevice *hgr_machine_input(HgrVm *vm)
 {
     return vm->machine ? vm->machine->i8042 : NULL;
+}
+
+bool hgr_machine_read_phys(HgrVm *vm, uint64_t gpa, void *buf, size_t len)
+{
+    if (hgr_mem_read(&vm->mem, gpa, buf, len))
+        return true;
+    return vm->machine && vm->machine->fw && hgr_fw_read(vm->machine->fw, gpa, buf, len);
 }

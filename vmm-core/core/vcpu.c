@@ -161,6 +161,13 @@ static bool handle_exit(HgrVcpu *vcpu)
         return false;
     }
     case KVM_EXIT_INTERNAL_ERROR: {
+        if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+            run->emulation_failure.ndata >= 3 &&
+            (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) &&
+            hgr_x86_assist(vcpu, run->emulation_failure.insn_bytes,
+                           MIN(run->emulation_failure.insn_size,
+                               sizeof(run->emulation_failure.insn_bytes))))
+            return true;
         g_autofree char *regs = hgr_x86_describe_vcpu(vcpu);
         g_autofree char *insn = describe_failed_insn(run);
         hgr_vm_fail(vm, "vCPU %u: KVM internal error %u (the guest ran something KVM "
