@@ -20,6 +20,8 @@ struct _HgrManagerWindow {
     AdwWindowTitle *window_title;
     GtkStack *main_stack;
     AdwStatusPage *error_page;
+    GtkRevealer *host_banner;
+    GtkLabel *host_banner_label;
     GtkListBox *machine_list;
     HgrMachineDetails *details;
     GtkWidget *start_button;

@@ -182,7 +182,11 @@ static void show_library_problems(HgrManagerWindow *self)
         g_autofree char *base = g_path_get_basename(p->path);
         g_autofree char *msg = g_strdup_printf(_("“%s” is not listed: %s"), base, p->message);
         AdwToast *toast = adw_toast_new(msg);
-        adw_toast_set_timeout(toast, 0);
+        adw_toast_set_timeout(toast, 20);
+        /* A toast shows one line; the fix is often past it. */
+        adw_toast_set_button_label(toast, _("_Details"));
+        adw_toast_set_action_name(toast, "win.library-problem");
+        adw_toast_set_action_target_value(toast, g_variant_new_uint32(i));
         adw_toast_overlay_add_toast(self->toasts, toast);
     }
     if (n > 3) {
@@ -192,6 +196,25 @@ static void show_library_problems(HgrManagerWindow *self)
             n - 3);
         hgr_manager_window_toast(self, msg);
     }
+}
+
+/* win.library-problem(u): the whole message about one folder. */
+static void on_library_problem(GtkWidget *w, const char *action, GVariant *param)
+{
+    HgrManagerWindow *self = HGR_MANAGER_WINDOW(w);
+    GPtrArray *problems = self->library ? hgr_library_get_problems(self->library) : NULL;
+    guint i = g_variant_get_uint32(param);
+
+    if (!problems || i >= problems->len)
+        return;
+    const HgrLibraryProblem *p = g_ptr_array_index(problems, i);
+    g_autofree char *base = g_path_get_basename(p->path);
+    g_autofree char *heading = g_strdup_printf(_("“%s” Is Not Listed"), base);
+    g_autofree char *body = g_strdup_printf(_("%s\n\nIt is in %s. Nothing in it was changed."),
+                                            p->message, p->path);
+    GtkWidget *dialog = adw_message_dialog_new(GTK_WINDOW(self), heading, body);
+    adw_message_dialog_add_response(ADW_MESSAGE_DIALOG(dialog), "close", _("_Close"));
+    gtk_window_present(GTK_WINDOW(dialog));
 }
 
 /* ---- dropping an ISO starts the wizard with it ---- */
@@ -238,7 +261,7 @@ static void host_check_done(GObject *src, GAsyncResult *res, gpointer data)
         g_settings_set_boolean(self->settings, "first-run", FALSE);
     if (!report || report->level == HGR_HOST_CHECK_OK)
         return;
-    /* The worst finding is the toast's title; the dialog has the rest. */
+    /* The worst finding, in a banner until closed; the dialog has the rest. */
     const HgrHostCheckItem *worst = NULL;
     for (guint i = 0; i < report->items->len; i++) {
         const HgrHostCheckItem *it = g_ptr_array_index(report->items, i);
@@ -247,12 +270,14 @@ static void host_check_done(GObject *src, GAsyncResult *res, gpointer data)
             break;
         }
     }
-    AdwToast *toast = adw_toast_new(worst ? worst->title : _("This computer cannot run fast virtual machines"));
-    adw_toast_set_button_label(toast, _("_Details"));
-    adw_toast_set_action_name(toast, "app.host-check");
-    adw_toast_set_timeout(toast, 0);
-    adw_toast_set_priority(toast, ADW_TOAST_PRIORITY_HIGH);
-    adw_toast_overlay_add_toast(self->toasts, toast);
+    gtk_label_set_label(self->host_banner_label,
+                        worst ? worst->title : _("This computer cannot run fast virtual machines"));
+    gtk_revealer_set_reveal_child(self->host_banner, TRUE);
+}
+
+static void on_host_banner_close(GtkButton *button, HgrManagerWindow *self)
+{
+    gtk_revealer_set_reveal_child(self->host_banner, FALSE);
 }
 
 static void maybe_first_run_check(HgrManagerWindow *self)
@@ -372,6 +397,9 @@ static void hgr_manager_window_class_init(HgrManagerWindowClass *klass)
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, window_title);
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, main_stack);
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, error_page);
+    gtk_widget_class_bind_template_child(wc, HgrManagerWindow, host_banner);
+    gtk_widget_class_bind_template_child(wc, HgrManagerWindow, host_banner_label);
+    gtk_widget_class_bind_template_callback(wc, on_host_banner_close);
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, machine_list);
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, details);
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, start_button);
@@ -379,6 +407,7 @@ static void hgr_manager_window_class_init(HgrManagerWindowClass *klass)
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, shutdown_button);
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, resume_button);
     hgr_manager_window_install_actions(wc);
+    gtk_widget_class_install_action(wc, "win.library-problem", "u", on_library_problem);
 }
 
 static void hgr_manager_window_init(HgrManagerWindow *self)
