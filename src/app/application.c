@@ -71,6 +71,8 @@ static void hgr_application_startup(GApplication *gapp)
 {
     HgrApplication *app = HGR_APPLICATION(gapp);
     G_APPLICATION_CLASS(hgr_application_parent_class)->startup(gapp);
+    /* The icon is in the resources too, so an uninstalled build has it. */
+    gtk_window_set_default_icon_name(APPLICATION_ID);
     g_action_map_add_action_entries(G_ACTION_MAP(app), app_actions,
                                     G_N_ELEMENTS(app_actions), app);
     gtk_application_set_accels_for_action(GTK_APPLICATION(app), "app.new-vm",
