@@ -298,6 +298,24 @@ static void test_drop(Fixture *f, gconstpointer data)
     gtk_window_destroy(GTK_WINDOW(wizard));
 }
 
+/* `hangar FILE.iso` (Open With in a file manager) opens the wizard with it. */
+static void test_open_file(Fixture *f, gconstpointer data)
+{
+    open_app(f, f->dir);
+    g_autofree char *iso_path = g_build_filename(f->dir, "installer.iso", NULL);
+    g_assert_true(g_file_set_contents(iso_path, "not really an ISO", -1, NULL));
+    GFile *files[] = { g_file_new_for_path(iso_path) };
+
+    g_application_open(G_APPLICATION(f->app), files, 1, "");
+    spin();
+    HgrNewVmWizard *wizard = find_wizard();
+    g_assert_nonnull(wizard);
+    /* The manager window it opened over, not a second one. */
+    g_assert_true(gtk_window_get_transient_for(GTK_WINDOW(wizard)) == GTK_WINDOW(f->win));
+    gtk_window_destroy(GTK_WINDOW(wizard));
+    g_object_unref(files[0]);
+}
+
 int main(int argc, char **argv)
 {
     gtk_test_init(&argc, &argv, NULL);
@@ -307,6 +325,7 @@ int main(int argc, char **argv)
     ADD("/app/manager/list-and-actions", test_list_and_actions);
     ADD("/app/manager/library-error", test_library_error);
     ADD("/app/manager/drop", test_drop);
+    ADD("/app/manager/open-file", test_open_file);
     ADD("/app/settings/name", test_settings_name);
     ADD("/app/settings/apply", test_settings_apply);
     return g_test_run();
