@@ -7,3 +7,7 @@
 
 /* HGR_LIBRARY_ERROR codes travel as org.hangar.Error.* names. */
 void hgr_control_register_errors(void);
+
+/* The folder of the control sockets (XDG_RUNTIME_DIR/hangar, or a per-user
+ * folder in /tmp). */
+char *hgr_control_socket_dir(void);

@@ -6,6 +6,8 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -25,6 +27,8 @@ static const char introspection_xml[] =
     "    <property name='Name' type='s' access='read'/>"
     "  </interface>"
     "</node>";
+
+#define STALE_AFTER_SECONDS 2
 
 struct HgrControlServer {
     HgrMachine *machine;          /* owns the server */
@@ -58,15 +62,18 @@ void hgr_control_register_errors(void)
     }
 }
 
-char *hgr_control_socket_path(const char *uuid)
+char *hgr_control_socket_dir(void)
 {
     const char *runtime = g_getenv("XDG_RUNTIME_DIR");
-    g_autofree char *dir = NULL;
 
     if (runtime && *runtime && g_file_test(runtime, G_FILE_TEST_IS_DIR))
-        dir = g_build_filename(runtime, "hangar", NULL);
-    else
-        dir = g_strdup_printf("%s/hangar-%u", g_get_tmp_dir(), (unsigned)getuid());
+        return g_build_filename(runtime, "hangar", NULL);
+    return g_strdup_printf("%s/hangar-%u", g_get_tmp_dir(), (unsigned)getuid());
+}
+
+char *hgr_control_socket_path(const char *uuid)
+{
+    g_autofree char *dir = hgr_control_socket_dir();
     g_autofree char *name = g_strconcat(uuid, ".sock", NULL);
     return g_build_filename(dir, name, NULL);
 }
@@ -89,7 +96,11 @@ static bool socket_alive(const char *path)
     close(fd);
     if (r == 0)
         return true;
-    if (e == ECONNREFUSED) {
+    /* A server binds, then listens: a file made a moment ago may be one
+     * that is about to answer, not one left by a crash. */
+    struct stat st;
+    if (e == ECONNREFUSED && stat(path, &st) == 0
+        && time(NULL) - st.st_ctime > STALE_AFTER_SECONDS) {
         g_debug("removing stale control socket %s", path);
         g_unlink(path);
     }
@@ -243,10 +254,23 @@ static bool make_socket_dir(const char *path, GError **error)
 {
     g_autofree char *dir = g_path_get_dirname(path);
 
+    struct stat st;
+
     if (g_mkdir_with_parents(dir, 0700) != 0) {
         int e = errno;
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
                     "Cannot make the folder for control sockets %s: %s", dir, g_strerror(e));
+        return false;
+    }
+    /* In /tmp someone else could have made it first. */
+    if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid()
+        && (st.st_mode & 0077))
+        chmod(dir, 0700);
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()
+        || (st.st_mode & 0077)) {
+        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
+                    "The folder for control sockets %s is not yours alone: remove it, or "
+                    "set XDG_RUNTIME_DIR", dir);
         return false;
     }
     return true;
@@ -293,8 +317,8 @@ void hgr_control_server_free(HgrControlServer *s)
     if (!s)
         return;
     g_signal_handler_disconnect(s->machine, s->notify_id);
-    /* The file goes first: from now on the machine is not running. */
-    g_unlink(s->path);
+    /* The socket file goes first (GDBusServer removes it when it stops):
+     * from now on the machine is not running for anyone who looks. */
     g_dbus_server_stop(s->server);
     g_signal_handlers_disconnect_by_data(s->server, s);
     g_clear_object(&s->server);

@@ -170,13 +170,17 @@ static void check_cpu(Host *h, HgrHostCheckReport *r)
                  g_strdup_printf("The CPU reports no %s and no KVM module is loaded.",
                                  vendor_feature(h)),
                  g_steal_pointer(&firmware_fix));
-    } else if (h->svm && !h->in_vm && !h->kvm_module) {
+    } else if (flag && !h->in_vm && !h->kvm_module) {
+        /* An AMD CPU keeps svm when SVM is locked off, and kernels before
+         * 5.6 kept vmx too: the module refusing to load is what tells. */
         add_item(r, "firmware-disabled", HGR_HOST_CHECK_WARNING,
-                 "AMD-V may be turned off in the firmware",
-                 g_strdup("The CPU has svm but kvm_amd is not loaded; it refuses to load "
-                          "when the firmware disabled SVM."),
-                 g_strdup_printf("Run `sudo modprobe kvm_amd`. If it fails with \"Operation "
-                                 "not supported\": %s", firmware_fix));
+                 h->svm ? "AMD-V may be turned off in the firmware"
+                        : "VT-x may be turned off in the firmware",
+                 g_strdup_printf("The CPU has %s but %s is not loaded; it refuses to load "
+                                 "when the firmware turned the feature off.",
+                                 h->svm ? "svm" : "vmx", vendor_module(h)),
+                 g_strdup_printf("Run `sudo modprobe %s`. If it fails with \"Operation "
+                                 "not supported\": %s", vendor_module(h), firmware_fix));
     } else {
         add_item(r, "firmware-disabled", HGR_HOST_CHECK_OK,
                  "Virtualization is not blocked by the firmware",

@@ -27,6 +27,10 @@ GMainContext *hgr_library_get_context(HgrLibrary *lib);
  * rather than calling its own process over D-Bus. */
 HgrMachine *hgr_machine_lookup_running_here(const char *uuid);
 
+/* Puts a copy of OVMF's variable store in dir as nvram.fd (the error names
+ * the ovmf package when it is missing). */
+bool hgr_library_copy_nvram(const char *dir, GError **error);
+
 /* Removes a folder and everything in it, not following symbolic links. */
 bool hgr_library_remove_tree(const char *path, GError **error);
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "control-private.h"
 #include "library-private.h"
 
 #define REMOVED_SUFFIX ".removed"
@@ -20,7 +21,12 @@ struct _HgrLibrary {
     GListStore *machines;
     GPtrArray *problems;
     GMainContext *context;
+    GFileMonitor *sockets;        /* VMs starting and stopping in other processes */
 };
+
+#define PROBE_DELAY_MS 300
+
+static HgrMachine *find_by_uuid(HgrLibrary *lib, const char *uuid, guint *pos);
 
 G_DEFINE_FINAL_TYPE(HgrLibrary, hgr_library, G_TYPE_OBJECT)
 
@@ -55,6 +61,9 @@ static void hgr_library_finalize(GObject *object)
         g_autoptr(HgrMachine) m = g_list_model_get_item(G_LIST_MODEL(lib->machines), i);
         hgr_machine_forget_library(m);
     }
+    if (lib->sockets)
+        g_signal_handlers_disconnect_by_data(lib->sockets, lib);
+    g_clear_object(&lib->sockets);
     g_clear_object(&lib->machines);
     g_clear_pointer(&lib->problems, g_ptr_array_unref);
     g_clear_pointer(&lib->context, g_main_context_unref);
@@ -91,6 +100,65 @@ static int compare_machines(gconstpointer a, gconstpointer b, gpointer data)
                              hgr_machine_get_name((HgrMachine *)b));
 }
 
+typedef struct {
+    GWeakRef lib;
+    char *uuid;
+} Probe;
+
+static void probe_free(gpointer data)
+{
+    Probe *p = data;
+    g_weak_ref_clear(&p->lib);
+    g_free(p->uuid);
+    g_free(p);
+}
+
+/* Asking the machine its state connects to the new socket (or notices it
+ * went), which notifies "state" for the app. */
+static gboolean probe_machine(gpointer data)
+{
+    Probe *p = data;
+    g_autoptr(HgrLibrary) lib = g_weak_ref_get(&p->lib);
+    HgrMachine *m = lib ? find_by_uuid(lib, p->uuid, NULL) : NULL;
+
+    if (m && !hgr_machine_is_running_here(m))
+        hgr_machine_get_state(m);
+    return G_SOURCE_REMOVE;
+}
+
+static void on_socket_event(GFileMonitor *monitor, GFile *file, GFile *other,
+                            GFileMonitorEvent event, gpointer data)
+{
+    HgrLibrary *lib = data;
+    g_autofree char *base = g_file_get_basename(file);
+
+    if ((event != G_FILE_MONITOR_EVENT_CREATED && event != G_FILE_MONITOR_EVENT_DELETED)
+        || !g_str_has_suffix(base, ".sock"))
+        return;
+    Probe *p = g_new0(Probe, 1);
+    g_weak_ref_init(&p->lib, lib);
+    p->uuid = g_strndup(base, strlen(base) - strlen(".sock"));
+    /* The server binds before it listens: give it a moment. */
+    g_autoptr(GSource) source = g_timeout_source_new(PROBE_DELAY_MS);
+    g_source_set_callback(source, probe_machine, p, probe_free);
+    g_source_attach(source, lib->context);
+}
+
+static void watch_sockets(HgrLibrary *lib)
+{
+    g_autofree char *dir = hgr_control_socket_dir();
+    g_autoptr(GFile) file = g_file_new_for_path(dir);
+    g_autoptr(GError) error = NULL;
+
+    g_mkdir_with_parents(dir, 0700);
+    lib->sockets = g_file_monitor_directory(file, G_FILE_MONITOR_NONE, NULL, &error);
+    if (!lib->sockets) {
+        g_debug("not watching %s: %s", dir, error->message);
+        return;
+    }
+    g_signal_connect(lib->sockets, "changed", G_CALLBACK(on_socket_event), lib);
+}
+
 HgrLibrary *hgr_library_new(const char *root, GError **error)
 {
     g_autoptr(HgrLibrary) lib = g_object_new(HGR_TYPE_LIBRARY, NULL);
@@ -105,6 +173,7 @@ HgrLibrary *hgr_library_new(const char *root, GError **error)
     }
     if (!hgr_library_reload(lib, error))
         return NULL;
+    watch_sockets(lib);
     return g_steal_pointer(&lib);
 }
 
@@ -156,28 +225,32 @@ static HgrMachineConfig *scan_folder(HgrLibrary *lib, const char *name, const ch
     g_autoptr(GError) error = NULL;
 
     if (!g_file_test(file, G_FILE_TEST_EXISTS)) {
-        add_problem(lib, dir, "This folder has no %s.hangar, so it is not a Hangar machine: "
+        add_problem(lib, dir, "this folder has no %s.hangar, so it is not a Hangar machine: "
                     "move it out of %s, or put its settings file back", name, lib->root);
         return NULL;
     }
     g_autoptr(HgrMachineConfig) c = hgr_machine_config_load(file, &error);
     if (!c) {
+        /* The problem carries the path; the message need not repeat it. */
+        g_autofree char *prefix = g_strconcat(file, ": ", NULL);
+        const char *why = g_str_has_prefix(error->message, prefix)
+                              ? error->message + strlen(prefix) : error->message;
         if (g_error_matches(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_VERSION))
-            add_problem(lib, file, "%s", error->message);
+            add_problem(lib, file, "%s", why);
         else
             add_problem(lib, file, "%s. Fix the file by hand, or delete the machine's folder",
-                        error->message);
+                        why);
         return NULL;
     }
     if (strcmp(c->name, name) != 0) {
-        add_problem(lib, file, "%s: the file names the machine \"%s\" but its folder is "
-                    "\"%s\": make the two names equal", file, c->name, name);
+        add_problem(lib, file, "the file names the machine \"%s\" but its folder is "
+                    "\"%s\": make the two names equal", c->name, name);
         return NULL;
     }
     const char *other = g_hash_table_lookup(uuids, c->uuid);
     if (other) {
-        add_problem(lib, file, "%s: this machine has the same UUID as \"%s\" (a copied "
-                    "folder?): remove the copy, or give it a new uuid", file, other);
+        add_problem(lib, file, "this machine has the same UUID as \"%s\" (a copied "
+                    "folder?): remove the copy, or give it a new uuid", other);
         return NULL;
     }
     g_hash_table_insert(uuids, g_strdup(c->uuid), g_strdup(c->name));
@@ -305,7 +378,7 @@ static const char *ovmf_vars_path(void)
     return p && *p ? p : HGR_OVMF_VARS_PATH;
 }
 
-static bool copy_nvram(const char *dir, GError **error)
+bool hgr_library_copy_nvram(const char *dir, GError **error)
 {
     const char *vars = ovmf_vars_path();
     g_autofree char *dest = g_build_filename(dir, "nvram.fd", NULL);
@@ -350,7 +423,7 @@ static bool populate(const char *tmp, HgrMachineConfig *c, uint64_t disk_size,
             return false;
         }
     }
-    if (c->firmware == HGR_FIRMWARE_UEFI && !copy_nvram(tmp, error))
+    if (c->firmware == HGR_FIRMWARE_UEFI && !hgr_library_copy_nvram(tmp, error))
         return false;
     return hgr_machine_config_save(c, file, error);
 }

@@ -187,6 +187,21 @@ static bool parse_port_forwards(HgrMachineConfig *c, const char *v, GError **err
     return true;
 }
 
+/* A relative path stays inside the machine's folder: a file that came with
+ * a downloaded machine must not reach "../../" into the user's files. */
+static bool check_media_path(const char *group, const char *key, const char *path,
+                             GError **error)
+{
+    if (g_path_is_absolute(path))
+        return true;
+    g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+    for (int i = 0; parts[i]; i++)
+        if (!strcmp(parts[i], ".."))
+            return config_error(error, group, key, "'%s' leaves the machine's folder: give "
+                                "a path inside it, or an absolute path", path);
+    return true;
+}
+
 static bool read_disk(GKeyFile *kf, const char *group, HgrMachineConfig *c, GError **error)
 {
     static const char *const formats[] = {
@@ -209,6 +224,8 @@ static bool read_disk(GKeyFile *kf, const char *group, HgrMachineConfig *c, GErr
         return false;
     if (!*path)
         return config_error(error, group, "path", "empty: name the disk image");
+    if (!check_media_path(group, "path", path, error))
+        return false;
     hgr_machine_config_add_disk(c, path, format, bus)->readonly = readonly;
     return true;
 }
@@ -297,6 +314,8 @@ static bool read_machine(GKeyFile *kf, HgrMachineConfig *c, GError **error)
     c->boot = boot;
     if (c->cdrom && !*c->cdrom)
         g_clear_pointer(&c->cdrom, g_free);
+    if (c->cdrom && !check_media_path(g, "cdrom", c->cdrom, error))
+        return false;
     return !forwards || parse_port_forwards(c, forwards, error);
 }
 

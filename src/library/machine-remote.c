@@ -8,6 +8,9 @@
 #include "machine-private.h"
 
 #define CALL_TIMEOUT_MS 30000
+/* Asking the state is on the app's main thread: a process that hangs must
+ * not freeze it for long. */
+#define PROBE_TIMEOUT_MS 3000
 #define CLOSE_WAIT_US (10 * G_USEC_PER_SEC)
 
 void hgr_machine_remote_drop(HgrMachine *m)
@@ -71,7 +74,7 @@ bool hgr_machine_remote_probe(HgrMachine *m)
     g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
         c, NULL, HGR_CONTROL_PATH, "org.freedesktop.DBus.Properties", "Get",
         g_variant_new("(ss)", HGR_CONTROL_INTERFACE, "State"), G_VARIANT_TYPE("(v)"),
-        G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, &e);
+        G_DBUS_CALL_FLAGS_NONE, PROBE_TIMEOUT_MS, NULL, &e);
     if (!reply) {
         g_debug("%s: control socket does not answer: %s", hgr_machine_get_name(m),
                 e->message);

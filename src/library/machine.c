@@ -334,6 +334,12 @@ bool hgr_machine_set_config(HgrMachine *m, const HgrMachineConfig *config, GErro
                     m->config->name);
         return false;
     }
+    /* A machine switched to UEFI gets its variable store now, before the
+     * file says UEFI. */
+    g_autofree char *nvram = g_build_filename(m->dir, "nvram.fd", NULL);
+    if (c->firmware == HGR_FIRMWARE_UEFI && !g_file_test(nvram, G_FILE_TEST_EXISTS)
+        && !hgr_library_copy_nvram(m->dir, error))
+        return false;
     if (renamed) {
         if (!m->library) {
             g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NOT_FOUND,
@@ -484,6 +490,8 @@ bool hgr_machine_start(HgrMachine *m, const HgrMachineStartOptions *opts, GError
         return false;
     m->vm = hgr_vm_new(vc, &e);
     if (!m->vm) {
+        if (m->relay)
+            hgr_serial_relay_reclaim_vm_fd(m->relay);
         g_clear_pointer(&m->relay, hgr_serial_relay_free);
         translate_vm_error(error, e);
         return false;

@@ -24,19 +24,22 @@
 #define FALLBACK_CPUS 2
 #define FALLBACK_DISK (20 * GIB)
 
+/* libosinfo makes no promise about threads: the app asks from worker
+ * threads (list, identify) while others may look up. One lock serializes
+ * every use of the database; callers take it, load_db assumes it. */
+static GRecMutex db_lock;
+
 static OsinfoDb *load_db(GError **error)
 {
-    static GMutex lock;
     static OsinfoLoader *loader;
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&lock);
 
     if (loader)
         return osinfo_loader_get_db(loader);
     g_autoptr(OsinfoLoader) l = osinfo_loader_new();
     g_autoptr(GError) local = NULL;
     osinfo_loader_process_default_path(l, &local);
-    OsinfoDb *db = osinfo_loader_get_db(l);
-    if (local || osinfo_list_get_length(OSINFO_LIST(osinfo_db_get_os_list(db))) == 0) {
+    g_autoptr(OsinfoOsList) all = osinfo_db_get_os_list(osinfo_loader_get_db(l));
+    if (local || osinfo_list_get_length(OSINFO_LIST(all)) == 0) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
                     "The operating system database could not be loaded (%s): install the "
                     "osinfo-db package (`sudo apt install osinfo-db`)",
@@ -306,6 +309,7 @@ static int entry_compare(gconstpointer a, gconstpointer b)
 
 GPtrArray *hgr_os_templates_list(GError **error)
 {
+    g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&db_lock);
     OsinfoDb *db = load_db(error);
     if (!db)
         return NULL;
@@ -350,6 +354,7 @@ static OsinfoOs *find_os(OsinfoDb *db, const char *short_id)
 
 HgrOsTemplate *hgr_os_template_lookup(const char *id, GError **error)
 {
+    g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&db_lock);
     OsinfoDb *db = load_db(error);
     if (!db || !id)
         return NULL;
@@ -399,14 +404,21 @@ HgrOsTemplate *hgr_os_template_identify_iso(const char *iso_path, GError **error
     }
     if (!has_iso9660_signature(iso_path, error))
         return NULL;
+    g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&db_lock);
     OsinfoDb *db = load_db(error);
     if (!db)
         return NULL;
     /* Not bootable is fine (a drivers ISO is still an ISO); only a file that
      * is not ISO 9660 at all is refused. */
     g_autoptr(GError) local = NULL;
+    /* libosinfo's synchronous call runs a main loop on the thread-default
+     * context; without a context of our own, a worker thread would run the
+     * application's (owned by the GTK thread) and hang. */
+    g_autoptr(GMainContext) context = g_main_context_new();
+    g_main_context_push_thread_default(context);
     g_autoptr(OsinfoMedia) media =
         osinfo_media_create_from_location_with_flags(iso_path, NULL, 0, &local);
+    g_main_context_pop_thread_default(context);
     if (!media) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA,
                     "'%s' is not an ISO 9660 image (%s): choose an installation ISO file",

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "machine-config.h"
@@ -17,6 +18,9 @@ struct HgrSerialRelay {
     int log_fd;
     int stop_rd, stop_wr;
     GThread *thread;
+    int vm_fd;                    /* the end given to vmm-core */
+    dev_t vm_dev;
+    ino_t vm_ino;
 };
 
 static void write_all(int fd, const char *buf, size_t len)
@@ -73,9 +77,10 @@ static gpointer relay_thread(gpointer data)
         if (p[0].revents && !copy_out(r))
             break;
         if (p[1].revents) {
-            while (copy_out(r)) {
+            /* Stopping: copy what is queued now, never wait for more. */
+            for (;;) {
                 struct pollfd q = { .fd = r->relay_fd, .events = POLLIN };
-                if (poll(&q, 1, 0) <= 0)
+                if (poll(&q, 1, 0) <= 0 || !copy_out(r))
                     break;
             }
             break;
@@ -104,7 +109,8 @@ HgrSerialRelay *hgr_serial_relay_new(int user_fd, const char *log_path, int *vm_
                     "Cannot write the serial log %s: %s", log_path, g_strerror(e));
         return NULL;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0
+        || fcntl(pair[0], F_SETFL, O_NONBLOCK) != 0) {
         int e = errno;
         close(log_fd);
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
@@ -127,8 +133,23 @@ HgrSerialRelay *hgr_serial_relay_new(int user_fd, const char *log_path, int *vm_
     r->stop_rd = stop[0];
     r->stop_wr = stop[1];
     r->thread = g_thread_new("hgr-serial", relay_thread, r);
+    r->vm_fd = pair[1];
+    struct stat st;
+    if (fstat(pair[1], &st) == 0) {
+        r->vm_dev = st.st_dev;
+        r->vm_ino = st.st_ino;
+    }
     *vm_fd = pair[1];
     return r;
+}
+
+void hgr_serial_relay_reclaim_vm_fd(HgrSerialRelay *r)
+{
+    struct stat st;
+
+    /* Still our socket (not a number since reused for another file)? */
+    if (fstat(r->vm_fd, &st) == 0 && st.st_dev == r->vm_dev && st.st_ino == r->vm_ino)
+        close(r->vm_fd);
 }
 
 void hgr_serial_relay_free(HgrSerialRelay *r)

@@ -227,6 +227,30 @@ with tempfile.TemporaryDirectory() as tmp:
     else:
         skip("KVM device without permission", f"{ro} is missing on this kernel")
 
+    # The host checklist: every check printed, problems with their fix.
+    rc, out, err = run("host-check", "--kvm", tmp + "/no-kvm", "--quick")
+    check("host-check without a KVM device: the modprobe fix, kvm: unavailable, status 1",
+          rc == 1 and "kvm-device" in out and "sudo modprobe kvm_" in out
+          and "kvm: unavailable" in out, f"status {rc} {out.strip()[-300:]!r}")
+    if os.path.exists(ro):
+        rc, out, err = run("host-check", "--kvm", ro, "--quick")
+        check("host-check on a KVM device it may not open: the kvm group and logging out",
+              rc == 1 and "kvm-access" in out and "sudo usermod -aG kvm $USER" in out
+              and "log out" in out, f"status {rc} {out.strip()[-300:]!r}")
+    if kvm_ok:
+        rc, out, err = run("host-check", timeout=120)
+        ids = ("cpu-flag", "firmware-disabled", "kvm-device", "kvm-access",
+               "other-hypervisor", "kvm-speed")
+        mode = [l for l in out.splitlines() if l in ("kvm: hardware", "kvm: emulated")]
+        check("host-check lists every check and ends with the kvm: and kvm-speed: lines",
+              rc == 0 and all(f"] {i}:" in out for i in ids) and len(mode) == 1
+              and "kvm-speed: " in out, f"status {rc} {out.strip()[-300:]!r}")
+        if mode == ["kvm: emulated"]:
+            check("host-check on emulated KVM warns that guests will be very slow",
+                  "[warning] kvm-speed: KVM is emulated" in out, out[-300:])
+    else:
+        skip("host-check on this host's KVM", "/dev/kvm cannot be opened here")
+
 print(f"1..{len(results)}")
 for i, (name, ok, detail) in enumerate(results, 1):
     if ok is None:

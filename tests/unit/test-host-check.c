@@ -177,6 +177,23 @@ static void test_amd_module_missing(void)
     fake_host_clear(&h);
 }
 
+/* vmx present but kvm_intel not loaded (an old kernel keeps the flag when
+ * the firmware locked VT-x): modprobe, and the firmware if that fails. */
+static void test_intel_module_missing(void)
+{
+    FakeHost h;
+    fake_host_init(&h, "GenuineIntel", "vmx", NULL);
+    g_autofree char *kvm = missing_path(&h);
+    g_autoptr(HgrHostCheckReport) r = run_fake(&h, kvm);
+    assert_complete(r);
+    g_assert_cmpint(item(r, "cpu-flag")->level, ==, HGR_HOST_CHECK_OK);
+    const HgrHostCheckItem *fw = item(r, "firmware-disabled");
+    g_assert_cmpint(fw->level, ==, HGR_HOST_CHECK_WARNING);
+    g_assert_nonnull(strstr(fw->fix, "sudo modprobe kvm_intel"));
+    g_assert_nonnull(strstr(fw->fix, "Intel Virtualization Technology"));
+    fake_host_clear(&h);
+}
+
 /* vmx present and kvm_intel loaded, but the KVM path is a directory. */
 static void test_kvm_path_is_directory(void)
 {
@@ -314,6 +331,7 @@ int main(int argc, char **argv)
                     test_intel_disabled_in_firmware);
     g_test_add_func("/library/host-check/vm-without-nested", test_vm_without_nested);
     g_test_add_func("/library/host-check/amd-module-missing", test_amd_module_missing);
+    g_test_add_func("/library/host-check/intel-module-missing", test_intel_module_missing);
     g_test_add_func("/library/host-check/kvm-path-is-directory", test_kvm_path_is_directory);
     g_test_add_func("/library/host-check/kvm-path-is-regular-file",
                     test_kvm_path_is_regular_file);

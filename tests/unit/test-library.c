@@ -217,6 +217,32 @@ static void test_uefi_gets_nvram(Fixture *f, gconstpointer data)
     g_assert_cmpmem(mine, a, template, b);
 }
 
+static void test_switch_to_uefi(Fixture *f, gconstpointer data)
+{
+    HgrMachine *m = create(f, "Later UEFI");
+    g_autoptr(HgrMachineConfig) c = hgr_machine_config_copy(hgr_machine_get_config(m));
+    g_autoptr(GError) error = NULL;
+    g_autofree char *nvram = path_in(f, "Later UEFI", "nvram.fd");
+
+    c->firmware = HGR_FIRMWARE_UEFI;
+    g_assert_false(g_file_test(nvram, G_FILE_TEST_EXISTS));
+    /* Without OVMF the switch is refused and the file still says BIOS. */
+    g_setenv("HANGAR_OVMF_VARS", "/nonexistent/OVMF_VARS_4M.fd", TRUE);
+    g_assert_false(hgr_machine_set_config(m, c, &error));
+    g_unsetenv("HANGAR_OVMF_VARS");
+    g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA);
+    g_clear_error(&error);
+    g_assert_cmpint(hgr_machine_get_config(m)->firmware, ==, HGR_FIRMWARE_BIOS);
+    if (!g_file_test(HGR_OVMF_VARS_PATH, G_FILE_TEST_IS_REGULAR)) {
+        g_test_skip("SKIP: " HGR_OVMF_VARS_PATH " is missing (install the ovmf package)");
+        return;
+    }
+    g_assert_true(hgr_machine_set_config(m, c, &error));
+    g_assert_no_error(error);
+    g_assert_true(g_file_test(nvram, G_FILE_TEST_IS_REGULAR));
+    g_assert_cmpint(hgr_machine_get_config(m)->firmware, ==, HGR_FIRMWARE_UEFI);
+}
+
 static void write_file(const char *path, const char *text)
 {
     g_autofree char *dir = g_path_get_dirname(path);
@@ -355,6 +381,7 @@ int main(int argc, char **argv)
     ADD("/library/bad-names-refused", test_bad_names_refused);
     ADD("/library/failed-create-leaves-nothing", test_failed_create_leaves_nothing);
     ADD("/library/uefi-gets-nvram", test_uefi_gets_nvram);
+    ADD("/library/switch-to-uefi", test_switch_to_uefi);
     ADD("/library/problems-listed", test_problems_listed);
     ADD("/library/rename-moves-folder", test_rename_moves_folder);
     ADD("/library/delete", test_delete);

@@ -122,6 +122,30 @@ static void test_linux(void)
     g_assert_cmpint(u->disk_bus, ==, HGR_DISK_BUS_VIRTIO);
 }
 
+/* Without osinfo-db the error names the package to install. The database
+ * is loaded once per process, so this runs in a child that sees none. */
+static void test_no_database(void)
+{
+    if (g_test_subprocess()) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GPtrArray) list = hgr_os_templates_list(&error);
+        g_assert_null(list);
+        g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO);
+        g_assert_nonnull(strstr(error->message, "osinfo-db"));
+        return;
+    }
+    g_autofree char *empty = g_build_filename(tmpdir, "no-osinfo", NULL);
+    g_mkdir_with_parents(empty, 0755);
+    g_setenv("OSINFO_SYSTEM_DIR", empty, TRUE);
+    g_setenv("OSINFO_LOCAL_DIR", empty, TRUE);
+    g_setenv("OSINFO_USER_DIR", empty, TRUE);
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+    g_unsetenv("OSINFO_SYSTEM_DIR");
+    g_unsetenv("OSINFO_LOCAL_DIR");
+    g_unsetenv("OSINFO_USER_DIR");
+    g_test_trap_assert_passed();
+}
+
 static void test_lookup_unknown(void)
 {
     g_autoptr(GError) error = NULL;
@@ -214,6 +238,25 @@ static void test_identify_unknown(void)
     g_assert_null(t);
 }
 
+static gpointer identify_thread(gpointer path)
+{
+    return hgr_os_template_identify_iso(path, NULL);
+}
+
+/* The app identifies on a worker thread while the GTK thread owns the
+ * default main context; identification must not need that context. */
+static void test_identify_from_worker_thread(void)
+{
+    NEED_XORRISO();
+    g_autofree char *iso = make_iso("debian-thread.iso", "Debian 11.5.0 amd64 n", NULL);
+    g_assert_true(g_main_context_acquire(NULL));
+    GThread *thread = g_thread_new("identify", identify_thread, iso);
+    g_autoptr(HgrOsTemplate) t = g_thread_join(thread);
+    g_main_context_release(NULL);
+    g_assert_nonnull(t);
+    g_assert_cmpstr(t->id, ==, "debian11");
+}
+
 static void assert_media_error(const char *path)
 {
     g_autoptr(GError) error = NULL;
@@ -264,11 +307,14 @@ int main(int argc, char **argv)
     g_test_add_func("/library/os-templates/windows-7-sata", test_windows_7);
     g_test_add_func("/library/os-templates/linux", test_linux);
     g_test_add_func("/library/os-templates/lookup-unknown", test_lookup_unknown);
+    g_test_add_func("/library/os-templates/no-database", test_no_database);
     g_test_add_func("/library/os-templates/apply", test_apply);
     g_test_add_func("/library/os-templates/identify-windows-11", test_identify_windows_11);
     g_test_add_func("/library/os-templates/identify-debian", test_identify_debian);
     g_test_add_func("/library/os-templates/identify-unknown", test_identify_unknown);
     g_test_add_func("/library/os-templates/identify-not-an-iso", test_identify_not_an_iso);
+    g_test_add_func("/library/os-templates/identify-from-worker-thread",
+                    test_identify_from_worker_thread);
     int rc = g_test_run();
     rm_rf(tmpdir);
     g_free(tmpdir);
