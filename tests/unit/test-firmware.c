@@ -225,9 +225,9 @@ static void test_fw_cfg_items(Fixture *f, gconstpointer data)
     const char *order = (const char *)hgr_fw_cfg_file(b.fw_cfg, "bootorder", &len);
     g_assert_nonnull(order);
     g_assert_cmpuint(order[len - 1], ==, '\0');
-    g_assert_cmpstr(order, ==, "/pci@i0cf8/sata@3/drive@1/disk@0\n"
+    g_assert_cmpstr(order, ==, "/pci@i0cf8/pci8086,2922@3/drive@1/disk@0\n"
                                "/pci@i0cf8/nvme@4/namespace@1,0\n"
-                               "/pci@i0cf8/sata@3/drive@0/disk@0");
+                               "/pci@i0cf8/pci8086,2922@3/drive@0/disk@0");
 
     /* The ACPI tables come with the loader script OVMF runs. */
     const uint8_t *loader = hgr_fw_cfg_file(b.fw_cfg, "etc/table-loader", &len);

@@ -446,7 +446,10 @@ HgrDevice *hgr_fw_new_fw_cfg(HgrFw *fw, const HgrGuestMem *mem, unsigned n_cpus)
 
 /* The OpenFirmware path SeaBIOS and OVMF match a drive against (SeaBIOS's
  * boot.c, OVMF's QemuBootOrderLib): the PCI slot, then the AHCI port as
- * "drive" or an NVMe namespace. */
+ * "drive" or an NVMe namespace. The AHCI controller goes by QEMU's name for
+ * the ICH9 one, "pci8086,2922": OVMF turns only that into a Sata(port)
+ * device path (anything else matches every drive on the controller), and
+ * SeaBIOS matches any name there. */
 static char *drive_path(const HgrFwDrive *d)
 {
     switch (d->bus) {
@@ -457,7 +460,7 @@ static char *drive_path(const HgrFwDrive *d)
     case HGR_DISK_BUS_SATA:
         break;
     }
-    return g_strdup_printf("/pci@i0cf8/sata@%x/drive@%x/disk@0", d->pci_slot, d->port);
+    return g_strdup_printf("/pci@i0cf8/pci8086,2922@%x/drive@%x/disk@0", d->pci_slot, d->port);
 }
 
 /* "bootorder": the chosen device, then the others in configuration order,
