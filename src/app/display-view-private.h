@@ -15,6 +15,7 @@ struct _HgrDisplayView {
     HgrDisplayGl *gl;              /* while realized */
     guint tick_id;
     guint64 ticks;
+    guint64 renders;               /* frames drawn (tests wait on it) */
     unsigned idle_ticks;           /* ticks in a row that found no change */
     gboolean fit;
 

@@ -157,6 +157,7 @@ static gboolean hgr_display_view_render(GtkGLArea *area, GdkGLContext *context)
 
     if (!view->gl)
         return FALSE;
+    view->renders++;
     hgr_display_gl_upload(view->gl, &view->staging);
     hgr_display_gl_draw(view->gl, gtk_widget_get_width(widget) * scale,
                         gtk_widget_get_height(widget) * scale, view->fit);

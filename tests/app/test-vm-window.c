@@ -170,10 +170,21 @@ static gboolean machine_paused(gpointer data)
     return hgr_machine_get_state(data) == HGR_MACHINE_PAUSED;
 }
 
-static gboolean view_has_frame(gpointer data)
+typedef struct {
+    HgrDisplayView *view;
+    const Frame *frame;
+    guint64 renders_after;
+} ViewWait;
+
+/* The view has taken exactly this frame, uploaded it, and drawn since. */
+static gboolean view_shows(gpointer data)
 {
-    HgrDisplayView *view = data;
-    return view->staging.width > 0 && view->staging.n_pending == 0;
+    ViewWait *w = data;
+    const HgrDisplayStaging *st = &w->view->staging;
+
+    return st->width == w->frame->width && st->height == w->frame->height &&
+           st->n_pending == 0 && !st->resized && w->view->renders > w->renders_after &&
+           memcmp(st->pixels, w->frame->pixels, (size_t)st->width * st->height * 4) == 0;
 }
 
 static AdwMessageDialog *find_dialog(void)
@@ -311,13 +322,13 @@ static void test_firmware_on_screen_and_serial(void)
     Frame frame = { 0 };
     g_assert_true(hgr_vm_display_update(hgr_machine_get_vm(f.m), true, copy_frame, &frame));
     g_assert_nonnull(frame.pixels);
-    g_assert_true(spin_until(view_has_frame, win->display, 30));
 
     /* 1:1 in a window larger than the frame: every guest pixel is on the
      * screen, centered, unchanged. */
+    ViewWait drawn = { win->display, &frame, win->display->renders };
     gtk_widget_activate_action(GTK_WIDGET(win), "win.scale", NULL);
     g_assert_false(hgr_display_view_get_scale_to_fit(win->display));
-    spin_for_ms(300);
+    g_assert_true(spin_until(view_shows, &drawn, 30));
     int vw, vh;
     g_autofree guint32 *shown = render_widget(GTK_WIDGET(win->display), &vw, &vh);
     g_assert_cmpint(vw, >=, (int)frame.width);
@@ -341,9 +352,10 @@ static void test_firmware_on_screen_and_serial(void)
     /* Scaled to the window, aspect kept: black bars outside the frame, and
      * inside it, wherever the guest's pixels around a spot are all one
      * color (so filtering cannot blend), that color. */
+    drawn.renders_after = win->display->renders;
     gtk_widget_activate_action(GTK_WIDGET(win), "win.scale", NULL);
     g_assert_true(hgr_display_view_get_scale_to_fit(win->display));
-    spin_for_ms(300);
+    g_assert_true(spin_until(view_shows, &drawn, 30));
     g_autofree guint32 *scaled = render_widget(GTK_WIDGET(win->display), &vw, &vh);
     check_scaled(&frame, scaled, vw, vh);
 
@@ -597,6 +609,26 @@ static gboolean motion_arrived(gpointer data)
     return dx == w->dx && dy == w->dy;
 }
 
+typedef struct {
+    HgrDisplayView *view;
+    guint64 renders_after;
+} RenderWait;
+
+static gboolean rendered_since(gpointer data)
+{
+    RenderWait *w = data;
+    return w->view->renders > w->renders_after;
+}
+
+/* Scale to window / 1:1, and wait until the view has drawn at its new size. */
+static void toggle_scale_and_wait(HgrVmWindow *win)
+{
+    RenderWait w = { win->display, win->display->renders };
+
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.scale", NULL);
+    g_assert_true(spin_until(rendered_since, &w, 30));
+}
+
 /* Moves the X server's pointer to x, y in the view, as a hand would. */
 static void x_pointer_to(GtkWidget *view, double x, double y)
 {
@@ -634,8 +666,7 @@ static void test_pointer_reaches_guest(void)
 
     /* 1:1, the guest has the pointer: 100 screen pixels right and 40 down
      * are 100 guest pixels right and 40 down (PS/2 counts up as positive). */
-    gtk_widget_activate_action(GTK_WIDGET(win), "win.scale", NULL);
-    spin_for_ms(200);
+    toggle_scale_and_wait(win);
     double cx = gtk_widget_get_width(view) / 2.0, cy = gtk_widget_get_height(view) / 2.0;
     x_pointer_to(view, cx, cy);
     hgr_display_input_grab(win->display);
@@ -654,8 +685,7 @@ static void test_pointer_reaches_guest(void)
      * frame. The pointer goes back to the middle while released (nothing
      * is sent then). */
     hgr_display_view_release(win->display);
-    gtk_widget_activate_action(GTK_WIDGET(win), "win.scale", NULL);
-    spin_for_ms(200);
+    toggle_scale_and_wait(win);
     double k = hgr_display_guest_per_unit(win->display->staging.width, win->display->staging.height,
                                           gtk_widget_get_width(view), gtk_widget_get_height(view),
                                           true, gtk_widget_get_scale_factor(view));
