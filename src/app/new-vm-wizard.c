@@ -28,6 +28,7 @@ struct _HgrNewVmWizard {
     GtkLabel *error_label;
     GtkStack *stack;
     AdwWindowTitle *window_title;
+    GtkButton *create_button;
     GtkEntry *name_entry;
     GtkLabel *name_status;
     GtkEntry *iso_entry;
@@ -679,6 +680,7 @@ static void hgr_new_vm_wizard_class_init(HgrNewVmWizardClass *klass)
     CHILD(error_label);
     CHILD(stack);
     CHILD(window_title);
+    CHILD(create_button);
     CHILD(name_entry);
     CHILD(name_status);
     CHILD(iso_entry);
