@@ -172,17 +172,12 @@ def cli_stop_from_gui(ctx):
     ctx.s.screenshot("cli-vm-stopped-from-gui")
 
 
-# The manager reads a machine's state when it notifies; nothing makes it look
-# again when another process starts the VM (no watch on the control sockets).
-CROSS_PROCESS_TODO = ("the manager does not notice a VM that another process started: "
-                      "it keeps showing it Powered Off")
-
 CLI = Scenario("cli", [
     ("a VM made by hangarctl create is listed by the app", cli_to_gui),
     ("the VM started headless by hangarctl start shows as running in the app",
-     cli_start_seen, CROSS_PROCESS_TODO),
+     cli_start_seen),
     ("Shut Down in the app reaches the VM hangarctl runs: the guest powers off, "
-     "hangarctl ends with 0, the list shows it stopped", cli_stop_from_gui, CROSS_PROCESS_TODO),
+     "hangarctl ends with 0, the list shows it stopped", cli_stop_from_gui),
 ])
 
 ALL = [E2E, ERRORS, HOST, CLI]
