@@ -263,9 +263,9 @@ def e2e_display(ctx):
     log(last[0])
 
 
-def serial_text(ctx):
+def serial_text(ctx, xid=None):
     term = ctx.vars["terminal"]
-    shot = ctx.s.screenshot("e2e-serial-console", vm_window_xid(ctx))
+    shot = ctx.s.screenshot(f"{ctx.name}-serial-console", xid or vm_window_xid(ctx))
     text = a11y.ocr(shot, a11y.extents(term))
     ctx.vars["ocr"] = text
     for old in ctx.vars.get("ocr_shots", ()):       # keep the last look only
