@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hangarctl.h"
+#include "run-screenshots.h"
 
 static const char run_description[] =
     "Examples:\n"
@@ -22,7 +23,9 @@ static const char run_description[] =
     "--firmware none (the default) boots the --kernel directly; --firmware bios\n"
     "runs SeaBIOS (the seabios package),\n"
     "which boots from the first disk (or what --boot names) and shows its screen on\n"
-    "the serial port, and gives the guest ACPI tables.\n"
+    "the serial port, and gives the guest ACPI tables. --screenshot-at 5:boot.png\n"
+    "saves the screen 5 seconds after the start (repeat it for more), --screenshot\n"
+    "when the VM ends.\n"
     "\n"
     "The guest's first serial port (ttyS0) is on this terminal unless --serial says\n"
     "otherwise; press Ctrl-A then X to pull the plug. Disks appear in the guest as\n"
@@ -36,7 +39,7 @@ static const char run_description[] =
 
 typedef struct {
     char *kernel, *initrd, *append, *serial, *console, *kvm, *firmware, *cdrom, *boot, *screenshot;
-    char **disks, **nets;
+    char **disks, **nets, **shots_at;
     int memory, cpus;
 } RunOptions;
 
@@ -295,6 +298,9 @@ int hgr_cmd_run(int argc, char **argv)
         { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, &o.screenshot,
           "Save the screen as a PNG when the VM ends (firmware boots have a screen)",
           "PNG" },
+        { "screenshot-at", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.shots_at,
+          "Save the screen as a PNG this many seconds after the VM starts (repeatable)",
+          "SECONDS:PNG" },
         { "cdrom", 0, 0, G_OPTION_ARG_FILENAME, &o.cdrom,
           "Put an ISO image in the SATA CD-ROM drive", "ISO" },
         { "boot", 0, 0, G_OPTION_ARG_STRING, &o.boot,
@@ -309,6 +315,7 @@ int hgr_cmd_run(int argc, char **argv)
     g_autoptr(GError) error = NULL;
     g_autoptr(HgrVmConfig) config = NULL;
     g_autoptr(HgrVm) vm = NULL;
+    g_autoptr(HgrRunShots) shots = NULL;
     int status = 1;
 
     g_option_context_add_main_entries(ctx, entries, NULL);
@@ -323,6 +330,12 @@ int hgr_cmd_run(int argc, char **argv)
     }
     config = build_config(&o, &error);
     if (!config) {
+        fprintf(stderr, "hangarctl run: %s\n", error->message);
+        status = 2;
+        goto out;
+    }
+    shots = hgr_run_shots_new(o.shots_at, &error);
+    if (!shots) {
         fprintf(stderr, "hangarctl run: %s\n", error->message);
         status = 2;
         goto out;
@@ -350,7 +363,9 @@ int hgr_cmd_run(int argc, char **argv)
         fprintf(stderr, "hangarctl: %s\n", error->message);
         goto out;
     }
+    hgr_run_shots_start(shots, vm);
     HgrVmState end = hgr_vm_wait(vm);
+    hgr_run_shots_finish(shots);
     if (o.screenshot) {
         g_autoptr(GError) shot_error = NULL;
         if (!hgr_vm_screenshot(vm, o.screenshot, &shot_error))
@@ -381,5 +396,6 @@ out:
     g_free(o.kvm);
     g_strfreev(o.disks);
     g_strfreev(o.nets);
+    g_strfreev(o.shots_at);
     return status;
 }
