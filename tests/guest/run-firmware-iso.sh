@@ -9,6 +9,7 @@
 #                            --workdir DIR [--timeout S]
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/check-lib.sh"
 
 hangarctl="" iso="" firmware=bios work="" timeout=600
 while [ $# -gt 0 ]; do
@@ -21,9 +22,6 @@ while [ $# -gt 0 ]; do
 done
 mkdir -p "$work/shots" && cd "$work" || exit 2
 rm -f shots/*.png serial.log
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-sha_at() { dd if="$1" bs=1M skip="$2" count=1 2>/dev/null | sha256sum | cut -d' ' -f1; }
-report() { tr -d '\r' < serial.log 2>/dev/null | sed -n "s/^HANGAR $1 //p" | tail -1; }
 
 # The disks: the host's data at 1 MiB; the NVMe one as qcow2 (converted by
 # qemu-img from a raw seed, so Hangar reads clusters qemu-img allocated).
@@ -69,13 +67,6 @@ wait $vmm_pid; rc=$?
 [ $timed_out = 1 ] && rc=timeout
 end=$(date +%s.%N)
 
-n=0 failed=0
-tap() {   # tap OK(0/1) DESCRIPTION [DIAGNOSTIC]
-    n=$((n + 1))
-    if [ "$1" = 1 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi
-    [ -n "${3:-}" ] && echo "# $3"
-    return 0
-}
 echo "1..8"
 echo "# firmware $firmware: GRUB's menu at ${seen[grub-menu]:-?}s, GRUB loading Linux at ${seen[grub-loading]:-?}s," \
      "init at ${seen[init]:-?}s, powered off at $(elapsed "$start" "$end")s (wall clock from the VMM's start)"
