@@ -9,6 +9,7 @@
 struct _HgrApplication {
     AdwApplication parent;
     HgrLibrary *library;
+    GError *library_error;        /* why library is NULL */
 };
 
 G_DEFINE_FINAL_TYPE(HgrApplication, hgr_application, ADW_TYPE_APPLICATION)
@@ -16,6 +17,11 @@ G_DEFINE_FINAL_TYPE(HgrApplication, hgr_application, ADW_TYPE_APPLICATION)
 HgrLibrary *hgr_application_get_library(HgrApplication *app)
 {
     return app->library;
+}
+
+const GError *hgr_application_get_library_error(HgrApplication *app)
+{
+    return app->library_error;
 }
 
 static GtkWindow *main_window(HgrApplication *app)
@@ -64,8 +70,6 @@ static const GActionEntry app_actions[] = {
 static void hgr_application_startup(GApplication *gapp)
 {
     HgrApplication *app = HGR_APPLICATION(gapp);
-    g_autoptr(GError) error = NULL;
-
     G_APPLICATION_CLASS(hgr_application_parent_class)->startup(gapp);
     g_action_map_add_action_entries(G_ACTION_MAP(app), app_actions,
                                     G_N_ELEMENTS(app_actions), app);
@@ -74,9 +78,10 @@ static void hgr_application_startup(GApplication *gapp)
     gtk_application_set_accels_for_action(GTK_APPLICATION(app), "app.quit",
                                           (const char *[]) { "<Control>q", NULL });
 
-    app->library = hgr_library_new(g_getenv("HANGAR_LIBRARY_DIR"), &error);
+    /* A library that cannot be opened is shown in the manager window. */
+    app->library = hgr_library_new(g_getenv("HANGAR_LIBRARY_DIR"), &app->library_error);
     if (!app->library)
-        g_critical("cannot open the VM library: %s", error->message);
+        g_debug("cannot open the VM library: %s", app->library_error->message);
 }
 
 static void hgr_application_activate(GApplication *gapp)
@@ -92,6 +97,7 @@ static void hgr_application_activate(GApplication *gapp)
 static void hgr_application_dispose(GObject *obj)
 {
     g_clear_object(&HGR_APPLICATION(obj)->library);
+    g_clear_error(&HGR_APPLICATION(obj)->library_error);
     G_OBJECT_CLASS(hgr_application_parent_class)->dispose(obj);
 }
 

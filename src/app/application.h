@@ -13,5 +13,7 @@ G_DECLARE_FINAL_TYPE(HgrApplication, hgr_application, HGR, APPLICATION, AdwAppli
 HgrApplication *hgr_application_new(void);
 /* The VM library (opened at startup; HANGAR_LIBRARY_DIR overrides the folder). */
 HgrLibrary *hgr_application_get_library(HgrApplication *app);
+/* Why the library could not be opened (get_library returned NULL), or NULL. */
+const GError *hgr_application_get_library_error(HgrApplication *app);
 
 G_END_DECLS

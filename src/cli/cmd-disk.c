@@ -6,7 +6,7 @@
 #include "hangarctl.h"
 
 /* "20G", "512M", "4096": binary units, a whole number of 512-byte sectors. */
-static bool parse_size(const char *s, uint64_t *out)
+bool hgr_cli_parse_size(const char *s, uint64_t *out)
 {
     char *end;
     guint64 v;
@@ -49,7 +49,7 @@ static int disk_create(int argc, char **argv)
         fprintf(stderr, "hangarctl disk create: give PATH and SIZE (e.g. 20G)\n");
         return 2;
     }
-    if (!parse_size(argv[2], &size)) {
+    if (!hgr_cli_parse_size(argv[2], &size)) {
         fprintf(stderr, "hangarctl disk create: size '%s' is not a positive multiple of 512 "
                 "bytes (units K, M, G, T)\n", argv[2]);
         return 2;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hangarctl.h"
 #include "run-screenshots.h"
@@ -19,13 +20,21 @@ static const char run_description[] =
     "      --net user,hostfwd=tcp:2222-:22 --serial serial.log\n"
     "  hangarctl run --firmware bios --disk disk.img\n"
     "  hangarctl run --firmware bios --disk disk.img --cdrom install.iso --boot cdrom\n"
+    "  hangarctl run --firmware uefi --nvram vm-vars.fd --disk disk.qcow2,format=qcow2,bus=sata\n"
     "\n"
     "--firmware none (the default) boots the --kernel directly; --firmware bios\n"
     "runs SeaBIOS (the seabios package),\n"
     "which boots from the first disk (or what --boot names) and shows its screen on\n"
-    "the serial port, and gives the guest ACPI tables. --screenshot-at 5:boot.png\n"
-    "saves the screen 5 seconds after the start (repeat it for more), --screenshot\n"
-    "when the VM ends.\n"
+    "the serial port, and gives the guest ACPI tables.\n"
+    "--firmware uefi runs OVMF (the ovmf package) the same way; with --kernel it\n"
+    "boots that kernel (its EFI stub) with --initrd and --append. UEFI keeps its\n"
+    "boot entries and settings in a variable store: --nvram FILE keeps them in\n"
+    "FILE (made from OVMF_VARS_4M.fd when it does not exist yet); without\n"
+    "--nvram the VM gets empty variables that are thrown away when it ends.\n"
+    "A damaged FILE is refused, never rewritten: 'hangarctl firmware reset-vars\n"
+    "FILE' empties it.\n"
+    "--screenshot-at 5:boot.png saves the screen 5 seconds after the start (repeat\n"
+    "it for more), --screenshot when the VM ends.\n"
     "\n"
     "The guest's first serial port (ttyS0) is on this terminal unless --serial says\n"
     "otherwise; press Ctrl-A then X to pull the plug. Disks appear in the guest as\n"
@@ -39,6 +48,7 @@ static const char run_description[] =
 
 typedef struct {
     char *kernel, *initrd, *append, *serial, *console, *kvm, *firmware, *cdrom, *boot, *screenshot;
+    char *nvram, *firmware_file;
     char **disks, **nets, **shots_at;
     int memory, cpus;
 } RunOptions;
@@ -197,19 +207,31 @@ static HgrVmConfig *build_config(const RunOptions *o, GError **error)
 
     if (!o->kernel && !o->firmware) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "give --kernel, or --firmware bios to boot from a disk");
+                    "give --kernel, or --firmware bios|uefi to boot from a disk");
         return NULL;
     }
     const char *fw = o->firmware ? o->firmware : "none";
     if (!strcmp(fw, "bios")) {
         c->firmware = HGR_FIRMWARE_BIOS;
+    } else if (!strcmp(fw, "uefi")) {
+        c->firmware = HGR_FIRMWARE_UEFI;
     } else if (strcmp(fw, "none")) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "--firmware %s: expected bios or none", fw);
+                    "--firmware %s: expected bios, uefi or none", fw);
         return NULL;
     } else if (!o->kernel) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     "--firmware none needs --kernel");
+        return NULL;
+    }
+    if (o->firmware_file && c->firmware == HGR_FIRMWARE_NONE) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--firmware-file needs --firmware bios or uefi");
+        return NULL;
+    }
+    if (o->nvram && c->firmware != HGR_FIRMWARE_UEFI) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--nvram is the UEFI variable store: it needs --firmware uefi");
         return NULL;
     }
     if (o->boot && !strcmp(o->boot, "cdrom")) {
@@ -235,6 +257,8 @@ static HgrVmConfig *build_config(const RunOptions *o, GError **error)
     c->kvm_path = g_strdup(o->kvm);
     c->console_path = g_strdup(o->console);
     c->cdrom = g_strdup(o->cdrom);
+    c->nvram_path = g_strdup(o->nvram);
+    c->firmware_path = g_strdup(o->firmware_file);
     if (!o->serial || !strcmp(o->serial, "stdio")) {
         c->serial = HGR_SERIAL_STDIO;
     } else if (!strcmp(o->serial, "none")) {
@@ -250,6 +274,25 @@ static HgrVmConfig *build_config(const RunOptions *o, GError **error)
         if (!parse_net(c, *n, error))
             return NULL;
     return g_steal_pointer(&c);
+}
+
+/* The UEFI variable store: --nvram FILE (made on first use), or a copy in
+ * a scratch directory that *scratch names and the caller removes. */
+static bool prepare_nvram(HgrVmConfig *c, char **scratch, GError **error)
+{
+    if (c->nvram_path) {
+        if (access(c->nvram_path, F_OK) == 0)
+            return true;
+        if (!hgr_firmware_reset_vars(c->nvram_path, error))
+            return false;
+        fprintf(stderr, "hangarctl: made the UEFI variable store %s\n", c->nvram_path);
+        return true;
+    }
+    *scratch = g_dir_make_tmp("hangar-nvram-XXXXXX", error);
+    if (!*scratch)
+        return false;
+    c->nvram_path = g_build_filename(*scratch, "nvram.fd", NULL);
+    return hgr_firmware_reset_vars(c->nvram_path, error);
 }
 
 /* Signals: a thread waits for them and stops the VM. */
@@ -281,7 +324,9 @@ int hgr_cmd_run(int argc, char **argv)
         { "kernel", 'k', 0, G_OPTION_ARG_FILENAME, &o.kernel,
           "Linux kernel to boot (a bzImage)", "PATH" },
         { "firmware", 0, 0, G_OPTION_ARG_STRING, &o.firmware,
-          "bios or none (default: none, direct boot of --kernel)", "FW" },
+          "bios, uefi or none (default: none, direct boot of --kernel)", "FW" },
+        { "nvram", 0, 0, G_OPTION_ARG_FILENAME, &o.nvram,
+          "With --firmware uefi: keep UEFI variables in FILE (default: thrown away)", "FILE" },
         { "initrd", 'i', 0, G_OPTION_ARG_FILENAME, &o.initrd, "Initial ramdisk", "PATH" },
         { "append", 'a', 0, G_OPTION_ARG_STRING, &o.append,
           "Kernel command line (default: console=ttyS0)", "STR" },
@@ -304,9 +349,12 @@ int hgr_cmd_run(int argc, char **argv)
         { "cdrom", 0, 0, G_OPTION_ARG_FILENAME, &o.cdrom,
           "Put an ISO image in the SATA CD-ROM drive", "ISO" },
         { "boot", 0, 0, G_OPTION_ARG_STRING, &o.boot,
-          "With --firmware bios: boot cdrom or disk (the first --disk) first", "DEV" },
+          "With --firmware bios|uefi: boot cdrom or disk (the first --disk) first", "DEV" },
         { "console", 0, 0, G_OPTION_ARG_FILENAME, &o.console,
           "Add a virtio console (hvc0) whose output goes to FILE", "FILE" },
+        { "firmware-file", 0, 0, G_OPTION_ARG_FILENAME, &o.firmware_file,
+          "The firmware image instead of the packaged one (say, OVMF_CODE_4M.secboot.fd)",
+          "PATH" },
         { "kvm", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &o.kvm,
           "KVM device (default /dev/kvm)", "PATH" },
         { NULL },
@@ -315,6 +363,7 @@ int hgr_cmd_run(int argc, char **argv)
     g_autoptr(GError) error = NULL;
     g_autoptr(HgrVmConfig) config = NULL;
     g_autoptr(HgrVm) vm = NULL;
+    g_autofree char *scratch = NULL;    /* the per-run variable store's directory */
     g_autoptr(HgrRunShots) shots = NULL;
     int status = 1;
 
@@ -338,6 +387,11 @@ int hgr_cmd_run(int argc, char **argv)
     if (!shots) {
         fprintf(stderr, "hangarctl run: %s\n", error->message);
         status = 2;
+        goto out;
+    }
+
+    if (config->firmware == HGR_FIRMWARE_UEFI && !prepare_nvram(config, &scratch, &error)) {
+        fprintf(stderr, "hangarctl: %s\n", error->message);
         goto out;
     }
 
@@ -384,6 +438,14 @@ int hgr_cmd_run(int argc, char **argv)
         status = 0;                     /* stopped from the terminal (Ctrl-A X) */
     }
 out:
+    signal_vm = NULL;
+    g_clear_pointer(&vm, hgr_vm_free);
+    if (scratch) {
+        unlink(config->nvram_path);
+        rmdir(scratch);
+    }
+    g_free(o.nvram);
+    g_free(o.firmware_file);
     g_free(o.kernel);
     g_free(o.firmware);
     g_free(o.initrd);

@@ -14,6 +14,17 @@ static const struct {
     { "run",        hgr_cmd_run,        "Boot a Linux kernel in a new VM and wait for it" },
     { "host-check", hgr_cmd_host_check, "Tell whether KVM here runs guests at hardware speed" },
     { "disk",       hgr_cmd_disk,       "Create a disk image: disk create PATH SIZE [--format]" },
+    { "firmware",   hgr_cmd_firmware,   "Empty a UEFI variable store: firmware reset-vars PATH" },
+    { "list",       hgr_cmd_list,       "List the machines of the library (--json)" },
+    { "create",     hgr_cmd_create,     "Make a new machine: create NAME [--os ID] [--memory]..." },
+    { "start",      hgr_cmd_start,      "Run a machine headless until it stops (--detach)" },
+    { "stop",       hgr_cmd_stop,       "Press a machine's power button (--force: pull the plug)" },
+    { "pause",      hgr_cmd_pause,      "Pause a running machine" },
+    { "resume",     hgr_cmd_resume,     "Resume a paused machine" },
+    { "info",       hgr_cmd_info,       "Show a machine's settings and state (--raw)" },
+    { "set",        hgr_cmd_set,        "Change settings: set NAME KEY=VALUE..." },
+    { "screenshot", hgr_cmd_screenshot, "Save a running machine's screen: screenshot NAME PNG" },
+    { "delete",     hgr_cmd_delete,     "Delete a machine (--keep-files keeps its folder)" },
 };
 
 static void usage(FILE *out)

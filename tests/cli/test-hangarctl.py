@@ -206,6 +206,74 @@ with tempfile.TemporaryDirectory() as tmp:
     else:
         skip("--screenshot-at during a firmware boot", "needs /dev/kvm, seabios and the boot sector")
 
+    # UEFI (OVMF): the variable store as a user meets it.
+    ovmf_vars = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+    error_case("--nvram without --firmware uefi: status 2",
+               ["run", "--kernel", notkernel, "--nvram", tmp + "/v.fd"], 2, "--firmware uefi")
+    error_case("firmware reset-vars without a path: status 2", ["firmware", "reset-vars"], 2,
+               "PATH")
+    if os.path.exists(ovmf_vars):
+        template = open(ovmf_vars, "rb").read()
+        store = os.path.join(tmp, "nvram.fd")
+        rc, out, err = run("firmware", "reset-vars", store)
+        check("firmware reset-vars makes a store equal to the ovmf package's template",
+              rc == 0 and open(store, "rb").read() == template, f"status {rc} {err.strip()!r}")
+        bad = bytearray(template)
+        bad[41] ^= 0xff                                   # the "_FVH" signature
+        with open(store, "wb") as f:
+            f.write(bad)
+        if kvm_ok:
+            error_case("a corrupt variable store is refused with the reset offered",
+                       ["run", "--firmware", "uefi", "--nvram", store, "--serial", serial], 1,
+                       store, "corrupt", "hangarctl firmware reset-vars " + store, tmp=tmp)
+            check("the corrupt store was not rewritten", open(store, "rb").read() == bad)
+            with open(store, "wb") as f:
+                f.write(open("/usr/share/OVMF/OVMF_VARS.fd", "rb").read())
+            error_case("a store made for the 2 MiB OVMF is refused, sizes named",
+                       ["run", "--firmware", "uefi", "--nvram", store, "--serial", serial], 1,
+                       "131072", "540672", "reset-vars", tmp=tmp)
+            error_case("a missing OVMF names the ovmf package",
+                       ["run", "--firmware", "uefi", "--firmware-file", tmp + "/OVMF_CODE.fd",
+                        "--serial", serial], 1, "ovmf package", tmp=tmp)
+            # A new --nvram FILE is made from the template; OVMF runs on it (it
+            # no longer stops at its first FPU instruction on a software KVM),
+            # and the store cannot be reset under the running VM.
+            fresh = os.path.join(tmp, "fresh-nvram.fd")
+            scratch = os.path.join(tmp, "scratch")
+            os.mkdir(scratch)
+            vm = subprocess.Popen([HANGARCTL, "run", "--firmware", "uefi", "--nvram", fresh,
+                                   "--serial", "none", "--memory", "256"],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, "TMPDIR": scratch})
+            time.sleep(3)
+            rc2, out2, err2 = run("firmware", "reset-vars", fresh)
+            vm.terminate()
+            verr = vm.communicate(timeout=60)[1]
+            check("run --firmware uefi --nvram NEW makes the store and runs OVMF until stopped",
+                  vm.returncode == 128 + 15 and "made the UEFI variable store" in verr
+                  and os.path.exists(fresh) and len(open(fresh, "rb").read()) == len(template),
+                  f"status {vm.returncode}, stderr: {verr.strip()!r}")
+            check("reset-vars is refused while a VM uses the store",
+                  rc2 == 1 and "in use" in err2, f"status {rc2} {err2.strip()!r}")
+            vm = subprocess.Popen([HANGARCTL, "run", "--firmware", "uefi", "--serial", "none",
+                                   "--memory", "256"], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, "TMPDIR": scratch})
+            time.sleep(2)
+            left_running = os.listdir(scratch)
+            vm.terminate()
+            verr = vm.communicate(timeout=60)[1]
+            check("without --nvram the VM gets a throw-away store, gone when it ends",
+                  vm.returncode == 128 + 15 and len(left_running) == 1
+                  and os.listdir(scratch) == [],
+                  f"status {vm.returncode}, while running {left_running}, after "
+                  f"{os.listdir(scratch)}, stderr: {verr.strip()!r}")
+        else:
+            skip("UEFI runs with bad stores", "/dev/kvm is not usable here")
+    else:
+        skip("UEFI variable store cases", ovmf_vars + " is missing (apt install ovmf)")
+
     # KVM device problems, named with their fix.
     error_case("no KVM device: says so and how to fix it",
                ["run", "--kvm", tmp + "/no-kvm", "--kernel", notkernel], 1, "kvm", tmp=tmp)
@@ -217,6 +285,30 @@ with tempfile.TemporaryDirectory() as tmp:
                    ["run", "--kvm", ro, "--kernel", notkernel], 1, "kvm group", tmp=tmp)
     else:
         skip("KVM device without permission", f"{ro} is missing on this kernel")
+
+    # The host checklist: every check printed, problems with their fix.
+    rc, out, err = run("host-check", "--kvm", tmp + "/no-kvm", "--quick")
+    check("host-check without a KVM device: the modprobe fix, kvm: unavailable, status 1",
+          rc == 1 and "kvm-device" in out and "sudo modprobe kvm_" in out
+          and "kvm: unavailable" in out, f"status {rc} {out.strip()[-300:]!r}")
+    if os.path.exists(ro):
+        rc, out, err = run("host-check", "--kvm", ro, "--quick")
+        check("host-check on a KVM device it may not open: the kvm group and logging out",
+              rc == 1 and "kvm-access" in out and "sudo usermod -aG kvm $USER" in out
+              and "log out" in out, f"status {rc} {out.strip()[-300:]!r}")
+    if kvm_ok:
+        rc, out, err = run("host-check", timeout=120)
+        ids = ("cpu-flag", "firmware-disabled", "kvm-device", "kvm-access",
+               "other-hypervisor", "kvm-speed")
+        mode = [l for l in out.splitlines() if l in ("kvm: hardware", "kvm: emulated")]
+        check("host-check lists every check and ends with the kvm: and kvm-speed: lines",
+              rc == 0 and all(f"] {i}:" in out for i in ids) and len(mode) == 1
+              and "kvm-speed: " in out, f"status {rc} {out.strip()[-300:]!r}")
+        if mode == ["kvm: emulated"]:
+            check("host-check on emulated KVM warns that guests will be very slow",
+                  "[warning] kvm-speed: KVM is emulated" in out, out[-300:])
+    else:
+        skip("host-check on this host's KVM", "/dev/kvm cannot be opened here")
 
 print(f"1..{len(results)}")
 for i, (name, ok, detail) in enumerate(results, 1):

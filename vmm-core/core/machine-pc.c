@@ -2,10 +2,7 @@
  * explicit table of devices, in the order they are realized. */
 #include "vm-private.h"
 
-#include <errno.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 
 #include "../block/block.h"
 #include "../boot/acpi.h"
@@ -18,6 +15,7 @@
 #include "../hw/i8042.h"
 #include "../hw/nvme.h"
 #include "../hw/vga.h"
+#include "firmware.h"
 #include "../hw/rtc-cmos.h"
 #include "../hw/serial-8250.h"
 #include "../net/net.h"
@@ -30,16 +28,7 @@
 #include "../x86/long-mode.h"
 
 #define FLAT_MAX (1u << 20)
-
-/* The BIOS area below 1 MiB: option ROMs from 0xC0000, then the last
- * 128 KiB of the BIOS image at 0xE0000 (RAM here, see pci-host.c on PAM). */
-#define BIOS_AREA_BASE   0xC0000u
-#define BIOS_SHADOW_BASE 0xE0000u
-#define BIOS_SHADOW_SIZE 0x20000u
-#define BIOS_ROM_MIN     BIOS_SHADOW_SIZE
-/* Up to 256 KiB: the KVM TSS and identity map sit just below 4 GiB - 256 KiB. */
-#define BIOS_ROM_MAX     0x40000u
-#define BIOS_ROM_SLOT    HGR_MEM_MAX_REGIONS   /* after the RAM slots */
+#define FIRMWARE_SLOT    HGR_MEM_MAX_REGIONS   /* after the RAM slots */
 
 struct HgrMachine {
     HgrLinuxBoot *linux_boot;
@@ -51,11 +40,9 @@ struct HgrMachine {
     GPtrArray *nets;               /* HgrNetBackend *, one per config net */
     HgrPciBus *pci;
     uint32_t *apic_ids;
-    uint8_t *rom;                  /* BIOS image, mapped read-only below 4 GiB */
-    size_t rom_size;
+    HgrFw *fw;                     /* the firmware, on firmware boots */
     HgrDevice *fw_cfg;
     HgrDevice *vga;                /* the display, on firmware boots */
-    GBytes *vgabios;               /* its option ROM, handed to the firmware */
     HgrDevice *ahci;
     HgrDevice *i8042;              /* where keyboard and mouse input goes */
     HgrDevice *pm;                 /* ACPI PM: the power button */
@@ -109,7 +96,7 @@ static unsigned has_ahci(const HgrVm *vm)
 }
 static unsigned n_nets(const HgrVm *vm) { return vm->config->nets->len; }
 static unsigned has_console(const HgrVm *vm) { return vm->machine->console ? 1 : 0; }
-static unsigned has_firmware(const HgrVm *vm) { return vm->machine->rom ? 1 : 0; }
+static unsigned has_firmware(const HgrVm *vm) { return vm->machine->fw ? 1 : 0; }
 
 static HgrDevice *make_boot_timer(HgrVm *vm, unsigned i) { return hgr_boot_timer_new(); }
 static HgrDevice *make_i8042(HgrVm *vm, unsigned i)
@@ -119,43 +106,22 @@ static HgrDevice *make_i8042(HgrVm *vm, unsigned i)
 static HgrDevice *make_rtc(HgrVm *vm, unsigned i) { return hgr_rtc_cmos_new(vm->ram_size); }
 static HgrDevice *make_pm(HgrVm *vm, unsigned i) { return vm->machine->pm = hgr_acpi_pm_new(); }
 static HgrDevice *make_host_bridge(HgrVm *vm, unsigned i) { return hgr_pci_host_bridge_new(); }
+static HgrDevice *make_lpc(HgrVm *vm, unsigned i) { return hgr_pci_lpc_new(); }
 
 static HgrDevice *make_vga(HgrVm *vm, unsigned i)
 {
     return vm->machine->vga = hgr_vga_new("vga.0");
 }
 
-/* What SeaBIOS reads: RAM and CPUs, the memory map, the VGA BIOS, and the
- * serial port to mirror its screen on. */
+static unsigned n_flash(const HgrVm *vm) { return hgr_fw_n_flash(vm->machine->fw); }
+static HgrDevice *make_pflash(HgrVm *vm, unsigned i)
+{
+    return hgr_fw_take_flash(vm->machine->fw, i);
+}
+
 static HgrDevice *make_fw_cfg(HgrVm *vm, unsigned i)
 {
-    HgrDevice *f = hgr_fw_cfg_new(&vm->mem);
-    struct __attribute__((packed)) {
-        uint64_t addr, len;
-        uint32_t type;
-    } e820[HGR_MEM_MAX_REGIONS + 1];
-    unsigned n = 0;
-    uint16_t sercon = GUINT16_TO_LE(HGR_PC_COM1_PORT);
-
-    hgr_fw_cfg_add_u64(f, HGR_FW_CFG_RAM_SIZE, vm->ram_size);
-    hgr_fw_cfg_add_u16(f, HGR_FW_CFG_NB_CPUS, (uint16_t)vm->n_vcpus);
-    hgr_fw_cfg_add_u16(f, HGR_FW_CFG_MAX_CPUS, (uint16_t)vm->n_vcpus);
-    for (unsigned r = 0; r < vm->mem.n_regions; r++)
-        e820[n++] = (typeof(e820[0])){ GUINT64_TO_LE(vm->mem.regions[r].gpa),
-                                       GUINT64_TO_LE(vm->mem.regions[r].size),
-                                       GUINT32_TO_LE(1) };
-    /* The ECAM the ACPI MCFG describes; SeaBIOS reserves its own window. */
-    e820[n++] = (typeof(e820[0])){ GUINT64_TO_LE(HGR_PCI_ECAM_BASE),
-                                   GUINT64_TO_LE(HGR_PCI_ECAM_SIZE), GUINT32_TO_LE(2) };
-    hgr_fw_cfg_add_file(f, "etc/e820", e820, n * sizeof(e820[0]), false);
-    hgr_fw_cfg_add_file(f, "etc/sercon-port", &sercon, sizeof(sercon), false);
-    if (vm->machine->vgabios) {
-        gsize len;
-        const void *rom = g_bytes_get_data(vm->machine->vgabios, &len);
-        hgr_fw_cfg_add_file(f, "vgaroms/vgabios-stdvga.bin", rom, len, false);
-    }
-    vm->machine->fw_cfg = f;
-    return f;
+    return vm->machine->fw_cfg = hgr_fw_new_fw_cfg(vm->machine->fw, &vm->mem, vm->n_vcpus);
 }
 
 static HgrDevice *make_com1(HgrVm *vm, unsigned i)
@@ -226,6 +192,8 @@ static const struct {
     { make_rtc,            one },
     { make_pm,             one },
     { make_host_bridge,    one },
+    { make_lpc,            has_firmware },
+    { make_pflash,         n_flash },
     { make_vga,            has_firmware },
     { make_fw_cfg,         has_firmware },
     { make_ahci,           has_ahci },
@@ -268,80 +236,12 @@ static bool open_serial(HgrVm *vm, GError **error)
     return true;
 }
 
-static bool map_rom(HgrVm *vm, const void *data, size_t len, GError **error)
+static bool open_firmware(HgrVm *vm, GError **error)
 {
     HgrMachine *m = vm->machine;
 
-    if (ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) <= 0) {
-        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_KVM,
-                    "this KVM cannot map read-only memory, which the firmware needs");
-        return false;
-    }
-    void *rom = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (rom == MAP_FAILED) {
-        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_MEMORY,
-                    "cannot map the firmware: %s", g_strerror(errno));
-        return false;
-    }
-    memcpy(rom, data, len);
-    m->rom = rom;
-    m->rom_size = len;
-    /* Guest writes to a read-only slot exit as MMIO nobody claims: dropped. */
-    struct kvm_userspace_memory_region region = {
-        .slot = BIOS_ROM_SLOT, .flags = KVM_MEM_READONLY,
-        .guest_phys_addr = (1ULL << 32) - len, .memory_size = len,
-        .userspace_addr = (uintptr_t)rom };
-    if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_KVM,
-                    "cannot map the firmware ROM: %s", g_strerror(errno));
-        return false;
-    }
-    return true;
-}
-
-static bool open_firmware(HgrVm *vm, GError **error)
-{
-    const HgrVmConfig *c = vm->config;
-    const char *path = c->firmware_path ? c->firmware_path : HGR_SEABIOS_PATH;
-    g_autoptr(GError) err = NULL;
-    g_autofree char *data = NULL;
-    gsize len;
-
-    if (c->kernel || c->flat_image) {
-        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
-                    "a kernel cannot be booted through the BIOS yet: boot it directly "
-                    "(firmware none) or from a disk");
-        return false;
-    }
-    if (!g_file_get_contents(path, &data, &len, &err)) {
-        if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-            g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_FIRMWARE,
-                        "the BIOS %s is missing: install the seabios package "
-                        "(apt install seabios)", path);
-        else
-            g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_FIRMWARE,
-                        "cannot read the BIOS %s: %s", path, err->message);
-        return false;
-    }
-    if (len < BIOS_ROM_MIN || len > BIOS_ROM_MAX || len % 0x10000) {
-        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_FIRMWARE,
-                    "%s is not a BIOS image: %" G_GSIZE_FORMAT " bytes, where 128 or "
-                    "256 KiB are expected", path, len);
-        return false;
-    }
-    if (!map_rom(vm, data, len, error))
-        return false;
-    /* The VGA BIOS comes with SeaBIOS (same package); without it the screen
-     * stays dark but the serial console still works, so say so and go on. */
-    g_autofree char *dir = g_path_get_dirname(path);
-    g_autofree char *vgabios = g_build_filename(dir, "vgabios-stdvga.bin", NULL);
-    g_autoptr(GMappedFile) vf = g_mapped_file_new(vgabios, FALSE, NULL);
-    if (vf)
-        vm->machine->vgabios = g_mapped_file_get_bytes(vf);
-    else
-        g_warning("%s is missing: the VM's screen stays dark (install the seabios package)",
-                  vgabios);
-    return true;
+    m->fw = hgr_fw_open(vm->config, error);
+    return m->fw && hgr_fw_map(m->fw, vm->vm_fd, FIRMWARE_SLOT, error);
 }
 
 static bool open_boot_image(HgrVm *vm, GError **error)
@@ -349,7 +249,7 @@ static bool open_boot_image(HgrVm *vm, GError **error)
     const HgrVmConfig *c = vm->config;
     HgrMachine *m = vm->machine;
 
-    if (c->firmware == HGR_FIRMWARE_BIOS)
+    if (c->firmware != HGR_FIRMWARE_NONE)
         return open_firmware(vm, error);
     if (c->flat_image) {
         g_autoptr(GMappedFile) f = g_mapped_file_new(c->flat_image, FALSE, error);
@@ -425,52 +325,18 @@ static unsigned pci_slot(HgrDevice *dev)
     return ((HgrPciDevice *)dev)->slot;     /* every PCI device embeds it first */
 }
 
-/* The OpenFirmware path SeaBIOS matches a drive against (its boot.c: the
- * PCI slot, then the AHCI port as "drive" or an NVMe namespace). */
-static char *disk_of_path(HgrVm *vm, guint k)
+/* Where each drive sits, for the firmware's boot order. */
+static HgrFwDrive fw_drive(HgrVm *vm, guint k)
 {
     const HgrDiskConfig *d = vm->config->disks->pdata[k];
     HgrDevice *dev = vm->machine->disk_devs->pdata[k];
     unsigned port = 0;
 
-    switch (d->bus) {
-    case HGR_DISK_BUS_VIRTIO:
-        return g_strdup_printf("/pci@i0cf8/scsi@%x/disk@0,0", pci_slot(dev));
-    case HGR_DISK_BUS_NVME:
-        return g_strdup_printf("/pci@i0cf8/nvme@%x/namespace@1,0", pci_slot(dev));
-    case HGR_DISK_BUS_SATA:
-        for (guint j = 0; j < k; j++)
-            port += ((const HgrDiskConfig *)vm->config->disks->pdata[j])->bus ==
-                    HGR_DISK_BUS_SATA;
-        break;
-    }
-    return g_strdup_printf("/pci@i0cf8/sata@%x/drive@%x/disk@0", pci_slot(vm->machine->ahci),
-                           port);
-}
-
-/* "bootorder": the chosen device, then the others in configuration order,
- * one path a line. */
-static void add_boot_order(HgrVm *vm)
-{
-    const HgrVmConfig *c = vm->config;
-    g_autoptr(GString) order = g_string_new(NULL);
-    g_autofree char *cd = NULL;
-
-    if (c->boot == HGR_BOOT_DEFAULT)
-        return;
-    if (c->cdrom)
-        cd = g_strdup_printf("/pci@i0cf8/sata@%x/drive@%x/disk@0",
-                             pci_slot(vm->machine->ahci), n_disks_on(vm, HGR_DISK_BUS_SATA));
-    if (c->boot == HGR_BOOT_CDROM)
-        g_string_append_printf(order, "%s\n", cd);
-    for (guint k = 0; k < c->disks->len; k++) {
-        g_autofree char *path = disk_of_path(vm, k);
-        g_string_append_printf(order, "%s\n", path);
-    }
-    if (c->boot == HGR_BOOT_DISK && cd)
-        g_string_append_printf(order, "%s\n", cd);
-    g_string_truncate(order, order->len - 1);
-    hgr_fw_cfg_add_file(vm->machine->fw_cfg, "bootorder", order->str, order->len + 1, false);
+    if (d->bus != HGR_DISK_BUS_SATA)
+        return (HgrFwDrive){ d->bus, pci_slot(dev), 0 };
+    for (guint j = 0; j < k; j++)
+        port += ((const HgrDiskConfig *)vm->config->disks->pdata[j])->bus == HGR_DISK_BUS_SATA;
+    return (HgrFwDrive){ HGR_DISK_BUS_SATA, pci_slot(vm->machine->ahci), port };
 }
 
 /* What the ACPI tables describe; the APIC IDs live on the machine. */
@@ -492,32 +358,29 @@ static HgrAcpiConfig acpi_config(HgrVm *vm)
     };
 }
 
-/* Files only a firmware reads: its boot order and the ACPI tables it loads. */
+/* Files only a firmware reads: the ACPI tables it loads, its boot order. */
 static bool add_firmware_files(HgrVm *vm, GError **error)
 {
-    HgrMachine *m = vm->machine;
-    HgrAcpiBlobs blobs = { 0 };
+    const HgrVmConfig *c = vm->config;
+    g_autofree HgrFwDrive *disks = g_new0(HgrFwDrive, c->disks->len + 1);
+    HgrFwDrive cd = { 0 };
 
-    HgrAcpiConfig acpi = acpi_config(vm);
-    if (!hgr_acpi_build_firmware(&acpi, &blobs, error))
-        return false;
-    const GBytes *files[] = { blobs.tables, blobs.rsdp, blobs.loader };
-    const char *names[] = { HGR_ACPI_FILE_TABLES, HGR_ACPI_FILE_RSDP, HGR_ACPI_FILE_LOADER };
-    for (unsigned i = 0; i < G_N_ELEMENTS(files); i++) {
-        gsize len;
-        const void *data = g_bytes_get_data((GBytes *)files[i], &len);
-        hgr_fw_cfg_add_file(m->fw_cfg, names[i], data, len, false);
-    }
-    hgr_acpi_blobs_clear(&blobs);
-    add_boot_order(vm);
-    return true;
+    for (guint k = 0; k < c->disks->len; k++)
+        disks[k] = fw_drive(vm, k);
+    if (c->cdrom)
+        cd = (HgrFwDrive){ HGR_DISK_BUS_SATA, pci_slot(vm->machine->ahci),
+                           n_disks_on(vm, HGR_DISK_BUS_SATA) };
+    HgrFwMachine fm = {
+        .ram_size = vm->ram_size, .mem = &vm->mem, .acpi = acpi_config(vm), .disks = disks, .n_disks = c->disks->len,
+        .cdrom = c->cdrom ? &cd : NULL, .boot = c->boot };
+    return hgr_fw_add_tables(vm->machine->fw, vm->machine->fw_cfg, &fm, error);
 }
 
 static bool check_boot_choice(const HgrVmConfig *c, GError **error)
 {
     const char *why = NULL;
 
-    if (c->boot != HGR_BOOT_DEFAULT && c->firmware != HGR_FIRMWARE_BIOS)
+    if (c->boot != HGR_BOOT_DEFAULT && c->firmware == HGR_FIRMWARE_NONE)
         why = "a boot device can only be chosen for a firmware boot";
     else if (c->boot == HGR_BOOT_CDROM && !c->cdrom)
         why = "booting from the CD-ROM needs an ISO in the drive";
@@ -594,32 +457,16 @@ static bool load_flat(HgrVm *vm, GError **error)
     return true;
 }
 
-/* The BIOS area as at power-on: no option ROMs, the ROM's last 128 KiB at
- * 0xE0000; the vCPU at the reset vector. */
-static bool load_firmware(HgrVm *vm, GError **error)
-{
-    HgrMachine *m = vm->machine;
-    uint8_t *area = hgr_mem_ptr(&vm->mem, BIOS_AREA_BASE, 0x100000 - BIOS_AREA_BASE);
-
-    if (!area) {
-        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_MEMORY, "RAM too small for the BIOS");
-        return false;
-    }
-    memset(area, 0, BIOS_SHADOW_BASE - BIOS_AREA_BASE);
-    memcpy(area + (BIOS_SHADOW_BASE - BIOS_AREA_BASE),
-           m->rom + m->rom_size - BIOS_SHADOW_SIZE, BIOS_SHADOW_SIZE);
-    vm->entry = (HgrCpuEntry){ .reset_vector = true, .ip = 0xfff0 };
-    return true;
-}
-
 bool hgr_machine_load(HgrVm *vm, GError **error)
 {
     HgrMachine *m = vm->machine;
 
     if (m->flat)
         return load_flat(vm, error);
-    if (m->rom)
-        return load_firmware(vm, error);
+    if (m->fw) {
+        vm->entry = (HgrCpuEntry){ .reset_vector = true, .ip = 0xfff0 };
+        return hgr_fw_load(m->fw, &vm->mem, error);
+    }
 
     HgrAcpiConfig acpi = acpi_config(vm);
     uint64_t rsdp;
@@ -634,7 +481,7 @@ bool hgr_machine_load(HgrVm *vm, GError **error)
     return true;
 }
 
-void hgr_machine_pause(HgrVm *vm)
+void hgr_machine_board_pause(HgrVm *vm)
 {
     HgrMachine *m = vm->machine;
 
@@ -654,7 +501,6 @@ void hgr_machine_free(HgrVm *vm)
     for (guint i = 0; i < m->blocks->len; i++)
         hgr_block_free(m->blocks->pdata[i]);
     g_clear_pointer(&m->cdrom, hgr_block_free);
-    g_clear_pointer(&m->vgabios, g_bytes_unref);
     for (guint i = 0; i < m->nets->len; i++)
         hgr_net_free(m->nets->pdata[i]);
     g_ptr_array_unref(m->blocks);
@@ -665,8 +511,7 @@ void hgr_machine_free(HgrVm *vm)
     g_clear_pointer(&m->linux_boot, hgr_linux_boot_free);
     g_clear_pointer(&m->flat, g_bytes_unref);
     g_free(m->apic_ids);
-    if (m->rom)
-        munmap(m->rom, m->rom_size);
+    g_clear_pointer(&m->fw, hgr_fw_free);
     g_free(m);
     vm->machine = NULL;
 }
@@ -710,4 +555,11 @@ void hgr_machine_activity(HgrVm *vm, HgrVmActivity *out)
 HgrDevice *hgr_machine_input(HgrVm *vm)
 {
     return vm->machine ? vm->machine->i8042 : NULL;
+}
+
+bool hgr_machine_read_phys(HgrVm *vm, uint64_t gpa, void *buf, size_t len)
+{
+    if (hgr_mem_read(&vm->mem, gpa, buf, len))
+        return true;
+    return vm->machine && vm->machine->fw && hgr_fw_read(vm->machine->fw, gpa, buf, len);
 }

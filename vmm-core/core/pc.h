@@ -28,3 +28,11 @@
 #define HGR_PC_ACPI_SIZE       0x20000
 
 #define HGR_PC_IOAPIC_PINS     24
+
+/* KVM's identity map page and its 3-page TSS, which it needs for real mode
+ * on some hosts: where QEMU puts them, between the LAPIC and OVMF's 4 MiB
+ * of flash below 4 GiB, reserved in the e820 map. */
+#define HGR_PC_KVM_PRIVATE_BASE 0xFEFFC000ULL
+#define HGR_PC_KVM_PRIVATE_SIZE 0x4000ULL
+#define HGR_PC_KVM_IDENTITY_MAP HGR_PC_KVM_PRIVATE_BASE
+#define HGR_PC_KVM_TSS          (HGR_PC_KVM_PRIVATE_BASE + 0x1000)

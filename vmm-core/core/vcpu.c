@@ -109,6 +109,23 @@ static void handle_mmio(HgrVcpu *vcpu)
 }
 
 /* Returns false when the VM cannot go on. */
+/* ", instruction bytes 9b db e3 ..." when KVM says which instruction it
+ * could not emulate (on hosts where KVM emulates guest code). */
+static char *describe_failed_insn(const struct kvm_run *run)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    if (run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION ||
+        run->emulation_failure.ndata < 3 ||
+        !(run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES))
+        return g_strdup("");
+    g_string_append(s, ", instruction bytes");
+    for (unsigned i = 0; i < MIN(run->emulation_failure.insn_size,
+                                 sizeof(run->emulation_failure.insn_bytes)); i++)
+        g_string_append_printf(s, " %02x", run->emulation_failure.insn_bytes[i]);
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
 static bool handle_exit(HgrVcpu *vcpu)
 {
     struct kvm_run *run = vcpu->run;
@@ -144,9 +161,17 @@ static bool handle_exit(HgrVcpu *vcpu)
         return false;
     }
     case KVM_EXIT_INTERNAL_ERROR: {
+        if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+            run->emulation_failure.ndata >= 3 &&
+            (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) &&
+            hgr_x86_assist(vcpu, run->emulation_failure.insn_bytes,
+                           MIN(run->emulation_failure.insn_size,
+                               sizeof(run->emulation_failure.insn_bytes))))
+            return true;
         g_autofree char *regs = hgr_x86_describe_vcpu(vcpu);
+        g_autofree char *insn = describe_failed_insn(run);
         hgr_vm_fail(vm, "vCPU %u: KVM internal error %u (the guest ran something KVM "
-                    "cannot emulate)\n%s", vcpu->index, run->internal.suberror, regs);
+                    "cannot emulate%s)\n%s", vcpu->index, run->internal.suberror, insn, regs);
         return false;
     }
     default: {

@@ -117,6 +117,10 @@ bool hgr_x86_setup_cpuid(HgrVm *vm, HgrVcpu *vcpu, GError **error);
 /* Registers, segments, MSRs, LAPIC, FPU: the power-on state (BSP at vm->entry). */
 bool hgr_x86_reset_vcpu(HgrVm *vm, HgrVcpu *vcpu, GError **error);
 char *hgr_x86_describe_vcpu(HgrVcpu *vcpu);
+/* insn-assist.c: does an instruction KVM could not emulate (insn: its
+ * bytes from KVM) when it is one of the few known to be harmless to do
+ * here; false to let the VM fail. */
+bool hgr_x86_assist(HgrVcpu *vcpu, const uint8_t *insn, unsigned len);
 
 /* vm.c: called from vCPU threads and devices. */
 void hgr_vm_request(HgrVm *vm, HgrBoardEvent event);
@@ -131,7 +135,7 @@ void hgr_vm_add_device(HgrVm *vm, HgrDevice *dev);
 bool hgr_machine_create(HgrVm *vm, GError **error);
 /* (Re)writes the boot structures into RAM and sets vm->entry. */
 bool hgr_machine_load(HgrVm *vm, GError **error);
-void hgr_machine_pause(HgrVm *vm);
+void hgr_machine_board_pause(HgrVm *vm);
 /* The display device (VGA), or NULL for a VM without one. */
 HgrDevice *hgr_machine_display(HgrVm *vm);
 /* The device that takes keyboard and mouse input (the i8042 today). */
@@ -141,3 +145,5 @@ HgrDevice *hgr_machine_power(HgrVm *vm);
 /* Sums the traffic of the VM's disks and network cards. */
 void hgr_machine_activity(HgrVm *vm, HgrVmActivity *out);
 void hgr_machine_free(HgrVm *vm);
+/* Reads guest-physical memory that is RAM or firmware ROM/flash. */
+bool hgr_machine_read_phys(HgrVm *vm, uint64_t gpa, void *buf, size_t len);

@@ -225,9 +225,9 @@ static bool alloc_ram(HgrVm *vm, GError **error)
 
 static bool create_irqchip(HgrVm *vm, GError **error)
 {
-    if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000) < 0)
+    if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)HGR_PC_KVM_TSS) < 0)
         return kvm_fail(error, "KVM_SET_TSS_ADDR");
-    uint64_t identity = 0xfffbc000;
+    uint64_t identity = HGR_PC_KVM_IDENTITY_MAP;
     if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0)
         return kvm_fail(error, "KVM_SET_IDENTITY_MAP_ADDR");
     if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
@@ -533,7 +533,7 @@ static gpointer control_thread(gpointer data)
         vm->reset_req = false;
         pause_vcpus_locked(vm);
         g_mutex_unlock(&vm->lock);
-        hgr_machine_pause(vm);
+        hgr_machine_board_pause(vm);
         g_autoptr(GError) err = NULL;
         bool ok = do_reset(vm, &err);
         g_mutex_lock(&vm->lock);
@@ -673,7 +673,7 @@ bool hgr_vm_pause(HgrVm *vm, GError **error)
     pause_vcpus_locked(vm);
     g_mutex_unlock(&vm->lock);
     pause_devices(vm);
-    hgr_machine_pause(vm);
+    hgr_machine_board_pause(vm);
     g_mutex_lock(&vm->lock);
     if (vm->state == HGR_VM_STATE_RUNNING)
         set_state_locked(vm, HGR_VM_STATE_PAUSED);
@@ -709,7 +709,7 @@ bool hgr_vm_reset(HgrVm *vm, GError **error)
     bool was_running = vm->state == HGR_VM_STATE_RUNNING;
     pause_vcpus_locked(vm);
     g_mutex_unlock(&vm->lock);
-    hgr_machine_pause(vm);
+    hgr_machine_board_pause(vm);
     bool ok = do_reset(vm, error);
     g_mutex_lock(&vm->lock);
     if (ok && was_running)
@@ -783,7 +783,7 @@ void hgr_vm_free(HgrVm *vm)
         vm->control = NULL;
     }
     if (vm->machine)
-        hgr_machine_pause(vm);      /* no request in flight when the I/O thread stops */
+        hgr_machine_board_pause(vm);      /* no request in flight when the I/O thread stops */
     if (vm->iothread)
         hgr_iothread_stop(vm->iothread);
     /* Devices go before the backends they use (machine), backends before RAM. */

@@ -157,3 +157,6 @@ void hgr_pci_config_only_set_state(HgrDevice *dev, const void *state);
 
 /* The host bridge (pci-host.c): slot 0. */
 HgrDevice *hgr_pci_host_bridge_new(void);
+/* The ICH9 LPC bridge (ich9-lpc.c): 00:1f.0, where firmware finds the ACPI
+ * PM registers. */
+HgrDevice *hgr_pci_lpc_new(void);

@@ -52,6 +52,12 @@ typedef enum {
 #define HGR_OVMF_CODE_PATH "/usr/share/OVMF/OVMF_CODE_4M.fd"
 #define HGR_OVMF_VARS_PATH "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
+/* Makes path a fresh copy of HGR_OVMF_VARS_PATH (empty variables),
+ * atomically: the file is either the old store or the whole copy. Refused
+ * while a running VM uses the store. What `hangarctl firmware reset-vars`
+ * does, and how a UEFI VM's store begins. */
+bool hgr_firmware_reset_vars(const char *path, GError **error);
+
 typedef enum {
     HGR_DISK_FORMAT_RAW,
     HGR_DISK_FORMAT_QCOW2,
@@ -105,8 +111,12 @@ typedef struct {
      * firmware_path NULL: HGR_SEABIOS_PATH. */
     HgrFirmware firmware;
     char *firmware_path;
-    /* HGR_FIRMWARE_UEFI: the VM's own copy of OVMF_VARS (pflash unit 1),
-     * written by the guest. Required for UEFI. */
+    /* HGR_FIRMWARE_UEFI: firmware_path NULL means HGR_OVMF_CODE_PATH
+     * (pflash unit 0, read-only, ending at 4 GiB); nvram_path is the VM's
+     * own copy of OVMF_VARS (pflash unit 1, right below it), written by the
+     * guest. Required for UEFI; checked, never rewritten (a corrupt one is
+     * refused: hgr_firmware_reset_vars). A kernel, initrd and cmdline are
+     * handed to OVMF through fw_cfg, which boots the kernel's EFI stub. */
     char *nvram_path;
     HgrBootDevice boot;   /* firmware boots only */
 

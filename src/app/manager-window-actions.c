@@ -1,0 +1,157 @@
+/* manager-window-actions.c — win.start, win.pause, ... on the selected
+ * machine, enabled by its state. Failures become toasts. */
+#include <glib/gi18n.h>
+
+#include "manager-window-private.h"
+#include "windows.h"
+
+/* Runs op on the selected machine; a failure becomes a toast built from
+ * fmt (a whole translated sentence: "%s" the machine, then the reason). */
+#define RUN_OP(self, op, fmt)                                                   \
+    do {                                                                        \
+        g_autoptr(GError) error_ = NULL;                                        \
+        HgrMachine *m_ = (self)->selected;                                      \
+        if (m_ && !op(m_, &error_)) {                                           \
+            g_autofree char *msg_ = g_strdup_printf(fmt, hgr_machine_get_name(m_), \
+                                                    error_->message);           \
+            hgr_manager_window_toast(self, msg_);                               \
+        }                                                                       \
+        hgr_manager_window_update_actions(self);                                \
+    } while (0)
+
+static void on_start(GtkWidget *w, const char *action, GVariant *param)
+{
+    HgrManagerWindow *self = HGR_MANAGER_WINDOW(w);
+    /* Opens the VM window, which starts a stopped machine (and reports
+     * its own errors); a machine running here just gets its window raised. */
+    if (self->selected)
+        hgr_vm_window_show(self->app, self->selected);
+    hgr_manager_window_update_actions(self);
+}
+
+static void on_pause(GtkWidget *w, const char *action, GVariant *param)
+{
+    HgrManagerWindow *self = HGR_MANAGER_WINDOW(w);
+    RUN_OP(self, hgr_machine_pause, _("Cannot pause “%s”: %s"));
+}
+
+static void on_resume(GtkWidget *w, const char *action, GVariant *param)
+{
+    HgrManagerWindow *self = HGR_MANAGER_WINDOW(w);
+    RUN_OP(self, hgr_machine_resume, _("Cannot resume “%s”: %s"));
+}
+
+/* Toggles: the one shortcut (Ctrl+P) for both. */
+static void on_pause_resume(GtkWidget *w, const char *action, GVariant *param)
+{
+    HgrManagerWindow *self = HGR_MANAGER_WINDOW(w);
+    if (self->selected && hgr_machine_get_state(self->selected) == HGR_MACHINE_PAUSED)
+        on_resume(w, action, param);
+    else if (self->selected && hgr_machine_get_state(self->selected) == HGR_MACHINE_RUNNING)
+        on_pause(w, action, param);
+}
+
+static void on_shutdown(GtkWidget *w, const char *action, GVariant *param)
+{
+    HgrManagerWindow *self = HGR_MANAGER_WINDOW(w);
+    RUN_OP(self, hgr_machine_shutdown, _("Cannot shut down “%s”: %s"));
+}
+
+static void on_reset(GtkWidget *w, const char *action, GVariant *param)
+{
+    HgrManagerWindow *self = HGR_MANAGER_WINDOW(w);
+    RUN_OP(self, hgr_machine_reset, _("Cannot reset “%s”: %s"));
+}
+
+static void on_force_off_response(AdwMessageDialog *dialog, const char *response,
+                                  HgrManagerWindow *self)
+{
+    HgrMachine *m = g_object_get_data(G_OBJECT(dialog), "machine");
+    if (g_strcmp0(response, "force-off") != 0 || !m)
+        return;
+    g_autoptr(GError) error = NULL;
+    if (!hgr_machine_force_off(m, &error)) {
+        g_autofree char *msg = g_strdup_printf(_("Cannot force off “%s”: %s"),
+                                               hgr_machine_get_name(m), error->message);
+        hgr_manager_window_toast(self, msg);
+    }
+    hgr_manager_window_update_actions(self);
+}
+
+/* Pulling the plug loses what the guest has not written: ask first. */
+static void on_force_off(GtkWidget *w, const char *action, GVariant *param)
+{
+    HgrManagerWindow *self = HGR_MANAGER_WINDOW(w);
+    if (!self->selected)
+        return;
+    g_autofree char *heading = g_strdup_printf(_("Force Off “%s”?"),
+                                               hgr_machine_get_name(self->selected));
+    GtkWidget *dialog = adw_message_dialog_new(GTK_WINDOW(self), heading,
+        _("The virtual machine stops at once, as if its power cord were pulled. "
+          "Anything the guest has not saved is lost."));
+    adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(dialog),
+                                     "cancel", _("_Cancel"), "force-off", _("_Force Off"), NULL);
+    adw_message_dialog_set_response_appearance(ADW_MESSAGE_DIALOG(dialog), "force-off",
+                                               ADW_RESPONSE_DESTRUCTIVE);
+    adw_message_dialog_set_default_response(ADW_MESSAGE_DIALOG(dialog), "cancel");
+    adw_message_dialog_set_close_response(ADW_MESSAGE_DIALOG(dialog), "cancel");
+    g_object_set_data_full(G_OBJECT(dialog), "machine", g_object_ref(self->selected),
+                           g_object_unref);
+    g_signal_connect(dialog, "response", G_CALLBACK(on_force_off_response), self);
+    gtk_window_present(GTK_WINDOW(dialog));
+}
+
+static void on_settings(GtkWidget *w, const char *action, GVariant *param)
+{
+    HgrManagerWindow *self = HGR_MANAGER_WINDOW(w);
+    if (self->selected)
+        hgr_settings_dialog_present(GTK_WINDOW(self), self->selected);
+}
+
+void hgr_manager_window_update_actions(HgrManagerWindow *self)
+{
+    GtkWidget *w = GTK_WIDGET(self);
+    HgrMachine *m = self->selected;
+    HgrMachineState state = m ? hgr_machine_get_state(m) : HGR_MACHINE_STOPPED;
+    bool here = m && hgr_machine_is_running_here(m);
+    bool up = state == HGR_MACHINE_RUNNING || state == HGR_MACHINE_PAUSED;
+
+    /* Start also raises the window of a machine running here; one run by
+     * another process has its console there. */
+    gtk_widget_action_set_enabled(w, "win.start", m && (!up || here));
+    gtk_widget_action_set_enabled(w, "win.pause", m && state == HGR_MACHINE_RUNNING);
+    gtk_widget_action_set_enabled(w, "win.resume", m && state == HGR_MACHINE_PAUSED);
+    gtk_widget_action_set_enabled(w, "win.pause-resume", m && up);
+    gtk_widget_action_set_enabled(w, "win.shutdown", m && state == HGR_MACHINE_RUNNING);
+    gtk_widget_action_set_enabled(w, "win.force-off", m && up);
+    gtk_widget_action_set_enabled(w, "win.reset", m && state == HGR_MACHINE_RUNNING);
+    gtk_widget_action_set_enabled(w, "win.settings", m != NULL);
+    /* Running here, Start shows the machine's window: say so, and do not
+     * look like Resume next to it. */
+    bool show = up && here;
+    gtk_button_set_icon_name(GTK_BUTTON(self->start_button),
+                             show ? "video-display-symbolic" : "media-playback-start-symbolic");
+    gtk_widget_set_tooltip_text(self->start_button,
+                                show ? _("Show the Window (Ctrl+Return)") : _("Start (Ctrl+Return)"));
+    gtk_accessible_update_property(GTK_ACCESSIBLE(self->start_button),
+                                   GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                   show ? _("Show Window") : _("Start"), -1);
+    gtk_widget_set_visible(self->pause_button, state != HGR_MACHINE_PAUSED);
+    gtk_widget_set_visible(self->resume_button, state == HGR_MACHINE_PAUSED);
+}
+
+void hgr_manager_window_install_actions(GtkWidgetClass *wc)
+{
+    gtk_widget_class_install_action(wc, "win.start", NULL, on_start);
+    gtk_widget_class_install_action(wc, "win.pause", NULL, on_pause);
+    gtk_widget_class_install_action(wc, "win.resume", NULL, on_resume);
+    gtk_widget_class_install_action(wc, "win.pause-resume", NULL, on_pause_resume);
+    gtk_widget_class_install_action(wc, "win.shutdown", NULL, on_shutdown);
+    gtk_widget_class_install_action(wc, "win.force-off", NULL, on_force_off);
+    gtk_widget_class_install_action(wc, "win.reset", NULL, on_reset);
+    gtk_widget_class_install_action(wc, "win.settings", NULL, on_settings);
+
+    gtk_widget_class_add_binding_action(wc, GDK_KEY_Return, GDK_CONTROL_MASK, "win.start", NULL);
+    gtk_widget_class_add_binding_action(wc, GDK_KEY_p, GDK_CONTROL_MASK, "win.pause-resume", NULL);
+    gtk_widget_class_add_binding_action(wc, GDK_KEY_comma, GDK_CONTROL_MASK, "win.settings", NULL);
+}

@@ -1,0 +1,133 @@
+/* vm-window-actions.c — the VM window's actions (win.*), installed on the
+ * class: the header bar's buttons and menu name them. */
+#include <glib/gi18n.h>
+#include <linux/input-event-codes.h>
+
+#include "vm-window-private.h"
+
+typedef bool (*MachineOp)(HgrMachine *m, GError **error);
+
+/* Runs op on the machine; a refusal is shown, never only logged. */
+static gboolean run(HgrVmWindow *win, MachineOp op, const char *heading)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (op(win->machine, &error))
+        return TRUE;
+    hgr_vm_window_error(win, heading, error->message);
+    return FALSE;
+}
+
+static void start_activated(GtkWidget *widget, const char *name, GVariant *param)
+{
+    hgr_vm_window_start(HGR_VM_WINDOW(widget));
+}
+
+static void pause_activated(GtkWidget *widget, const char *name, GVariant *param)
+{
+    HgrVmWindow *win = HGR_VM_WINDOW(widget);
+
+    if (hgr_machine_get_state(win->machine) == HGR_MACHINE_PAUSED)
+        run(win, hgr_machine_resume, _("Cannot Resume"));
+    else
+        run(win, hgr_machine_pause, _("Cannot Pause"));
+}
+
+static void shutdown_activated(GtkWidget *widget, const char *name, GVariant *param)
+{
+    HgrVmWindow *win = HGR_VM_WINDOW(widget);
+
+    if (run(win, hgr_machine_shutdown, _("Cannot Shut Down")))
+        hgr_vm_window_toast(win, _("The guest was asked to shut down. If it does not, use Force Off."));
+}
+
+static void force_off_activated(GtkWidget *widget, const char *name, GVariant *param)
+{
+    run(HGR_VM_WINDOW(widget), hgr_machine_force_off, _("Cannot Force Off"));
+}
+
+static void reset_activated(GtkWidget *widget, const char *name, GVariant *param)
+{
+    run(HGR_VM_WINDOW(widget), hgr_machine_reset, _("Cannot Reset"));
+}
+
+static void send_cad_activated(GtkWidget *widget, const char *name, GVariant *param)
+{
+    static const unsigned cad[] = { KEY_LEFTCTRL, KEY_LEFTALT, KEY_DELETE };
+
+    hgr_display_view_send_combo(HGR_VM_WINDOW(widget)->display, cad, G_N_ELEMENTS(cad));
+}
+
+void hgr_vm_window_class_add_actions(GtkWidgetClass *widget_class)
+{
+    gtk_widget_class_install_action(widget_class, "win.start", NULL, start_activated);
+    gtk_widget_class_install_action(widget_class, "win.pause", NULL, pause_activated);
+    gtk_widget_class_install_action(widget_class, "win.shutdown", NULL, shutdown_activated);
+    gtk_widget_class_install_action(widget_class, "win.force-off", NULL, force_off_activated);
+    gtk_widget_class_install_action(widget_class, "win.reset", NULL, reset_activated);
+    gtk_widget_class_install_action(widget_class, "win.send-cad", NULL, send_cad_activated);
+    gtk_widget_class_install_property_action(widget_class, "win.fullscreen", "fullscreened");
+    gtk_widget_class_install_property_action(widget_class, "win.scale", "scale-to-fit");
+    gtk_widget_class_add_binding_action(widget_class, GDK_KEY_F11, 0, "win.fullscreen", NULL);
+}
+
+void hgr_vm_window_update_actions(HgrVmWindow *win)
+{
+    HgrMachineState state = hgr_machine_get_state(win->machine);
+    gboolean live = state == HGR_MACHINE_RUNNING || state == HGR_MACHINE_PAUSED;
+    gboolean here = hgr_machine_is_running_here(win->machine);
+    GtkWidget *w = GTK_WIDGET(win);
+
+    gtk_widget_action_set_enabled(w, "win.start", !live);
+    gtk_widget_action_set_enabled(w, "win.pause", live);
+    gtk_widget_action_set_enabled(w, "win.shutdown", state == HGR_MACHINE_RUNNING);
+    gtk_widget_action_set_enabled(w, "win.force-off", live);
+    gtk_widget_action_set_enabled(w, "win.reset", live);
+    gtk_widget_action_set_enabled(w, "win.send-cad", state == HGR_MACHINE_RUNNING && here);
+}
+
+static gboolean close_window(gpointer data)
+{
+    gtk_window_close(GTK_WINDOW(data));
+    return G_SOURCE_REMOVE;
+}
+
+static void on_close_response(AdwMessageDialog *dialog, const char *response, gpointer data)
+{
+    HgrVmWindow *win = data;
+
+    if (g_str_equal(response, "cancel"))
+        return;
+    if (g_str_equal(response, "shutdown") &&
+        !run(win, hgr_machine_shutdown, _("Cannot Shut Down")))
+        return;
+    if (g_str_equal(response, "force-off") &&
+        !run(win, hgr_machine_force_off, _("Cannot Force Off")))
+        return;
+    /* "keep": the VM runs on in Hangar; the manager window shows it. The
+     * window closes once the dialog, transient for it, is gone. */
+    win->close_confirmed = TRUE;
+    g_idle_add_full(G_PRIORITY_DEFAULT, close_window, g_object_ref(win), g_object_unref);
+}
+
+void hgr_vm_window_ask_close(HgrVmWindow *win)
+{
+    g_autofree char *heading = g_strdup_printf(_("“%s” Is Running"),
+                                               hgr_machine_get_name(win->machine));
+    GtkWidget *w = adw_message_dialog_new(GTK_WINDOW(win), heading,
+        _("Closing the window does not stop the virtual machine. What should happen to it?"));
+    AdwMessageDialog *dialog = ADW_MESSAGE_DIALOG(w);
+
+    adw_message_dialog_add_responses(dialog,
+                                     "cancel", _("_Cancel"),
+                                     "keep", _("_Keep Running"),
+                                     "force-off", _("_Force Off"),
+                                     "shutdown", _("_Shut Down"),
+                                     NULL);
+    adw_message_dialog_set_response_appearance(dialog, "force-off", ADW_RESPONSE_DESTRUCTIVE);
+    adw_message_dialog_set_response_appearance(dialog, "shutdown", ADW_RESPONSE_SUGGESTED);
+    adw_message_dialog_set_default_response(dialog, "shutdown");
+    adw_message_dialog_set_close_response(dialog, "cancel");
+    g_signal_connect(dialog, "response", G_CALLBACK(on_close_response), win);
+    gtk_window_present(GTK_WINDOW(dialog));
+}

@@ -1,0 +1,51 @@
+/* machine-private.h — the machine object, shared by machine.c (state, and
+ * running in this process) and machine-remote.c (running in another). */
+#pragma once
+
+#include "control.h"
+#include "library-private.h"
+#include "serial-relay.h"
+
+struct _HgrMachine {
+    GObject parent;
+    HgrLibrary *library;          /* weak: machines may outlive their library */
+    GMainContext *context;        /* where signals and notifications go */
+    char *dir;
+    HgrMachineConfig *config;
+    HgrMachineState state;
+    char *failure;
+
+    /* Running here. */
+    HgrVm *vm;
+    HgrControlServer *server;
+    HgrSerialRelay *relay;
+
+    /* Running in another process: our connection to its control socket. */
+    GDBusConnection *remote;
+    guint remote_signal;
+    gulong remote_closed;
+};
+
+enum {
+    PROP_0,
+    PROP_NAME,
+    PROP_OS_NAME,
+    PROP_STATE,
+    PROP_RUNNING_HERE,
+    N_PROPS,
+};
+extern GParamSpec *hgr_machine_props[N_PROPS];
+
+void hgr_machine_set_state(HgrMachine *m, HgrMachineState state, const char *failure);
+
+/* machine-remote.c: true when the VM answers on its control socket
+ * (m->remote is then set and m->state follows it). */
+bool hgr_machine_remote_probe(HgrMachine *m);
+void hgr_machine_remote_drop(HgrMachine *m);
+/* Calls a method of org.hangar.Machine1 on the other process. */
+bool hgr_machine_remote_call(HgrMachine *m, const char *method, GVariant *args,
+                             GError **error);
+
+/* The D-Bus names of the states (State property). */
+const char *hgr_machine_state_id(HgrMachineState s);
+bool hgr_machine_state_from_id(const char *id, HgrMachineState *out);

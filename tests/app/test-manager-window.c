@@ -1,0 +1,257 @@
+/* test-manager-window.c — the manager window and the settings dialog on a
+ * real library folder, under Xvfb (with-xvfb.sh): what a user sees listed,
+ * which buttons work in which state, and that a refused setting changes
+ * nothing on disk while an accepted one is written. */
+#include <adwaita.h>
+#include <glib/gstdio.h>
+
+#include "application.h"
+#include "manager-window-private.h"
+#include "settings-dialog.h"
+#include "windows.h"
+
+typedef struct {
+    char *dir;                    /* the library folder */
+    HgrApplication *app;
+    HgrManagerWindow *win;
+} Fixture;
+
+static void spin(void)
+{
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+}
+
+static void make_vm(const char *dir, const char *name)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HgrLibrary) lib = hgr_library_new(dir, &error);
+    g_assert_no_error(error);
+    g_autoptr(HgrMachineConfig) c = hgr_machine_config_new();
+    c->name = g_strdup(name);
+    g_assert_nonnull(hgr_library_create(lib, c, 0, &error));
+    g_assert_no_error(error);
+}
+
+/* The app as `hangar` runs it, on dir, and its manager window. */
+static void open_app(Fixture *f, const char *dir)
+{
+    g_setenv("HANGAR_LIBRARY_DIR", dir, TRUE);
+    static unsigned n;
+    g_autofree char *id = g_strdup_printf("org.hangar.Hangar.Test%u", ++n);
+    f->app = hgr_application_new();
+    /* One id each: a finished test's app may still be on the bus. */
+    g_application_set_application_id(G_APPLICATION(f->app), id);
+    g_application_set_flags(G_APPLICATION(f->app),
+                            G_APPLICATION_NON_UNIQUE | G_APPLICATION_HANDLES_OPEN);
+    g_autoptr(GError) error = NULL;
+    g_application_register(G_APPLICATION(f->app), NULL, &error);
+    g_assert_no_error(error);
+    f->win = HGR_MANAGER_WINDOW(hgr_manager_window_new(f->app));
+    gtk_window_present(GTK_WINDOW(f->win));
+    spin();
+}
+
+static void setup(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    f->dir = g_dir_make_tmp("hangar-test-manager-XXXXXX", &error);
+    g_assert_no_error(error);
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+    if (f->win)
+        gtk_window_destroy(GTK_WINDOW(f->win));
+    spin();
+    g_clear_object(&f->app);
+    g_autofree char *rm = g_strdup_printf("rm -rf '%s'", f->dir);
+    g_assert_cmpint(system(rm), ==, 0);
+    g_free(f->dir);
+}
+
+static const char *visible_page(Fixture *f)
+{
+    return gtk_stack_get_visible_child_name(f->win->main_stack);
+}
+
+static guint n_rows(Fixture *f)
+{
+    guint n = 0;
+    for (GtkWidget *c = gtk_widget_get_first_child(GTK_WIDGET(f->win->machine_list)); c;
+         c = gtk_widget_get_next_sibling(c))
+        n += GTK_IS_LIST_BOX_ROW(c);
+    return n;
+}
+
+/* An empty library invites to create the first VM. */
+static void test_empty(Fixture *f, gconstpointer data)
+{
+    open_app(f, f->dir);
+    g_assert_cmpstr(visible_page(f), ==, "empty");
+    g_assert_null(hgr_manager_window_get_selected(f->win));
+    g_assert_false(gtk_widget_get_sensitive(f->win->start_button));
+}
+
+/* VMs are listed by name; a folder that is no VM is left out, not fatal;
+ * a stopped VM can be started but not paused or shut down. */
+static void test_list_and_actions(Fixture *f, gconstpointer data)
+{
+    make_vm(f->dir, "Zeta");
+    make_vm(f->dir, "alpha");
+    make_vm(f->dir, "Beta");
+    g_autofree char *junk = g_build_filename(f->dir, "Junk", NULL);
+    g_assert_cmpint(g_mkdir(junk, 0755), ==, 0);
+    g_autofree char *junk_cfg = g_build_filename(junk, "Junk.hangar", NULL);
+    g_assert_true(g_file_set_contents(junk_cfg, "[[[ not a config", -1, NULL));
+
+    open_app(f, f->dir);
+    g_assert_cmpstr(visible_page(f), ==, "library");
+    g_assert_cmpuint(n_rows(f), ==, 3);
+    g_assert_cmpuint(hgr_library_get_problems(f->win->library)->len, ==, 1);
+
+    GtkListBoxRow *first = gtk_list_box_get_row_at_index(f->win->machine_list, 0);
+    g_assert_true(gtk_list_box_row_is_selected(first));
+    HgrMachine *m = hgr_manager_window_get_selected(f->win);
+    g_assert_nonnull(m);
+    g_assert_cmpstr(hgr_machine_get_name(m), ==, "alpha");
+    g_assert_cmpint(hgr_machine_get_state(m), ==, HGR_MACHINE_STOPPED);
+
+    g_assert_true(gtk_widget_get_sensitive(f->win->start_button));
+    g_assert_false(gtk_widget_get_sensitive(f->win->pause_button));
+    g_assert_false(gtk_widget_get_sensitive(f->win->shutdown_button));
+    g_assert_true(gtk_widget_get_visible(f->win->pause_button));
+    g_assert_false(gtk_widget_get_visible(f->win->resume_button));
+
+    /* Selecting another row shows that machine. */
+    gtk_list_box_select_row(f->win->machine_list,
+                            gtk_list_box_get_row_at_index(f->win->machine_list, 2));
+    spin();
+    g_assert_cmpstr(hgr_machine_get_name(hgr_manager_window_get_selected(f->win)), ==, "Zeta");
+
+    /* A VM made by another process (hangarctl) appears after a reload. */
+    make_vm(f->dir, "Gamma");
+    g_assert_true(hgr_library_reload(f->win->library, NULL));
+    spin();
+    g_assert_cmpuint(n_rows(f), ==, 4);
+}
+
+/* A library folder that cannot be opened is said in the window. */
+static void test_library_error(Fixture *f, gconstpointer data)
+{
+    g_autofree char *file = g_build_filename(f->dir, "not-a-folder", NULL);
+    g_assert_true(g_file_set_contents(file, "x", 1, NULL));
+    open_app(f, file);
+    g_assert_cmpstr(visible_page(f), ==, "error");
+    g_assert_nonnull(hgr_application_get_library_error(f->app));
+}
+
+/* The first descendant of root of type t (and, for buttons, label). */
+static GtkWidget *find(GtkWidget *root, GType t, const char *label)
+{
+    if (G_TYPE_CHECK_INSTANCE_TYPE(root, t) &&
+        (!label || (GTK_IS_BUTTON(root) && !g_strcmp0(gtk_button_get_label(GTK_BUTTON(root)), label))))
+        return root;
+    for (GtkWidget *c = gtk_widget_get_first_child(root); c; c = gtk_widget_get_next_sibling(c)) {
+        GtkWidget *w = find(c, t, label);
+        if (w)
+            return w;
+    }
+    return NULL;
+}
+
+static char *config_text(HgrMachine *m)
+{
+    g_autofree char *path = g_strdup_printf("%s/%s.hangar", hgr_machine_get_dir(m),
+                                            hgr_machine_get_name(m));
+    char *text = NULL;
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    return text;
+}
+
+/* A name with '/' or one that is taken is refused with a message in the
+ * dialog, and nothing changes on disk; a good one renames the VM. */
+static void test_settings_name(Fixture *f, gconstpointer data)
+{
+    make_vm(f->dir, "Alpha");
+    make_vm(f->dir, "Beta");
+    open_app(f, f->dir);
+    HgrMachine *m = hgr_library_find(f->win->library, "Alpha", NULL);
+    g_autofree char *before = config_text(m);
+
+    GtkWidget *dlg = hgr_settings_dialog_new(GTK_WINDOW(f->win), m);
+    gtk_window_present(GTK_WINDOW(dlg));
+    spin();
+    GtkWidget *name = find(dlg, ADW_TYPE_ENTRY_ROW, NULL);
+    g_assert_nonnull(name);
+
+    const char *bad[] = { "A/B", "Beta", "" };
+    for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+        gtk_editable_set_text(GTK_EDITABLE(name), bad[i]);
+        g_signal_emit_by_name(name, "apply");
+        spin();
+        g_assert_cmpstr(hgr_machine_get_name(m), ==, "Alpha");
+        g_autofree char *after = config_text(m);
+        g_assert_cmpstr(after, ==, before);
+        g_assert_true(gtk_widget_has_css_class(name, "error"));
+        /* What was typed stays, to be corrected. */
+        g_assert_cmpstr(gtk_editable_get_text(GTK_EDITABLE(name)), ==, bad[i]);
+    }
+
+    gtk_editable_set_text(GTK_EDITABLE(name), "Alpha Two");
+    g_signal_emit_by_name(name, "apply");
+    spin();
+    g_assert_cmpstr(hgr_machine_get_name(m), ==, "Alpha Two");
+    g_assert_false(gtk_widget_has_css_class(name, "error"));
+    g_autofree char *renamed = g_build_filename(f->dir, "Alpha Two", "Alpha Two.hangar", NULL);
+    g_assert_true(g_file_test(renamed, G_FILE_TEST_IS_REGULAR));
+    gtk_window_destroy(GTK_WINDOW(dlg));
+}
+
+/* Memory and port forwarding apply at once; a second rule on the same host
+ * port is refused and leaves one rule on disk. */
+static void test_settings_apply(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    make_vm(f->dir, "Alpha");
+    open_app(f, f->dir);
+    HgrMachine *m = hgr_library_find(f->win->library, "Alpha", NULL);
+    g_autofree char *path = g_strdup_printf("%s/Alpha.hangar", hgr_machine_get_dir(m));
+
+    GtkWidget *dlg = hgr_settings_dialog_new(GTK_WINDOW(f->win), m);
+    gtk_window_present(GTK_WINDOW(dlg));
+    spin();
+
+    GtkWidget *memory = find(dlg, GTK_TYPE_SPIN_BUTTON, NULL); /* the first: memory */
+    gtk_spin_button_set_value(GTK_SPIN_BUTTON(memory), 3072);
+    spin();
+    g_autoptr(HgrMachineConfig) c1 = hgr_machine_config_load(path, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(c1->memory_mib, ==, 3072);
+    guint rules = c1->port_forwards->len;
+
+    GtkWidget *add = find(dlg, GTK_TYPE_BUTTON, "_Add Rule");
+    g_assert_nonnull(add);
+    g_signal_emit_by_name(add, "clicked");
+    spin();
+    g_signal_emit_by_name(add, "clicked");
+    spin();
+    g_autoptr(HgrMachineConfig) c2 = hgr_machine_config_load(path, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(c2->port_forwards->len, ==, rules + 1);
+    g_assert_cmpuint(c2->memory_mib, ==, 3072);
+    gtk_window_destroy(GTK_WINDOW(dlg));
+}
+
+int main(int argc, char **argv)
+{
+    gtk_test_init(&argc, &argv, NULL);
+    adw_init();
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, setup, fn, teardown)
+    ADD("/app/manager/empty", test_empty);
+    ADD("/app/manager/list-and-actions", test_list_and_actions);
+    ADD("/app/manager/library-error", test_library_error);
+    ADD("/app/settings/name", test_settings_name);
+    ADD("/app/settings/apply", test_settings_apply);
+    return g_test_run();
+}
