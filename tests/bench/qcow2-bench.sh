@@ -46,6 +46,9 @@ seconds_qemu() {   # ARGS...: qemu-img bench's "Run completed in N seconds."
 seconds_hangar() {
     "$bench" -f qcow2 -d 64 "$@" 2>&1 | sed -n 's/.* bytes in \([0-9.]*\) s:.*/\1/p'
 }
+# The same engine with its thread pool instead of io_uring (HANGAR_AIO=thread);
+# qemu-img bench uses a thread pool by default (aio=threads).
+seconds_hangar_threads() { HANGAR_AIO=thread seconds_hangar "$@"; }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END {
     if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -53,7 +56,7 @@ declare -A secs
 for r in $(seq "$runs"); do
     for c in "${cases[@]}"; do
         name=${c%%|*}; read -ra args <<< "${c#*|}"
-        for who in qemu hangar; do
+        for who in qemu hangar hangar_threads; do
             img=base.qcow2
             if [ "${args[0]}" = -w ]; then cp base.qcow2 w-$who.qcow2; img=w-$who.qcow2; fi
             s=$(seconds_$who "${args[@]}" "$img")
@@ -65,16 +68,19 @@ for r in $(seq "$runs"); do
 done
 qemu-img check -q w-hangar.qcow2 && echo "(the image Hangar wrote passes qemu-img check)" ||
     echo "WARNING: the image Hangar wrote fails qemu-img check"
-rm -f w-qemu.qcow2 w-hangar.qcow2
+rm -f w-qemu.qcow2 w-hangar.qcow2 w-hangar_threads.qcow2
 
-printf '%-14s %12s %12s %12s %12s %8s\n' case "qemu-img s" "hangar s" "qemu MB/s" "hangar MB/s" ratio
+printf '%-14s %10s %10s %10s %6s %10s %10s %6s\n' case "qemu-img s" "hangar s" "hangar MB/s" ratio \
+    "threads s" "MB/s" ratio
 for c in "${cases[@]}"; do
     name=${c%%|*}
     bytes=$(echo "${c#*|}" | awk '{ for (i = 1; i <= NF; i++) { if ($i == "-c") n = $(i+1); if ($i == "-s") s = $(i+1) } print n * s }')
     q=$(echo "${secs[qemu,$name]}" | median); h=$(echo "${secs[hangar,$name]}" | median)
-    awk -v n="$name" -v q="$q" -v h="$h" -v b="$bytes" 'BEGIN {
-        if (q == "-" || h == "-" || q == 0 || h == 0) { printf "%-14s %12s %12s\n", n, q, h; exit }
-        printf "%-14s %12.3f %12.3f %12.0f %12.0f %8.2f\n", n, q, h, b / q / 1e6, b / h / 1e6, q / h }'
-    echo "  raw $name: qemu-img [${secs[qemu,$name]% }] hangar [${secs[hangar,$name]% }]"
+    t=$(echo "${secs[hangar_threads,$name]}" | median)
+    awk -v n="$name" -v q="$q" -v h="$h" -v t="$t" -v b="$bytes" 'BEGIN {
+        if (q == "-" || h == "-" || t == "-" || q == 0 || h == 0 || t == 0) { printf "%-14s %10s %10s %10s\n", n, q, h, t; exit }
+        printf "%-14s %10.3f %10.3f %10.0f %6.2f %10.3f %10.0f %6.2f\n", n, q, h, b / h / 1e6, q / h, t, b / t / 1e6, q / t }'
+    echo "  raw $name: qemu-img [${secs[qemu,$name]% }] hangar [${secs[hangar,$name]% }] threads [${secs[hangar_threads,$name]% }]"
 done
-echo "ratio = qemu-img time / Hangar time (above 1: Hangar faster); depth 64, page cache"
+echo "ratio = qemu-img time / Hangar time (above 1: Hangar faster); depth 64, page cache."
+echo "hangar: io_uring (the default); threads: HANGAR_AIO=thread, Hangar's own thread pool."
