@@ -28,6 +28,7 @@ struct _HgrNewVmWizard {
     GtkLabel *error_label;
     GtkStack *stack;
     AdwWindowTitle *window_title;
+    GtkButton *create_button;
     GtkEntry *name_entry;
     GtkLabel *name_status;
     GtkEntry *iso_entry;
@@ -64,22 +65,12 @@ struct _HgrNewVmWizard {
 G_DEFINE_FINAL_TYPE(HgrNewVmWizard, hgr_new_vm_wizard, ADW_TYPE_WINDOW)
 
 /* For an ISO libosinfo does not know and no template chosen: what boots
- * anything (BIOS, SATA) with Hangar's everyday defaults. */
+ * anything, under a translated name. */
 static HgrOsTemplate *generic_template(void)
 {
-    HgrOsTemplate *t = g_new0(HgrOsTemplate, 1);
+    HgrOsTemplate *t = hgr_os_template_generic();
+    g_free(t->name);
     t->name = g_strdup(_("Other 64-bit operating system"));
-    t->logo_icon = g_strdup("computer-symbolic");
-    t->memory_mib = 2048;
-    t->cpus = 2;
-    t->disk_bytes = 20 * GIB;
-    t->firmware = HGR_FIRMWARE_BIOS;
-    t->disk_bus = HGR_DISK_BUS_SATA;
-    t->virtio_net = false;
-    t->limitations = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(t->limitations,
-                    g_strdup(_("Unknown system: the network card is virtio-net; the guest "
-                               "needs a virtio-net driver to use it.")));
     return t;
 }
 
@@ -597,10 +588,6 @@ static HgrMachineConfig *build_config(HgrNewVmWizard *self)
     g_free(c->name);
     c->name = g_strdup(gtk_editable_get_text(GTK_EDITABLE(self->name_entry)));
     hgr_os_template_apply(self->current, c);
-    if (self->current == self->generic) {
-        g_clear_pointer(&c->os_id, g_free);
-        g_clear_pointer(&c->os_name, g_free);
-    }
     c->memory_mib = (uint64_t)gtk_spin_button_get_value_as_int(self->memory_spin);
     c->cpus = (unsigned)gtk_spin_button_get_value_as_int(self->cpus_spin);
     c->firmware = chosen_firmware(self);
@@ -693,6 +680,7 @@ static void hgr_new_vm_wizard_class_init(HgrNewVmWizardClass *klass)
     CHILD(error_label);
     CHILD(stack);
     CHILD(window_title);
+    CHILD(create_button);
     CHILD(name_entry);
     CHILD(name_status);
     CHILD(iso_entry);
