@@ -2,8 +2,8 @@
  * (KVM, SeaBIOS): the serial console shows what the firmware prints, the
  * display shows exactly the pixels the guest drew (read back from what GTK
  * renders, 1:1 and scaled), Pause pauses, and closing the window offers to
- * force the VM off, which stops it; Keep Running and Shut down hide the
- * window until the VM stops; pointer motion on the X server reaches the
+ * force the VM off, which stops it; after Keep Running or Shut down the
+ * VM runs on and a reopened window's console shows it; pointer motion on the X server reaches the
  * guest's PS/2 mouse. The serial view alone: typing reaches
  * the guest's end unchanged and the guest's output is shown. */
 #include <fcntl.h>
@@ -459,6 +459,8 @@ static gboolean firmware_started_thrice(gpointer data)
 #define XKEY_H 43
 #define XKEY_I 31
 #define XKEY_X 53
+#define XKEY_O 32
+#define XKEY_K 45
 #define XKEY_RIGHT_CTRL 105
 
 static void test_keyboard_reaches_guest(void)
@@ -517,37 +519,52 @@ static void test_keyboard_reaches_guest(void)
     g_assert_true(spin_until(firmware_started_thrice, f.m, 120));
     g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
 
-    /* Closing, Keep Running: the window hides, the VM runs on, and its
-     * serial port (the window's terminal) stays open for it. */
-    HgrVmWindow *kept = win;
-    int guest_fd = hgr_serial_view_get_guest_fd(win->serial);
+    /* Closing, Keep Running: the window goes, the VM runs on, and its
+     * serial port (kept with the machine) stays open for it. */
+    HgrSerialPty *pty = g_object_get_data(G_OBJECT(f.m), "hgr-serial-pty");
+    g_assert_nonnull(pty);
     g_object_add_weak_pointer(G_OBJECT(win), (gpointer *)&win);
     gtk_window_close(GTK_WINDOW(win));
     g_assert_true(spin_until(dialog_shown, NULL, 10));
     adw_message_dialog_response(find_dialog(), "keep");
     spin_for_ms(300);
-    g_assert_nonnull(win);
-    g_assert_false(gtk_widget_get_visible(GTK_WIDGET(win)));
+    g_assert_null(win);
+    g_assert_null(g_object_get_data(G_OBJECT(f.m), "hgr-vm-window"));
     g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
-    g_assert_cmpint(fcntl(guest_fd, F_GETFD), !=, -1);
-    /* Shown again, it is the same window. */
-    hgr_vm_window_show(NULL, f.m);
-    g_assert_true(win == kept);
-    g_assert_true(gtk_widget_get_visible(GTK_WIDGET(win)));
+    g_assert_cmpint(fcntl(pty->guest, F_GETFD), !=, -1);
 
-    /* Closing, Shut down: a BIOS does not listen to the power button, so
-     * the VM runs on and the window waits, hidden, until it stops. */
+    /* Shown again: a new window on the same VM (not started again) and the
+     * same serial port: what the guest echoes now is in its console. */
+    hgr_vm_window_show(NULL, f.m);
+    win = g_object_get_data(G_OBJECT(f.m), "hgr-vm-window");
+    g_assert_nonnull(win);
+    g_object_add_weak_pointer(G_OBJECT(win), (gpointer *)&win);
+    g_assert_true(g_object_get_data(G_OBJECT(f.m), "hgr-serial-pty") == pty);
+    g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
+    adw_view_stack_set_visible_child_name(win->stack, "serial");
+    hgr_display_input_grab(win->display);
+    for (guint key = 0; key < 2; key++) {
+        guint code = key ? XKEY_K : XKEY_O;
+        g_assert_true(hgr_display_view_key(win->display, code, TRUE));
+        g_assert_true(hgr_display_view_key(win->display, code, FALSE));
+    }
+    TextWait ok = { VTE_TERMINAL(win->serial), "ok" };
+    if (!spin_until(text_shown, &ok, 60)) {
+        g_autofree char *text = terminal_text(ok.term);
+        g_error("the reopened window's console does not show the guest's echo: %s", text);
+    }
+    hgr_display_view_release(win->display);
+
+    /* Closing, Shut down: a BIOS does not listen to the power button; the
+     * window goes and the VM runs on until its plug is pulled. */
     gtk_window_close(GTK_WINDOW(win));
     g_assert_true(spin_until(dialog_shown, NULL, 10));
     adw_message_dialog_response(find_dialog(), "shutdown");
     spin_for_ms(300);
-    g_assert_nonnull(win);
-    g_assert_false(gtk_widget_get_visible(GTK_WIDGET(win)));
+    g_assert_null(win);
     g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
     g_assert_true(hgr_machine_force_off(f.m, NULL));
     g_assert_true(spin_until(machine_stopped, f.m, 30));
-    spin_for_ms(300);
-    g_assert_null(win);
     fixture_teardown(&f);
 }
 
@@ -824,15 +841,19 @@ static void test_running_elsewhere(void)
 
 static void test_serial_view_both_ways(void)
 {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HgrSerialPty) pty = hgr_serial_pty_new(&error);
     GtkWidget *window = gtk_window_new();
     HgrSerialView *view = HGR_SERIAL_VIEW(hgr_serial_view_new());
-    int fd = hgr_serial_view_get_guest_fd(view);
     char buf[64] = "";
     ssize_t n = -1;
 
+    g_assert_no_error(error);
+    int fd = pty->guest;
+    g_assert_true(hgr_serial_view_attach(view, pty, &error));
+    g_assert_no_error(error);
     gtk_window_set_child(GTK_WINDOW(window), GTK_WIDGET(view));
     gtk_window_present(GTK_WINDOW(window));
-    g_assert_cmpint(fd, >=, 0);
     g_assert_cmpint(vte_terminal_get_scrollback_lines(VTE_TERMINAL(view)), ==, 10000);
 
     /* Typed keys reach the guest as typed: no echo, no line buffering, CR
