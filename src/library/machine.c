@@ -552,11 +552,15 @@ static bool not_running_error(HgrMachine *m, GError **error)
     return false;
 }
 
-static bool vm_result(bool ok, GError *e, GError **error)
+/* A vmm-core call that failed: its error, in the library's terms. */
+static bool vm_failed(HgrMachine *m, GError *e, GError **error)
 {
-    if (!ok)
+    if (e)
         translate_vm_error(error, e);
-    return ok;
+    else
+        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
+                    "\"%s\" did not do that (no reason given)", m->config->name);
+    return false;
 }
 
 typedef enum { OP_PAUSE, OP_RESUME, OP_SHUTDOWN, OP_FORCE_OFF, OP_RESET } Op;
@@ -571,13 +575,13 @@ static bool local_op(HgrMachine *m, Op op, GError **error)
 
     switch (op) {
     case OP_PAUSE:
-        if (!vm_result(hgr_vm_pause(m->vm, &e), e, error))
-            return false;
+        if (!hgr_vm_pause(m->vm, &e))
+            return vm_failed(m, e, error);
         hgr_machine_set_state(m, HGR_MACHINE_PAUSED, NULL);
         return true;
     case OP_RESUME:
-        if (!vm_result(hgr_vm_resume(m->vm, &e), e, error))
-            return false;
+        if (!hgr_vm_resume(m->vm, &e))
+            return vm_failed(m, e, error);
         hgr_machine_set_state(m, HGR_MACHINE_RUNNING, NULL);
         return true;
     case OP_SHUTDOWN:
@@ -589,7 +593,7 @@ static bool local_op(HgrMachine *m, Op op, GError **error)
         finish_run(m, HGR_MACHINE_STOPPED, NULL);
         return true;
     case OP_RESET:
-        return vm_result(hgr_vm_reset(m->vm, &e), e, error);
+        return hgr_vm_reset(m->vm, &e) || vm_failed(m, e, error);
     }
     return false;
 }

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-HANGARCTL = sys.argv[1]
+HANGARCTL = os.path.abspath(sys.argv[1])
 BOOT_SECTOR = sys.argv[2] if len(sys.argv) > 2 else None
 SEABIOS = "/usr/share/seabios/bios-256k.bin"
 results = []
@@ -185,9 +185,20 @@ try:
               run("screenshot", name, shot)[2])
         rc, out, err = run("pause", name)
         paused = state_of(name)
+        rc3, out3, err3 = run("pause", name)
         rc2, out2, err2 = run("resume", name)
         check("pause and resume over the socket", rc == 0 and paused == "Paused" and rc2 == 0
               and state_of(name) == "Running", f"{err!r} {paused} {err2!r}")
+        check("pausing a paused VM says so in one line, and the VM lives on",
+              one_line_error(rc3, err3, 1, "paused") and rc2 == 0, err3)
+        bad_png = os.path.join(tmp, "no-such-dir", "x.png")
+        rc, out, err = run("screenshot", name, bad_png)
+        check("a screenshot into a missing folder names it", one_line_error(rc, err, 1, bad_png),
+              err)
+        p = subprocess.run([HANGARCTL, "screenshot", name, "relative.png"], cwd=tmp,
+                           capture_output=True, text=True, timeout=60)
+        check("a relative screenshot path is relative to the caller, not the VM's process",
+              p.returncode == 0 and os.path.exists(os.path.join(tmp, "relative.png")), p.stderr)
         rc, out, err = run("start", name)
         check("a second start is refused: it already runs",
               one_line_error(rc, err, 1, "already running"), err)
