@@ -113,6 +113,33 @@ try:
     check("an unknown --os is a usage error naming it", one_line_error(rc, err, 2, "no-such-os")
           and not os.path.exists(os.path.join(lib, "X")), err)
 
+    # Installation media: an ISO libosinfo knows sets the OS; a file that is
+    # not an ISO is refused before anything is made.
+    if shutil.which("xorriso"):
+        src = os.path.join(tmp, "iso-src")
+        os.makedirs(src)
+        open(os.path.join(src, "README"), "w").write("hello\n")
+        iso = os.path.join(tmp, "debian.iso")
+        subprocess.run(["xorriso", "-as", "mkisofs", "-V", "Debian 11.5.0 amd64 n", "-o", iso,
+                        src], capture_output=True, check=True)
+        rc, out, err = run("create", "Installer", "--cdrom", iso, "--disk-size", "1M")
+        rc2, out2, err2 = run("info", "Installer")
+        check("create --cdrom with a Debian ISO: the OS is recognised, it boots from the CD",
+              rc == 0 and "Debian" in out and "Debian 11" in out2 and iso in out2
+              and "Boot:       cdrom" in out2, f"{rc} {err!r} {out2}")
+        shutil.rmtree(os.path.join(lib, "Installer"), ignore_errors=True)
+    else:
+        skip("create --cdrom recognises the OS", "xorriso is not installed")
+    notiso = os.path.join(tmp, "notes.iso")
+    open(notiso, "w").write("not an ISO\n")
+    before = sorted(os.listdir(lib))
+    rc, out, err = run("create", "Bad media", "--cdrom", notiso)
+    check("create --cdrom with a file that is not an ISO: one line naming it, nothing made",
+          one_line_error(rc, err, 1, notiso) and sorted(os.listdir(lib)) == before, err)
+    rc, out, err = run("set", name, "cdrom=" + notiso)
+    check("set cdrom= with a file that is not an ISO is refused naming it",
+          one_line_error(rc, err, 1, notiso), err)
+
     # Set.
     rc, out, err = run("set", name, "memory=96", "cpus=2", "boot=disk")
     rc2, out2, err2 = run("info", name)
