@@ -1,0 +1,183 @@
+"""scenarios_more.py — errors shown in the UI, the host check, and the CLI
+and the app seeing the same VMs."""
+import os
+import re
+
+import a11y
+from harness import Missing, log, wait_for
+from scenarios import (E2E, Scenario, button, give_iso, name_entry, open_wizard, row_of,
+                       select_vm, state_of,
+                       walk_wizard_to_create)
+
+GOOD = "Good VM"
+BROKEN = "Broken VM"
+NONSENSE = "[machine\nname = ???\nmemory = lots\x00\x01\n"
+
+
+def cli_create(ctx, name):
+    rc, out, err = ctx.hangarctl("create", name, "--firmware", "bios", "--memory", "64",
+                                 "--cdrom", ctx.args.iso)
+    if rc != 0:
+        raise Missing(f"hangarctl create {name!r} failed: status {rc}: {err.strip()}")
+
+
+def toast_text(ctx, rx, what):
+    """Waits for a showing text matching rx; toasts come one at a time, so
+    as a person would, dismisses the toast in front (its close button) when
+    the text is not there yet."""
+    win = ctx.manager()
+    dismissed = []
+
+    def look():
+        if a11y.find_all(win, None, rx):
+            return True
+        for toast in a11y.find_all(win, ["filler"], "AdwToastWidget"):
+            buttons = a11y.find_all(toast, ["push button"])
+            if buttons:
+                texts = [n.name for n in a11y.find_all(toast, ["label"])]
+                dismissed.append(" ".join(texts))
+                a11y.click(buttons[-1])
+                return False
+        return False
+    try:
+        wait_for(what, look, 30, step=1)
+    except Missing as e:
+        raise Missing(f"{e}; toasts seen and dismissed first: {dismissed}") from None
+    if dismissed:
+        log(f"the message was queued behind other toasts: {dismissed}")
+
+
+# --- 2. errors in the UI, not the terminal ---------------------------------
+def err_broken_folder(ctx):
+    cli_create(ctx, GOOD)
+    broken = os.path.join(ctx.lib, BROKEN)
+    os.makedirs(broken)
+    path = os.path.join(broken, BROKEN + ".hangar")
+    with open(path, "w") as f:
+        f.write(NONSENSE)
+    ctx.launch()
+    row_of(ctx, GOOD)
+    toast_text(ctx, re.compile(re.escape(BROKEN)),
+               f"a message (toast or banner) naming the folder {BROKEN!r}")
+    ctx.s.screenshot("errors-broken-folder-named")
+    with open(path) as f:
+        if f.read() != NONSENSE:
+            raise AssertionError("the app changed the broken VM's file")
+
+
+def err_not_an_iso(ctx):
+    bogus = os.path.join(ctx.lib, "..", "not-an-iso.iso")
+    with open(bogus, "w") as f:
+        f.write("this is a text file, not an ISO 9660 image\n" * 100)
+    wiz = open_wizard(ctx)
+    give_iso(ctx, os.path.abspath(bogus))
+    a11y.label_text(wiz, r"not an? (ISO|ISO 9660|installation|disc)|not-an-iso\.iso.*(ISO|image)",
+                    what="a message in the wizard that the file is not an ISO")
+    ctx.s.screenshot("errors-not-an-iso")
+
+
+def refused_name(ctx, name, pattern):
+    """Types name on the wizard's name page; Create (and Next) must be
+    disabled or a message matching pattern must show."""
+    wiz = ctx.vars["wizard"]
+    entry = name_entry(wiz)
+    a11y.set_text(entry, name)
+    rx = re.compile(pattern, re.I)
+
+    def refused():
+        if a11y.find_all(wiz, None, rx):
+            return "a message"
+        go = a11y.find_all(wiz, ["push button", "button"],
+                           re.compile(r"^(Create|Next|Forward|Continue)$", re.I))
+        if go and not any(a11y.sensitive(b) for b in go):
+            return "Create/Next disabled"
+        return None
+    how = wait_for(f"the wizard refusing the name {name!r} (Create disabled or a message "
+                   f"matching /{pattern}/)", refused, 15)
+    ctx.s.screenshot("errors-name-" + re.sub(r"\W+", "-", name))
+    return how
+
+
+def err_slash_name(ctx):
+    give_iso(ctx, ctx.args.iso)
+    walk_wizard_to_create(ctx, "Valid name")
+    refused_name(ctx, "bad/name", r"/|slash")
+
+
+def err_existing_name(ctx):
+    refused_name(ctx, GOOD, r"exists|already|taken|in use")
+
+
+ERRORS = Scenario("errors", [
+    ("a VM folder edited into nonsense: the app opens, lists the others and names it",
+     err_broken_folder),
+    ("a file that is not an ISO gives a message in the wizard", err_not_an_iso),
+    ("a name with '/' is refused in the wizard", err_slash_name),
+    ("an existing VM's name is refused in the wizard", err_existing_name),
+])
+
+
+# --- 3. the host check -------------------------------------------------------
+def host_check(ctx):
+    ctx.launch()
+    win = ctx.manager()
+    a11y.click(button(win, re.compile(r"main menu|primary menu|^menu$", re.I)))
+    a11y.click(button(ctx.app, re.compile(r"host check|check (the )?host|check this computer", re.I)))
+    dlg = a11y.window(ctx.app, re.compile(r"host|virtuali[sz]ation", re.I))
+    a11y.label_text(dlg, r"emulated", what="the host check saying KVM is emulated", timeout=90)
+    ctx.s.screenshot("host-check-emulated")
+
+
+HOST = Scenario("host check", [
+    ("the host check dialog says KVM is emulated on this machine", host_check),
+])
+
+
+# --- 4. the CLI and the app see the same VMs --------------------------------
+def cli_to_gui(ctx):
+    cli_create(ctx, "CLI VM")
+    ctx.launch()
+    row_of(ctx, "CLI VM")
+    ctx.s.screenshot("cli-vm-listed")
+
+
+def cli_start_seen(ctx):
+    ctx.vars["headless"] = ctx.s.spawn([ctx.args.hangarctl, "start", "CLI VM"],
+                                       "cli-hangarctl-start.log",
+                                       {"HANGAR_LIBRARY_DIR": ctx.lib})
+    ctx.vars.setdefault("helpers", []).append(ctx.vars["headless"])
+    wait_for("hangarctl start's control socket", lambda: os.listdir(
+        os.path.join(ctx.s.env["XDG_RUNTIME_DIR"], "hangar")), 60)
+    select_vm(ctx, "CLI VM")
+    state_of(ctx, "CLI VM", r"running")
+    ctx.s.screenshot("cli-vm-running-headless")
+
+
+def cli_stop_from_gui(ctx):
+    headless = ctx.vars["headless"]
+    select_vm(ctx, "CLI VM")
+    shut = button(ctx.manager(), re.compile(r"^Shut ?down$", re.I))
+    wait_for("Shut Down to become sensitive for the VM hangarctl runs",
+             lambda: a11y.sensitive(shut), 20)
+    a11y.click(shut)
+    wait_for("hangarctl start to end after the guest powered off",
+             lambda: headless.poll() is not None, 60)
+    if headless.returncode != 0:
+        raise AssertionError(f"hangarctl start ended with status {headless.returncode}")
+    log_path = os.path.join(ctx.lib, "CLI VM", "logs", "serial.log")
+    with open(log_path, errors="replace") as f:
+        if "power button pressed" not in f.read():
+            raise AssertionError("the guest did not see the power button (serial log)")
+    state_of(ctx, "CLI VM", r"stopped|powered off|^off$")
+    ctx.s.screenshot("cli-vm-stopped-from-gui")
+
+
+CLI = Scenario("cli", [
+    ("a VM made by hangarctl create is listed by the app", cli_to_gui),
+    ("the VM started headless by hangarctl start shows as running in the app",
+     cli_start_seen),
+    ("Shut Down in the app reaches the VM hangarctl runs: the guest powers off, "
+     "hangarctl ends with 0, the list shows it stopped", cli_stop_from_gui),
+])
+
+ALL = [E2E, ERRORS, HOST, CLI]
