@@ -107,6 +107,12 @@ bool hgr_machine_remote_call(HgrMachine *m, const char *method, GVariant *args,
                              GError **error)
 {
     g_autoptr(GError) e = NULL;
+
+    if (!m->remote) {
+        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NOT_RUNNING,
+                    "\"%s\" is not running: start it first", hgr_machine_get_name(m));
+        return false;
+    }
     g_autoptr(GDBusConnection) c = g_object_ref(m->remote);
     g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
         c, NULL, HGR_CONTROL_PATH, HGR_CONTROL_INTERFACE, method, args, NULL,
