@@ -142,6 +142,7 @@ static void hgr_machine_finalize(GObject *object)
     g_free(m->dir);
     hgr_machine_config_free(m->config);
     g_free(m->failure);
+    g_free(m->remote_stuck);
     g_main_context_unref(m->context);
     G_OBJECT_CLASS(hgr_machine_parent_class)->finalize(object);
 }
@@ -258,7 +259,7 @@ HgrMachineState hgr_machine_get_state(HgrMachine *m)
     g_autoptr(HgrMachine) r = runner(m);
     if (r)
         return r->state;
-    if (hgr_machine_remote_probe(m))
+    if (hgr_machine_remote_probe(m) || m->remote_stuck)
         return m->state;
     /* Not running anywhere: stopped, or failed if our own last run did. */
     return m->state == HGR_MACHINE_FAILED ? HGR_MACHINE_FAILED : HGR_MACHINE_STOPPED;
@@ -607,8 +608,7 @@ static bool machine_op(HgrMachine *m, Op op, GError **error)
     g_autoptr(HgrMachine) r = runner(m);
     if (r)
         return machine_op(r, op, error);
-    if (!hgr_machine_remote_probe(m))
-        return not_running_error(m, error);
+    hgr_machine_remote_probe(m);       /* else remote_call says why not */
     return hgr_machine_remote_call(m, op_methods[op], NULL, error);
 }
 
@@ -653,8 +653,7 @@ bool hgr_machine_screenshot(HgrMachine *m, const char *png_path, GError **error)
     g_autoptr(HgrMachine) r = runner(m);
     if (r)
         return hgr_machine_screenshot(r, png_path, error);
-    if (!hgr_machine_remote_probe(m))
-        return not_running_error(m, error);
+    hgr_machine_remote_probe(m);       /* else remote_call says why not */
     /* The other process writes the file: it needs a path that is not
      * relative to our working folder. */
     g_autofree char *abs = g_canonicalize_filename(png_path, NULL);

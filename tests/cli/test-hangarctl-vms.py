@@ -226,6 +226,14 @@ try:
                            capture_output=True, text=True, timeout=60)
         check("a relative screenshot path is relative to the caller, not the VM's process",
               p.returncode == 0 and os.path.exists(os.path.join(tmp, "relative.png")), p.stderr)
+        # Ctrl-Z on the process running it: nothing may wait for its answer.
+        bg.send_signal(signal.SIGSTOP)
+        st = state_of(name)
+        rc, out, err = run("resume", name, timeout=60)
+        bg.send_signal(signal.SIGCONT)
+        check("a stopped VM process: list says Paused at once, commands say how to continue it",
+              st == "Paused" and one_line_error(rc, err, 1, "stopped", str(bg.pid))
+              and state_of(name) == "Running", f"{st} {err!r}")
         rc, out, err = run("start", name)
         check("a second start is refused: it already runs",
               one_line_error(rc, err, 1, "already running"), err)
