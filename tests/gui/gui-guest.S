@@ -6,7 +6,8 @@
  *    of the VM window);
  *  - says one line on COM1 (the test reads it in the serial console);
  *  - then idles with hlt, woken by the timer tick, and on each
- *    tick echoes what arrived on COM1 (typed into the serial console) and
+ *    tick echoes what arrived on COM1 (typed into the serial console), says
+ *    each line back after Enter ("HANGAR-GUI-GUEST: the host typed: ...") and
  *    looks at PM1 PWRBTN_STS: when the power button was pressed it says so
  *    and powers off through ACPI S5, as an OS that listens would.
  * Linked at 0; the far jump makes CS = DS = 0x07c0 however it was entered. */
@@ -105,7 +106,7 @@ idle:
     sti
     hlt
     cli
-    /* Echo what was typed on COM1. */
+    /* Echo what is typed on COM1; at Enter, say the whole line back. */
 9:  mov $0x3fd, %dx
     in %dx, %al
     test $0x01, %al
@@ -114,9 +115,25 @@ idle:
     in %dx, %al
     call putc
     cmp $'\r', %al
-    jne 9b
-    mov $'\n', %al
+    je 13f
+    mov len, %bx
+    cmp $LINE_MAX, %bx
+    jae 9b
+    mov %al, line(%bx)
+    inc %bx
+    mov %bx, len
+    jmp 9b
+13: mov $'\n', %al
     call putc
+    mov len, %bx
+    movb $0, line(%bx)
+    movw $0, len
+    mov $got, %si
+    call puts
+    mov $line, %si
+    call puts
+    mov $crlf, %si
+    call puts
     jmp 9b
     /* The power button: clear its status (write 1) and power off. */
 10: mov $0x600, %dx
@@ -179,8 +196,13 @@ gdtr:
     .word gdtr - gdt - 1
     .long gdt + 0x7c00                /* linear: the image sits at 0x7c00 */
 
+got:   .asciz "HANGAR-GUI-GUEST: the host typed: "
+crlf:  .asciz "\r\n"
 hello: .asciz "HANGAR-GUI-GUEST: hello on COM1, screen painted\r\n"
 bye:   .asciz "HANGAR-GUI-GUEST: power button pressed, powering off\r\n"
 nodev: .asciz "HANGAR-GUI-GUEST: no Bochs VGA on bus 0\r\n"
+.equ LINE_MAX, 60
+len:   .word 0
+line:  .space LINE_MAX + 1
 .org 2047          /* one CD sector: -boot-load-size 4 reads 2 KiB */
 .byte 0

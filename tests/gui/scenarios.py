@@ -263,9 +263,9 @@ def e2e_display(ctx):
     log(last[0])
 
 
-def serial_text(ctx):
+def serial_text(ctx, xid=None):
     term = ctx.vars["terminal"]
-    shot = ctx.s.screenshot("e2e-serial-console", vm_window_xid(ctx))
+    shot = ctx.s.screenshot(f"{ctx.name}-serial-console", xid or vm_window_xid(ctx))
     text = a11y.ocr(shot, a11y.extents(term))
     ctx.vars["ocr"] = text
     for old in ctx.vars.get("ocr_shots", ()):       # keep the last look only
@@ -297,11 +297,13 @@ def e2e_serial_typing(ctx):
     term = ctx.vars["terminal"]
     xid = vm_window_xid(ctx)
     a11y.click_at(ctx.s, xid, term)
-    a11y.type_keys(ctx.s, xid, "ping42")
+    a11y.type_keys(ctx.s, xid, "ping from the host")
     a11y.key(ctx.s, xid, "Return")
+    # The guest says the line back after Enter: a whole line reads reliably.
     try:
-        wait_for("the guest echoing what was typed into the serial console",
-                 lambda: "PING42" in norm(serial_text(ctx)), 30, step=2)
+        wait_for("the guest saying back the line typed into the serial console",
+                 lambda: norm("the host typed: ping from the host") in norm(serial_text(ctx)),
+                 30, step=2)
     except Missing as e:
         raise Missing(f"{e}; it read: {ctx.vars.get('ocr', '')!r}") from None
 

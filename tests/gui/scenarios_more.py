@@ -1,12 +1,13 @@
-"""scenarios_more.py — errors shown in the UI, the host check, and the CLI
-and the app seeing the same VMs."""
+"""scenarios_more.py — errors shown in the UI, the host check, the CLI and
+the app seeing (and driving) the same VMs, and the VM window's controls on a
+running VM."""
 import os
 import re
 
 import a11y
 from harness import Missing, log, wait_for
-from scenarios import (E2E, Scenario, button, give_iso, name_entry, open_wizard, row_of,
-                       select_vm, state_of,
+from scenarios import (E2E, Scenario, button, give_iso, name_entry, norm, open_wizard, row_of,
+                       select_vm, serial_text, state_of,
                        walk_wizard_to_create)
 
 GOOD = "Good VM"
@@ -181,3 +182,80 @@ CLI = Scenario("cli", [
 ])
 
 ALL = [E2E, ERRORS, HOST, CLI]
+
+
+# --- 5. the VM window's controls on a running VM ----------------------------
+RUN = "Run VM"
+
+
+def run_started(ctx):
+    cli_create(ctx, RUN)
+    ctx.launch()
+    select_vm(ctx, RUN)
+    a11y.click(button(ctx.manager(), re.compile(r"^Start$", re.I)))
+    ctx.vars["vmwin"] = a11y.window(ctx.app, re.compile(re.escape(RUN)), timeout=60)
+    state_of(ctx, RUN, r"running")
+
+
+def typed_line_answered(ctx, xid, text):
+    term = ctx.vars["terminal"]
+    a11y.click_at(ctx.s, xid, term)
+    a11y.type_keys(ctx.s, xid, text)
+    a11y.key(ctx.s, xid, "Return")
+    want = norm(f"the host typed: {text}")
+    try:
+        wait_for(f"the guest saying back {text!r}", lambda: want in norm(serial_text(ctx, xid)),
+                 30, step=2)
+    except Missing as e:
+        raise Missing(f"{e}; it read: {ctx.vars.get('ocr', '')!r}") from None
+
+
+def run_pause_resume(ctx):
+    win = ctx.vars["vmwin"]
+    xid = ctx.s.find_x_window(RUN)
+    a11y.click(button(win, re.compile(r"^Pause$", re.I)))
+    state_of(ctx, RUN, r"paused")
+    a11y.label_text(win, r"^Paused$", what="the VM window's status saying Paused")
+    ctx.s.screenshot("run-paused", xid)
+    a11y.click(button(win, re.compile(r"^(Resume|Pause)$", re.I)))
+    state_of(ctx, RUN, r"running")
+    # Running again means the guest answers.
+    a11y.click(button(win, re.compile(r"^Serial console$", re.I)))
+    ctx.vars["terminal"] = a11y.find(win, ["terminal", "filler", "panel"],
+                                     re.compile(r"^Serial console$", re.I),
+                                     what="the serial console's terminal")
+    typed_line_answered(ctx, xid, "after resume")
+
+
+def run_close_keep(ctx):
+    win = ctx.vars["vmwin"]
+    a11y.click(button(win, re.compile(r"^Close$", re.I)))
+    keep = button(ctx.app, re.compile(r"Keep Running", re.I))
+    a11y.label_text(ctx.app, re.escape(RUN) + r".*running|running.*" + re.escape(RUN),
+                    what="the question naming the running VM")
+    ctx.s.screenshot("run-close-asks")
+    a11y.click(keep)
+    wait_for("the VM window to close", lambda: not ctx.s.find_x_window(RUN), 20)
+    state_of(ctx, RUN, r"running")
+
+
+def run_manager_shutdown(ctx):
+    select_vm(ctx, RUN)
+    shut = button(ctx.manager(), re.compile(r"^Shut ?down$", re.I))
+    wait_for("Shut Down to become sensitive", lambda: a11y.sensitive(shut), 20)
+    a11y.click(shut)
+    state_of(ctx, RUN, r"stopped|powered off|^off$")
+    with open(os.path.join(ctx.lib, RUN, "logs", "serial.log"), errors="replace") as f:
+        if "power button pressed" not in f.read():
+            raise AssertionError("the guest did not see the power button (serial log)")
+
+
+RUNNING = Scenario("vm window", [
+    ("a VM made by hangarctl is started from the manager; its window opens", run_started),
+    ("Pause: the list and the window say Paused; Resume: the guest answers again",
+     run_pause_resume),
+    ("closing the window of a running VM asks what to do; Keep Running keeps it running",
+     run_close_keep),
+    ("Shut Down in the manager stops the VM whose window was closed", run_manager_shutdown),
+])
+ALL.append(RUNNING)

@@ -58,6 +58,11 @@ def main():
               "python3-pyatspi")
         return 0
 
+    # Last run's artifacts go (only the kinds this test writes).
+    if os.path.isdir(args.artifacts):
+        for f in os.listdir(args.artifacts):
+            if f.endswith((".png", ".log", ".txt")):
+                os.unlink(os.path.join(args.artifacts, f))
     chosen = [s for s in scenarios_more.ALL if not args.only or args.only in s.name]
     steps = sum(len(s.steps) for s in chosen)
     session = harness.Session(args.artifacts, args.schemas)
