@@ -163,14 +163,17 @@ static void use_template(HgrNewVmWizard *self, const HgrOsTemplate *t, const cha
     gtk_spin_button_set_value(self->disk_spin, (double)(t->disk_bytes / GIB));
     gtk_drop_down_set_selected(self->firmware_dropdown, t->firmware == HGR_FIRMWARE_UEFI);
     gtk_drop_down_set_selected(self->bus_dropdown, (guint)t->disk_bus);
+    /* Whole sentences with plain %u (G_GUINT64_FORMAT would cut the msgid
+     * in two for xgettext, and a translator cannot reorder fragments). */
     g_autofree char *hint = g_strdup_printf(
-        _("Recommended for %s: %" G_GUINT64_FORMAT " MiB of memory, %u CPUs, a %" G_GUINT64_FORMAT
-          " GiB disk on %s, %s firmware. The network card is virtio-net%s."),
-        t->name, t->memory_mib, t->cpus, t->disk_bytes / GIB, bus_label(t->disk_bus),
-        firmware_label(t->firmware),
-        t->virtio_net ? _(", which this system has drivers for")
-                      : _(", which this system needs extra drivers for"));
-    gtk_label_set_label(self->resources_hint, hint);
+        _("Recommended for %s: %u MiB of memory, %u CPUs, a %u GiB disk on %s, %s firmware."),
+        t->name, (unsigned)t->memory_mib, t->cpus, (unsigned)(t->disk_bytes / GIB),
+        bus_label(t->disk_bus), firmware_label(t->firmware));
+    const char *net = t->virtio_net
+        ? _("The network card is virtio-net, which this system has drivers for.")
+        : _("The network card is virtio-net, which this system needs extra drivers for.");
+    g_autofree char *hint_all = g_strconcat(hint, " ", net, NULL);
+    gtk_label_set_label(self->resources_hint, hint_all);
 
     /* Follow the OS with the name until the user types their own. */
     const char *name = gtk_editable_get_text(GTK_EDITABLE(self->name_entry));
