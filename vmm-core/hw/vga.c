@@ -15,6 +15,13 @@
 #define BAR2_SIZE        0x1000
 #define BAR2_VGA_PORTS   0x400
 #define BAR2_VBE_REGS    0x500
+/* QEMU's extended registers (docs/specs/standard-vga.txt), which Linux's
+ * bochs driver looks for on PCI revision 2 and later: the size of the
+ * block, then the framebuffer's byte order, which is always little endian
+ * here (a guest asking for big endian reads back that it did not get it). */
+#define BAR2_QEXT        0x600
+#define QEXT_SIZE        8
+#define QEXT_LITTLE      0x1e1e1e1eu
 
 /* The registers of BIOS mode 3 (80x25 colour text), so the screen makes
  * sense before any firmware programs it. */
@@ -418,6 +425,18 @@ static void vga_bar2(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
         g_mutex_unlock(&v->lock);
         if (!is_write)
             hgr_io_put(data, 2, val);
+        return;
+    }
+    if (offset >= BAR2_QEXT && offset < BAR2_QEXT + QEXT_SIZE &&
+        len <= BAR2_QEXT + QEXT_SIZE - offset) {
+        const uint8_t qext[QEXT_SIZE] = {
+            QEXT_SIZE, 0, 0, 0,
+            QEXT_LITTLE & 0xff, QEXT_LITTLE >> 8 & 0xff, QEXT_LITTLE >> 16 & 0xff,
+            QEXT_LITTLE >> 24,
+        };
+
+        if (!is_write)
+            memcpy(data, qext + (offset - BAR2_QEXT), len);
         return;
     }
     if (!is_write)
