@@ -16,11 +16,12 @@ fi
 sync
 
 # The display through Linux's bochs DRM driver (the VGA is PCI 1234:1111):
-# load it, see that it bound the VGA and made /dev/dri/card0 and /dev/fb0,
-# then fill fb0 with four coloured quadrants and hold them for a few seconds,
-# long enough for two of the host's screenshots (one every 2 s).
-# Colours (R G B): top left d0 20 40, top right 20 c0 60, bottom left
-# 30 50 e0, bottom right f0 c0 20; fb-pattern.py on the host knows them.
+# load it asking for 1280x720 (not its default), see that it bound the VGA
+# and made /dev/dri/card0 and /dev/fb0, then fill fb0 with four coloured
+# quadrants and hold them for a few seconds, long enough for two of the
+# host's screenshots (one every 2 s).  Colours (R G B): top left d0 20 40,
+# top right 20 c0 60, bottom left 30 50 e0, bottom right f0 c0 20;
+# fb-pattern.py on the host knows them.
 fb_fill() {   # FILE COUNT R G B: COUNT XRGB8888 pixels (bytes B G R 0)
     printf "\\$(printf %03o $5)\\$(printf %03o $4)\\$(printf %03o $3)\\000" > $1
     n=1
@@ -34,9 +35,16 @@ fb_rows() {   # OUT COUNT: COUNT copies of /tmp/fb-row
     head -c $(($2 * $(wc -c < /tmp/fb-row))) $1 > $1.t && mv $1.t $1
 }
 bochs_fb() {
-    if ! modprobe bochs 2>/tmp/modprobe.err; then
+    # DRM's core debug messages say whether the driver found QEMU's
+    # extended registers (only into the kernel log: the console is quiet).
+    modprobe drm debug=1 2>/tmp/modprobe.err
+    # Not the driver's default 1024x768: the host checks the mode asked for.
+    if ! modprobe bochs defx=1280 defy=720 2>>/tmp/modprobe.err; then
         say bochs-error "modprobe bochs: $(tr '\n' ' ' < /tmp/modprobe.err)"; return
     fi
+    echo 0 > /sys/module/drm/parameters/debug
+    say bochs-hw "$(dmesg | sed -n 's/.*\(Found bochs VGA\|Framebuffer size\|Found qemu ext regs\)/\1/p' | tr '\n' ' ')"
+    say bochs-qext "$(dmesg | sed -n 's/.*Found qemu ext regs, size \([0-9]*\).*/\1/p' | tail -1)"
     for d in /sys/bus/pci/drivers/bochs*/0000:*; do
         [ -e "$d" ] && say bochs-bound "${d##*/} $(sed 's/^0x//' $d/vendor):$(sed 's/^0x//' $d/device)"
     done
