@@ -50,13 +50,7 @@ class Context:
         return self.app
 
     def manager(self):
-        return a11y.window(self.app, re.compile(r"^Hangar$|Hangar|Virtual Machines", re.I),
-                           timeout=60)
-
-    def alive(self):
-        if self.proc and self.proc.poll() is not None:
-            raise Missing(f"hangar died (status {self.proc.returncode}); "
-                          f"see {self.name}-app.log")
+        return a11y.window(self.app, "Hangar", timeout=60)
 
     def close(self):
         for p in self.vars.get("helpers", []):      # e.g. a headless hangarctl start
@@ -67,7 +61,18 @@ class Context:
         self.proc = None
 
     def on_failure(self, label):
-        """Leaves a screenshot and the accessible tree for the failed step."""
+        """Leaves a screenshot and the accessible tree for the failed step,
+        and says whether the app is still alive and what it printed last."""
+        if self.proc:
+            if self.proc.poll() is not None:
+                log(f"hangar is gone: exit status {self.proc.returncode}")
+            path = os.path.join(self.s.artifacts, f"{self.name}-app.log")
+            try:
+                with open(path, errors="replace") as f:
+                    tail = [l for l in f.read().splitlines() if l.strip()][-12:]
+                log(f"the app's last output ({path}):\n" + "\n".join(tail))
+            except OSError:
+                pass
         try:
             shot = self.s.screenshot(f"{self.name}-{label}-failed")
             log(f"screenshot of the failure: {shot}")
@@ -167,17 +172,14 @@ def walk_wizard_to_create(ctx, name):
 
 
 def row_of(ctx, name):
-    return a11y.find(ctx.manager(), ["list item", "table row", "row", "label"], name,
+    """The manager list's row of the VM called name (a row reads "Name, State")."""
+    rx = re.compile("^" + re.escape(name) + "(,|$)")
+    return a11y.find(ctx.manager(), ["list item", "table row", "row"], rx,
                      what=f"the VM {name!r} in the manager's list", timeout=30)
 
 
 def select_vm(ctx, name):
-    row = row_of(ctx, name)
-    node = row
-    # The label is inside the row: select the row that holds it.
-    while node is not None and node.roleName not in ("list item", "table row", "row"):
-        node = node.parent
-    target = node or row
+    target = row_of(ctx, name)
     acts = target.actions
     if "activate" in acts or "click" in acts or "select" in acts:
         a11y.click(target)
