@@ -71,6 +71,8 @@ static void hgr_application_startup(GApplication *gapp)
 {
     HgrApplication *app = HGR_APPLICATION(gapp);
     G_APPLICATION_CLASS(hgr_application_parent_class)->startup(gapp);
+    /* The icon is in the resources too, so an uninstalled build has it. */
+    gtk_window_set_default_icon_name(APPLICATION_ID);
     g_action_map_add_action_entries(G_ACTION_MAP(app), app_actions,
                                     G_N_ELEMENTS(app_actions), app);
     gtk_application_set_accels_for_action(GTK_APPLICATION(app), "app.new-vm",
@@ -94,6 +96,18 @@ static void hgr_application_activate(GApplication *gapp)
     gtk_window_present(win);
 }
 
+/* `hangar FILE.iso` (the file manager's Open With, the desktop file's %F):
+ * the manager window, and the New VM wizard with the first file. */
+static void hgr_application_open(GApplication *gapp, GFile **files, int n_files,
+                                 const char *hint)
+{
+    HgrApplication *app = HGR_APPLICATION(gapp);
+
+    hgr_application_activate(gapp);
+    if (n_files > 0 && app->library)
+        hgr_new_vm_wizard_present(main_window(app), app->library, files[0]);
+}
+
 static void hgr_application_dispose(GObject *obj)
 {
     g_clear_object(&HGR_APPLICATION(obj)->library);
@@ -106,6 +120,7 @@ static void hgr_application_class_init(HgrApplicationClass *klass)
     G_OBJECT_CLASS(klass)->dispose = hgr_application_dispose;
     G_APPLICATION_CLASS(klass)->startup = hgr_application_startup;
     G_APPLICATION_CLASS(klass)->activate = hgr_application_activate;
+    G_APPLICATION_CLASS(klass)->open = hgr_application_open;
 }
 
 static void hgr_application_init(HgrApplication *app)

@@ -54,6 +54,15 @@ HgrDisplayPlacement hgr_display_place(uint32_t fw, uint32_t fh, double vw, doubl
     return p;
 }
 
+double hgr_display_guest_per_unit(uint32_t fw, uint32_t fh, double vw, double vh, bool fit,
+                                  int scale_factor)
+{
+    if (!fit)
+        return scale_factor > 0 ? scale_factor : 1;     /* 1:1 is per device pixel */
+    HgrDisplayPlacement p = hgr_display_place(fw, fh, vw, vh, true);
+    return p.width > 0 ? fw / p.width : 1.0;
+}
+
 static GLuint compile(GLenum type, const char *body, GError **error)
 {
     const char *header = epoxy_is_desktop_gl()

@@ -32,6 +32,13 @@ typedef struct {
 HgrDisplayPlacement hgr_display_place(uint32_t frame_width, uint32_t frame_height,
                                       double view_width, double view_height, bool fit);
 
+/* How many guest pixels one view unit of pointer motion is, for the frame
+ * placed as hgr_display_place() does (scale_factor: device pixels per view
+ * unit), so the guest's pointer follows the host's across the picture. */
+double hgr_display_guest_per_unit(uint32_t frame_width, uint32_t frame_height,
+                                  double view_width, double view_height, bool fit,
+                                  int scale_factor);
+
 typedef struct _HgrDisplayGl HgrDisplayGl;
 
 /* Compiles the shaders and makes the texture; needs GL 3.2 or GLES 3.0. */

@@ -7,10 +7,17 @@
  * or the window losing focus releases them. The guest has a PS/2 mouse,
  * which only knows relative motion: host motion is turned into deltas in
  * guest pixels, so the guest's pointer moves as far as the host's does on
- * the picture. */
+ * the picture. On X11 the host pointer is put back in the middle of the
+ * picture when it nears an edge, so motion never runs out; elsewhere (GTK
+ * offers no pointer confinement) it stops at the window's edge. */
 #include <hangar/input.h>
 
 #include "display-view-private.h"
+
+#ifdef GDK_WINDOWING_X11
+#include <X11/Xlib.h>
+#include <gdk/x11/gdkx.h>
+#endif
 
 static void send_key(unsigned code, bool down, void *user_data)
 {
@@ -18,6 +25,7 @@ static void send_key(unsigned code, bool down, void *user_data)
 
     if (view->vm)
         hgr_vm_input_key(view->vm, code, down);
+    hgr_display_view_wake(view);
 }
 
 static GdkToplevel *toplevel_of(HgrDisplayView *view)
@@ -114,12 +122,9 @@ static double guest_per_unit(HgrDisplayView *view)
 {
     GtkWidget *w = GTK_WIDGET(view);
 
-    if (!view->fit)
-        return gtk_widget_get_scale_factor(w);
-    HgrDisplayPlacement p = hgr_display_place(view->staging.width, view->staging.height,
-                                              gtk_widget_get_width(w), gtk_widget_get_height(w),
-                                              TRUE);
-    return p.width > 0 ? view->staging.width / p.width : 1.0;
+    return hgr_display_guest_per_unit(view->staging.width, view->staging.height,
+                                      gtk_widget_get_width(w), gtk_widget_get_height(w),
+                                      view->fit, gtk_widget_get_scale_factor(w));
 }
 
 /* Whole guest pixels of motion; the fraction is kept for next time. */
@@ -130,6 +135,50 @@ static int take_whole(double *rest, double delta)
 
     *rest = total - whole;
     return whole;
+}
+
+/* Where the view's origin is in its surface's coordinates (those of the
+ * events a legacy controller sees). */
+static gboolean view_origin(HgrDisplayView *view, double *x, double *y)
+{
+    GtkNative *native = gtk_widget_get_native(GTK_WIDGET(view));
+    graphene_point_t at;
+    double nx, ny;
+
+    if (!native || !gtk_widget_compute_point(GTK_WIDGET(view), GTK_WIDGET(native),
+                                             &GRAPHENE_POINT_INIT(0, 0), &at))
+        return FALSE;
+    gtk_native_get_surface_transform(native, &nx, &ny);
+    *x = at.x + nx;
+    *y = at.y + ny;
+    return TRUE;
+}
+
+/* Motion closer than this to an edge of the view recenters the pointer. */
+#define EDGE_MARGIN 24.0
+
+static void recenter_if_near_edge(HgrDisplayView *view, double x, double y)
+{
+#ifdef GDK_WINDOWING_X11
+    GtkWidget *w = GTK_WIDGET(view);
+    GdkDisplay *display = gtk_widget_get_display(w);
+    GtkNative *native = gtk_widget_get_native(w);
+    double ox, oy, width = gtk_widget_get_width(w), height = gtk_widget_get_height(w);
+
+    if (!GDK_IS_X11_DISPLAY(display) || !native || !view_origin(view, &ox, &oy) ||
+        width < 4 * EDGE_MARGIN || height < 4 * EDGE_MARGIN)
+        return;
+    x -= ox;
+    y -= oy;
+    if (x > EDGE_MARGIN && y > EDGE_MARGIN && x < width - EDGE_MARGIN && y < height - EDGE_MARGIN)
+        return;
+    GdkSurface *surface = gtk_native_get_surface(native);
+    int scale = gdk_surface_get_scale_factor(surface);
+    XWarpPointer(gdk_x11_display_get_xdisplay(display), None, gdk_x11_surface_get_xid(surface),
+                 0, 0, 0, 0, (int)((ox + width / 2) * scale), (int)((oy + height / 2) * scale));
+    /* The jump itself is not motion for the guest. */
+    view->have_pointer = FALSE;
+#endif
 }
 
 static void on_motion(HgrDisplayView *view, GdkEvent *event)
@@ -148,6 +197,7 @@ static void on_motion(HgrDisplayView *view, GdkEvent *event)
     view->last_x = x;
     view->last_y = y;
     view->have_pointer = TRUE;
+    recenter_if_near_edge(view, x, y);
 }
 
 static void on_scroll(HgrDisplayView *view, GdkEvent *event)
@@ -184,6 +234,7 @@ static gboolean on_event(GtkEventControllerLegacy *controller, GdkEvent *event, 
     }
     if (!view->vm)
         return FALSE;
+    hgr_display_view_wake(view);
     switch (type) {
     case GDK_MOTION_NOTIFY:
         on_motion(view, event);

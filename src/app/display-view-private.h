@@ -14,6 +14,8 @@ struct _HgrDisplayView {
     HgrDisplayStaging staging;     /* the frame between the lock and GL */
     HgrDisplayGl *gl;              /* while realized */
     guint tick_id;
+    guint64 ticks;
+    unsigned idle_ticks;           /* ticks in a row that found no change */
     gboolean fit;
 
     /* Input (display-input.c). */
@@ -24,6 +26,12 @@ struct _HgrDisplayView {
     double last_x, last_y;
     double rest_x, rest_y;         /* motion below one guest pixel, kept */
 };
+
+/* Input may make the guest draw: look at every tick again. */
+static inline void hgr_display_view_wake(HgrDisplayView *view)
+{
+    view->idle_ticks = 0;
+}
 
 /* display-input.c */
 void hgr_display_input_init(HgrDisplayView *view);

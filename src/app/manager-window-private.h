@@ -12,11 +12,16 @@ struct _HgrManagerWindow {
     HgrLibrary *library;          /* NULL when it could not be opened */
     GSettings *settings;          /* NULL when the schema is not installed */
     HgrMachine *selected;
+    GFileMonitor *library_monitor;
+    guint reload_idle;
+    guint state_poll;
 
     AdwToastOverlay *toasts;
     AdwWindowTitle *window_title;
     GtkStack *main_stack;
     AdwStatusPage *error_page;
+    GtkRevealer *host_banner;
+    GtkLabel *host_banner_label;
     GtkListBox *machine_list;
     HgrMachineDetails *details;
     GtkWidget *start_button;

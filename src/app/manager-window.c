@@ -110,6 +110,66 @@ static void on_machines_changed(GListModel *machines, guint pos, guint removed, 
     reselect(self);
 }
 
+/* ---- what other processes do: `hangarctl create`, `start`, `set` ---- */
+
+#define RELOAD_DELAY_MS 300
+#define STATE_POLL_MS 2000
+
+static gboolean reload_now(gpointer data)
+{
+    HgrManagerWindow *self = data;
+    g_autoptr(GError) error = NULL;
+
+    self->reload_idle = 0;
+    if (!hgr_library_reload(self->library, &error))
+        hgr_manager_window_toast(self, error->message);
+    return G_SOURCE_REMOVE;
+}
+
+/* Folders come and go in bursts (a VM being made): reload once after. */
+static void schedule_reload(HgrManagerWindow *self)
+{
+    g_clear_handle_id(&self->reload_idle, g_source_remove);
+    self->reload_idle = g_timeout_add(RELOAD_DELAY_MS, reload_now, self);
+}
+
+static void on_library_changed(GFileMonitor *mon, GFile *file, GFile *other,
+                               GFileMonitorEvent event, HgrManagerWindow *self)
+{
+    if (event == G_FILE_MONITOR_EVENT_CREATED || event == G_FILE_MONITOR_EVENT_DELETED ||
+        event == G_FILE_MONITOR_EVENT_MOVED_IN || event == G_FILE_MONITOR_EVENT_MOVED_OUT ||
+        event == G_FILE_MONITOR_EVENT_RENAMED)
+        schedule_reload(self);
+}
+
+/* Nothing tells this process when another one starts a VM; asking for
+ * the state looks for its control socket (a failed connect when there is
+ * none) and notifies when it finds one. */
+static gboolean poll_states(gpointer data)
+{
+    HgrManagerWindow *self = data;
+    GListModel *machines = hgr_library_get_machines(self->library);
+
+    for (guint i = 0; i < g_list_model_get_n_items(machines); i++) {
+        g_autoptr(HgrMachine) m = g_list_model_get_item(machines, i);
+        hgr_machine_get_state(m);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static void watch_library(HgrManagerWindow *self)
+{
+    g_autoptr(GFile) root = g_file_new_for_path(hgr_library_get_root(self->library));
+    g_autoptr(GError) error = NULL;
+
+    self->library_monitor = g_file_monitor_directory(root, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
+    if (self->library_monitor)
+        g_signal_connect(self->library_monitor, "changed", G_CALLBACK(on_library_changed), self);
+    else
+        g_debug("not watching the library folder: %s", error->message);
+    self->state_poll = g_timeout_add(STATE_POLL_MS, poll_states, self);
+}
+
 /* ---- library problems: folders that are not VMs ---- */
 
 static void show_library_problems(HgrManagerWindow *self)
@@ -122,7 +182,11 @@ static void show_library_problems(HgrManagerWindow *self)
         g_autofree char *base = g_path_get_basename(p->path);
         g_autofree char *msg = g_strdup_printf(_("“%s” is not listed: %s"), base, p->message);
         AdwToast *toast = adw_toast_new(msg);
-        adw_toast_set_timeout(toast, 0);
+        adw_toast_set_timeout(toast, 20);
+        /* A toast shows one line; the fix is often past it. */
+        adw_toast_set_button_label(toast, _("_Details"));
+        adw_toast_set_action_name(toast, "win.library-problem");
+        adw_toast_set_action_target_value(toast, g_variant_new_uint32(i));
         adw_toast_overlay_add_toast(self->toasts, toast);
     }
     if (n > 3) {
@@ -132,6 +196,25 @@ static void show_library_problems(HgrManagerWindow *self)
             n - 3);
         hgr_manager_window_toast(self, msg);
     }
+}
+
+/* win.library-problem(u): the whole message about one folder. */
+static void on_library_problem(GtkWidget *w, const char *action, GVariant *param)
+{
+    HgrManagerWindow *self = HGR_MANAGER_WINDOW(w);
+    GPtrArray *problems = self->library ? hgr_library_get_problems(self->library) : NULL;
+    guint i = g_variant_get_uint32(param);
+
+    if (!problems || i >= problems->len)
+        return;
+    const HgrLibraryProblem *p = g_ptr_array_index(problems, i);
+    g_autofree char *base = g_path_get_basename(p->path);
+    g_autofree char *heading = g_strdup_printf(_("“%s” Is Not Listed"), base);
+    g_autofree char *body = g_strdup_printf(_("%s\n\nIt is in %s. Nothing in it was changed."),
+                                            p->message, p->path);
+    GtkWidget *dialog = adw_message_dialog_new(GTK_WINDOW(self), heading, body);
+    adw_message_dialog_add_response(ADW_MESSAGE_DIALOG(dialog), "close", _("_Close"));
+    gtk_window_present(GTK_WINDOW(dialog));
 }
 
 /* ---- dropping an ISO starts the wizard with it ---- */
@@ -178,7 +261,7 @@ static void host_check_done(GObject *src, GAsyncResult *res, gpointer data)
         g_settings_set_boolean(self->settings, "first-run", FALSE);
     if (!report || report->level == HGR_HOST_CHECK_OK)
         return;
-    /* The worst finding is the toast's title; the dialog has the rest. */
+    /* The worst finding, in a banner until closed; the dialog has the rest. */
     const HgrHostCheckItem *worst = NULL;
     for (guint i = 0; i < report->items->len; i++) {
         const HgrHostCheckItem *it = g_ptr_array_index(report->items, i);
@@ -187,12 +270,14 @@ static void host_check_done(GObject *src, GAsyncResult *res, gpointer data)
             break;
         }
     }
-    AdwToast *toast = adw_toast_new(worst ? worst->title : _("This computer cannot run fast virtual machines"));
-    adw_toast_set_button_label(toast, _("_Details"));
-    adw_toast_set_action_name(toast, "app.host-check");
-    adw_toast_set_timeout(toast, 0);
-    adw_toast_set_priority(toast, ADW_TOAST_PRIORITY_HIGH);
-    adw_toast_overlay_add_toast(self->toasts, toast);
+    gtk_label_set_label(self->host_banner_label,
+                        worst ? worst->title : _("This computer cannot run fast virtual machines"));
+    gtk_revealer_set_reveal_child(self->host_banner, TRUE);
+}
+
+static void on_host_banner_close(GtkButton *button, HgrManagerWindow *self)
+{
+    gtk_revealer_set_reveal_child(self->host_banner, FALSE);
 }
 
 static void maybe_first_run_check(HgrManagerWindow *self)
@@ -236,9 +321,13 @@ static void hgr_manager_window_map(GtkWidget *w)
 
 static void on_active_changed(GtkWindow *win, GParamSpec *pspec, HgrManagerWindow *self)
 {
-    /* Back from the settings dialog or the wizard: show what changed. */
-    if (gtk_window_is_active(win))
-        hgr_machine_details_refresh(self->details);
+    /* Back from the settings dialog, the wizard or a terminal where
+     * `hangarctl set` ran: show what changed. */
+    if (!gtk_window_is_active(win))
+        return;
+    if (self->library)
+        schedule_reload(self);
+    hgr_machine_details_refresh(self->details);
 }
 
 static void setup_library(HgrManagerWindow *self)
@@ -258,6 +347,7 @@ static void setup_library(HgrManagerWindow *self)
     gtk_list_box_bind_model(self->machine_list, machines, create_row, self, NULL);
     g_signal_connect_object(machines, "items-changed", G_CALLBACK(on_machines_changed), self, 0);
     on_machines_changed(machines, 0, 0, 0, self);
+    watch_library(self);
 }
 
 /* The size is kept only when not maximized, so unmaximizing next time
@@ -285,6 +375,11 @@ static void hgr_manager_window_dispose(GObject *obj)
         g_signal_handlers_disconnect_by_data(self->selected, self);
     g_clear_object(&self->selected);
     g_clear_object(&self->settings);
+    g_clear_handle_id(&self->reload_idle, g_source_remove);
+    g_clear_handle_id(&self->state_poll, g_source_remove);
+    if (self->library_monitor)
+        g_signal_handlers_disconnect_by_data(self->library_monitor, self);
+    g_clear_object(&self->library_monitor);
     gtk_widget_dispose_template(GTK_WIDGET(self), HGR_TYPE_MANAGER_WINDOW);
     G_OBJECT_CLASS(hgr_manager_window_parent_class)->dispose(obj);
 }
@@ -302,6 +397,9 @@ static void hgr_manager_window_class_init(HgrManagerWindowClass *klass)
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, window_title);
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, main_stack);
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, error_page);
+    gtk_widget_class_bind_template_child(wc, HgrManagerWindow, host_banner);
+    gtk_widget_class_bind_template_child(wc, HgrManagerWindow, host_banner_label);
+    gtk_widget_class_bind_template_callback(wc, on_host_banner_close);
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, machine_list);
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, details);
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, start_button);
@@ -309,6 +407,7 @@ static void hgr_manager_window_class_init(HgrManagerWindowClass *klass)
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, shutdown_button);
     gtk_widget_class_bind_template_child(wc, HgrManagerWindow, resume_button);
     hgr_manager_window_install_actions(wc);
+    gtk_widget_class_install_action(wc, "win.library-problem", "u", on_library_problem);
 }
 
 static void hgr_manager_window_init(HgrManagerWindow *self)

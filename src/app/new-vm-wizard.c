@@ -12,6 +12,7 @@
 
 #include "../library/host-check.h"
 #include "../library/os-templates.h"
+#include "machine-labels.h"
 #include "new-vm-wizard.h"
 #include "windows.h"
 
@@ -228,7 +229,11 @@ static GtkWidget *template_row(const HgrOsTemplate *t)
     gtk_widget_set_margin_bottom(box, 8);
     gtk_widget_set_margin_start(box, 12);
     gtk_widget_set_margin_end(box, 12);
-    GtkWidget *icon = gtk_image_new_from_icon_name(t->logo_icon);
+    /* The manager's logos, so a template looks like the VM it becomes. */
+    const char *icon_name = hgr_machine_os_icon(t->id);
+    if (g_str_equal(icon_name, "computer-symbolic") && g_strcmp0(t->family, "linux") == 0)
+        icon_name = "hangar-os-linux-symbolic";
+    GtkWidget *icon = gtk_image_new_from_icon_name(icon_name);
     gtk_accessible_update_property(GTK_ACCESSIBLE(icon), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                    _("Logo"), -1);
     gtk_box_append(GTK_BOX(box), icon);

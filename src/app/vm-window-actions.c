@@ -86,28 +86,27 @@ void hgr_vm_window_update_actions(HgrVmWindow *win)
     gtk_widget_action_set_enabled(w, "win.send-cad", state == HGR_MACHINE_RUNNING && here);
 }
 
-static gboolean close_window(gpointer data)
-{
-    gtk_window_close(GTK_WINDOW(data));
-    return G_SOURCE_REMOVE;
-}
-
 static void on_close_response(AdwMessageDialog *dialog, const char *response, gpointer data)
 {
     HgrVmWindow *win = data;
 
+    HgrMachineState state = hgr_machine_get_state(win->machine);
+
     if (g_str_equal(response, "cancel"))
         return;
+    /* The VM may have stopped while the question was up: just close. */
+    if (state != HGR_MACHINE_RUNNING && state != HGR_MACHINE_PAUSED) {
+        hgr_vm_window_close_for_good(win);
+        return;
+    }
     if (g_str_equal(response, "shutdown") &&
         !run(win, hgr_machine_shutdown, _("Cannot Shut Down")))
         return;
     if (g_str_equal(response, "force-off") &&
         !run(win, hgr_machine_force_off, _("Cannot Force Off")))
         return;
-    /* "keep": the VM runs on in Hangar; the manager window shows it. The
-     * window closes once the dialog, transient for it, is gone. */
-    win->close_confirmed = TRUE;
-    g_idle_add_full(G_PRIORITY_DEFAULT, close_window, g_object_ref(win), g_object_unref);
+    /* "keep": the VM runs on in Hangar; the manager window shows it. */
+    hgr_vm_window_close_for_good(win);
 }
 
 void hgr_vm_window_ask_close(HgrVmWindow *win)

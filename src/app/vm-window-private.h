@@ -13,7 +13,10 @@ struct _HgrVmWindow {
     gulong state_handler, here_handler;
     guint activity_timer;
     HgrVmActivity last_activity;
-    gboolean close_confirmed;     /* the user chose what happens to the VM */
+    /* Closed by the user while its VM still ran: hidden, not destroyed, as
+     * the VM's serial port is this window's terminal (the VM uses the fd
+     * until it stops). It goes when the VM stops, or shows again. */
+    gboolean closed_while_live;
 
     /* template children */
     AdwToastOverlay *toasts;
@@ -44,3 +47,5 @@ void hgr_vm_window_class_add_actions(GtkWidgetClass *widget_class);
 void hgr_vm_window_update_actions(HgrVmWindow *win);
 /* Asks what to do with a running VM when its window closes. */
 void hgr_vm_window_ask_close(HgrVmWindow *win);
+/* The user chose: hide the window, and destroy it once the VM stops. */
+void hgr_vm_window_close_for_good(HgrVmWindow *win);

@@ -63,6 +63,18 @@ static gboolean is_live(HgrMachineState state)
     return state == HGR_MACHINE_RUNNING || state == HGR_MACHINE_PAUSED;
 }
 
+static gboolean running_here(HgrVmWindow *win)
+{
+    return win->machine && hgr_machine_is_running_here(win->machine) &&
+           is_live(hgr_machine_get_state(win->machine));
+}
+
+static gboolean destroy_window(gpointer data)
+{
+    gtk_window_destroy(GTK_WINDOW(data));
+    return G_SOURCE_REMOVE;
+}
+
 static void set_light(GtkImage *light, gboolean on)
 {
     GtkWidget *w = GTK_WIDGET(light);
@@ -165,6 +177,10 @@ static void on_state(HgrVmWindow *win)
     gtk_accessible_update_property(GTK_ACCESSIBLE(win->pause_button),
                                    GTK_ACCESSIBLE_PROPERTY_LABEL, pause_label, -1);
     hgr_vm_window_update_actions(win);
+    if (win->closed_while_live && !running_here(win)) {
+        win->closed_while_live = FALSE;
+        g_idle_add_full(G_PRIORITY_DEFAULT, destroy_window, g_object_ref(win), g_object_unref);
+    }
 }
 
 static void on_state_notify(GObject *obj, GParamSpec *pspec, gpointer data)
@@ -237,13 +253,22 @@ static void on_scale_notify(GObject *obj, GParamSpec *pspec, gpointer data)
     g_object_notify_by_pspec(G_OBJECT(win), props[PROP_SCALE_TO_FIT]);
 }
 
+void hgr_vm_window_close_for_good(HgrVmWindow *win)
+{
+    gtk_widget_set_visible(GTK_WIDGET(win), FALSE);
+    win->closed_while_live = TRUE;
+    /* Not from inside the dialog's response (it is transient for us) nor a
+     * machine notification: from the main loop. */
+    if (!running_here(win))
+        g_idle_add_full(G_PRIORITY_DEFAULT, destroy_window, g_object_ref(win), g_object_unref);
+}
+
 static gboolean hgr_vm_window_close_request(GtkWindow *window)
 {
     HgrVmWindow *win = HGR_VM_WINDOW(window);
 
     /* Only a VM running in this process is this window's to stop. */
-    if (!win->close_confirmed && win->machine && hgr_machine_is_running_here(win->machine) &&
-        is_live(hgr_machine_get_state(win->machine))) {
+    if (running_here(win)) {
         hgr_vm_window_ask_close(win);
         return TRUE;
     }
@@ -382,6 +407,7 @@ void hgr_vm_window_show(HgrApplication *app, HgrMachine *m)
 
     if (!win)
         win = g_object_new(HGR_TYPE_VM_WINDOW, "application", app, "machine", m, NULL);
+    win->closed_while_live = FALSE;          /* shown again: it stays */
     gtk_window_present(GTK_WINDOW(win));
     if (state == HGR_MACHINE_STOPPED || state == HGR_MACHINE_FAILED)
         hgr_vm_window_start(win);

@@ -24,6 +24,7 @@ static const char introspection_xml[] =
     "    <method name='Reset'/>"
     "    <method name='Screenshot'><arg type='s' name='path' direction='in'/></method>"
     "    <property name='State' type='s' access='read'/>"
+    "    <property name='Failure' type='s' access='read'/>"
     "    <property name='Name' type='s' access='read'/>"
     "  </interface>"
     "</node>";
@@ -193,8 +194,12 @@ static GVariant *on_get_property(GDBusConnection *connection, const char *sender
 {
     HgrControlServer *s = data;
 
+    /* The machine runs here: its own state, never hgr_machine_get_state(),
+     * which could ask this very socket once the VM is gone. */
     if (!strcmp(property, "State"))
-        return g_variant_new_string(hgr_machine_state_id(hgr_machine_get_state(s->machine)));
+        return g_variant_new_string(hgr_machine_state_id(s->machine->state));
+    if (!strcmp(property, "Failure"))
+        return g_variant_new_string(s->machine->failure ? s->machine->failure : "");
     if (!strcmp(property, "Name"))
         return g_variant_new_string(hgr_machine_get_name(s->machine));
     g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_PROPERTY, "No property %s",
@@ -236,12 +241,14 @@ static gboolean on_new_connection(GDBusServer *server, GDBusConnection *c, gpoin
 static void on_state_changed(GObject *object, GParamSpec *pspec, gpointer data)
 {
     HgrControlServer *s = data;
-    const char *state = hgr_machine_state_id(hgr_machine_get_state(s->machine));
+    const char *state = hgr_machine_state_id(s->machine->state);
+    const char *failure = s->machine->failure ? s->machine->failure : "";
 
     for (guint i = 0; i < s->connections->len; i++) {
         GVariantBuilder changed;
         g_variant_builder_init(&changed, G_VARIANT_TYPE_VARDICT);
         g_variant_builder_add(&changed, "{sv}", "State", g_variant_new_string(state));
+        g_variant_builder_add(&changed, "{sv}", "Failure", g_variant_new_string(failure));
         g_dbus_connection_emit_signal(s->connections->pdata[i], NULL, HGR_CONTROL_PATH,
                                       "org.freedesktop.DBus.Properties", "PropertiesChanged",
                                       g_variant_new("(sa{sv}as)", HGR_CONTROL_INTERFACE,

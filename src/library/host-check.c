@@ -129,7 +129,7 @@ static void check_cpu(Host *h, HgrHostCheckReport *r)
                  g_strdup_printf("The CPU reports the %s flag.", h->vmx ? "vmx" : "svm"), NULL);
     } else if (h->kvm_usable) {
         add_item(r, "cpu-flag", HGR_HOST_CHECK_WARNING,
-                 "The CPU has no VT-x or AMD-V, but KVM is provided in software",
+                 "No VT-x or AMD-V in the CPU: KVM here is emulated in software",
                  g_strdup_printf("No vmx or svm flag in %s/cpuinfo%s; KVM comes from the %s "
                                  "module, which cannot use hardware virtualization.",
                                  h->proc_root, h->in_vm ? " (this is itself a virtual machine)" : "",

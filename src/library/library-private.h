@@ -9,9 +9,9 @@ G_BEGIN_DECLS
 /* A machine of lib, in folder dir, with config (taken over). */
 HgrMachine *hgr_machine_new_internal(HgrLibrary *lib, const char *dir,
                                      HgrMachineConfig *config);
-/* Takes a config read again from disk by a reload (taken over); ignored
- * while the machine runs here. */
-void hgr_machine_update_config(HgrMachine *m, HgrMachineConfig *config);
+/* Takes a config read again from disk by a reload, and the folder it is in
+ * (taken over); ignored while the machine runs here. */
+void hgr_machine_update_config(HgrMachine *m, const char *dir, HgrMachineConfig *config);
 /* Running here, or in another process (asks its control socket). */
 bool hgr_machine_is_active(HgrMachine *m);
 void hgr_machine_forget_library(HgrMachine *m);

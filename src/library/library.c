@@ -22,7 +22,11 @@ struct _HgrLibrary {
     GPtrArray *problems;
     GMainContext *context;
     GFileMonitor *sockets;        /* VMs starting and stopping in other processes */
+    GFileMonitor *folder;         /* VMs made, renamed or deleted by other processes */
+    GSource *reload;              /* pending, on context */
 };
+
+#define RELOAD_DELAY_MS 250
 
 #define PROBE_DELAY_MS 300
 
@@ -64,6 +68,13 @@ static void hgr_library_finalize(GObject *object)
     if (lib->sockets)
         g_signal_handlers_disconnect_by_data(lib->sockets, lib);
     g_clear_object(&lib->sockets);
+    if (lib->folder)
+        g_signal_handlers_disconnect_by_data(lib->folder, lib);
+    g_clear_object(&lib->folder);
+    if (lib->reload) {
+        g_source_destroy(lib->reload);
+        g_clear_pointer(&lib->reload, g_source_unref);
+    }
     g_clear_object(&lib->machines);
     g_clear_pointer(&lib->problems, g_ptr_array_unref);
     g_clear_pointer(&lib->context, g_main_context_unref);
@@ -159,6 +170,45 @@ static void watch_sockets(HgrLibrary *lib)
     g_signal_connect(lib->sockets, "changed", G_CALLBACK(on_socket_event), lib);
 }
 
+static gboolean reload_now(gpointer data)
+{
+    HgrLibrary *lib = data;
+    g_autoptr(GError) error = NULL;
+
+    g_clear_pointer(&lib->reload, g_source_unref);
+    if (!hgr_library_reload(lib, &error))
+        g_debug("reload: %s", error->message);
+    return G_SOURCE_REMOVE;
+}
+
+/* Something changed in the root folder: reload once things settle. */
+static void on_folder_event(GFileMonitor *monitor, GFile *file, GFile *other,
+                            GFileMonitorEvent event, gpointer data)
+{
+    HgrLibrary *lib = data;
+
+    if (event == G_FILE_MONITOR_EVENT_CHANGED
+        || event == G_FILE_MONITOR_EVENT_CHANGES_DONE_HINT
+        || event == G_FILE_MONITOR_EVENT_ATTRIBUTE_CHANGED || lib->reload)
+        return;
+    lib->reload = g_timeout_source_new(RELOAD_DELAY_MS);
+    g_source_set_callback(lib->reload, reload_now, lib, NULL);
+    g_source_attach(lib->reload, lib->context);
+}
+
+static void watch_folder(HgrLibrary *lib)
+{
+    g_autoptr(GFile) file = g_file_new_for_path(lib->root);
+    g_autoptr(GError) error = NULL;
+
+    lib->folder = g_file_monitor_directory(file, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
+    if (!lib->folder) {
+        g_debug("not watching %s: %s", lib->root, error->message);
+        return;
+    }
+    g_signal_connect(lib->folder, "changed", G_CALLBACK(on_folder_event), lib);
+}
+
 HgrLibrary *hgr_library_new(const char *root, GError **error)
 {
     g_autoptr(HgrLibrary) lib = g_object_new(HGR_TYPE_LIBRARY, NULL);
@@ -174,6 +224,7 @@ HgrLibrary *hgr_library_new(const char *root, GError **error)
     if (!hgr_library_reload(lib, error))
         return NULL;
     watch_sockets(lib);
+    watch_folder(lib);
     return g_steal_pointer(&lib);
 }
 
@@ -283,8 +334,10 @@ bool hgr_library_reload(HgrLibrary *lib, GError **error)
         if (!c)
             continue;
         HgrMachine *m = find_by_uuid(lib, c->uuid, NULL);
-        if (m && !g_strcmp0(hgr_machine_get_dir(m), dir)) {
-            hgr_machine_update_config(m, c);
+        if (m) {
+            /* The same machine, perhaps renamed by another process: the
+             * object (and whatever window shows it) stays. */
+            hgr_machine_update_config(m, dir, c);
         } else {
             m = hgr_machine_new_internal(lib, dir, c);
             g_list_store_insert_sorted(lib->machines, m, compare_machines, NULL);

@@ -36,7 +36,9 @@ typedef struct {
 /* Of HgrLibraryProblem *, from the last scan. */
 GPtrArray *hgr_library_get_problems(HgrLibrary *lib);
 
-/* Rescans the folder: VMs made or deleted by another process appear or go. */
+/* Rescans the folder: VMs made or deleted by another process appear or go.
+ * (The library also watches its folder and does this by itself, and
+ * follows VMs that other processes start and stop: "state" notifies.) */
 bool hgr_library_reload(HgrLibrary *lib, GError **error);
 
 /* By name, or by UUID. NULL: not found (error set). Not a new reference. */

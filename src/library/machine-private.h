@@ -17,6 +17,8 @@ struct _HgrMachine {
 
     /* Running here. */
     HgrVm *vm;
+    guint run;                    /* counts starts: news from an older run is dropped */
+    struct RunTag *tag;           /* what the VMM threads' state callback gets */
     HgrControlServer *server;
     HgrSerialRelay *relay;
 

@@ -22,13 +22,14 @@ void hgr_machine_remote_drop(HgrMachine *m)
     g_clear_object(&m->remote);
 }
 
-static void set_remote_state(HgrMachine *m, const char *id)
+static void set_remote_state(HgrMachine *m, const char *id, const char *failure)
 {
     HgrMachineState s;
 
     if (hgr_machine_state_from_id(id, &s))
-        hgr_machine_set_state(m, s, s == HGR_MACHINE_FAILED ? "the VM failed in the "
-                              "process that ran it" : NULL);
+        hgr_machine_set_state(m, s, failure && *failure ? failure
+                                                        : "the VM failed in the process "
+                                                          "that ran it");
 }
 
 static void on_properties_changed(GDBusConnection *c, const char *sender, const char *path,
@@ -39,14 +40,16 @@ static void on_properties_changed(GDBusConnection *c, const char *sender, const 
     const char *changed_iface;
     g_autoptr(GVariant) changed = NULL;
     g_autoptr(GVariant) invalidated = NULL;
-    const char *state;
+    const char *state, *failure = NULL;
 
     if (!g_variant_is_of_type(params, G_VARIANT_TYPE("(sa{sv}as)")))
         return;
     g_variant_get(params, "(&s@a{sv}@as)", &changed_iface, &changed, &invalidated);
-    if (strcmp(changed_iface, HGR_CONTROL_INTERFACE) == 0
-        && g_variant_lookup(changed, "State", "&s", &state))
-        set_remote_state(m, state);
+    if (strcmp(changed_iface, HGR_CONTROL_INTERFACE) != 0
+        || !g_variant_lookup(changed, "State", "&s", &state))
+        return;
+    g_variant_lookup(changed, "Failure", "&s", &failure);
+    set_remote_state(m, state, failure);
 }
 
 static void on_remote_closed(GDBusConnection *c, gboolean vanished, GError *error,
@@ -55,7 +58,9 @@ static void on_remote_closed(GDBusConnection *c, gboolean vanished, GError *erro
     HgrMachine *m = data;
 
     hgr_machine_remote_drop(m);
-    hgr_machine_set_state(m, HGR_MACHINE_STOPPED, NULL);
+    /* A run that failed stays failed (with its reason) once its process is gone. */
+    if (m->state != HGR_MACHINE_FAILED)
+        hgr_machine_set_state(m, HGR_MACHINE_STOPPED, NULL);
 }
 
 bool hgr_machine_remote_probe(HgrMachine *m)
@@ -64,9 +69,14 @@ bool hgr_machine_remote_probe(HgrMachine *m)
 
     if (m->remote && !g_dbus_connection_is_closed(m->remote))
         return true;
+    /* Served by this process: a synchronous call would wait on ourselves. */
+    g_autoptr(HgrMachine) here = hgr_machine_lookup_running_here(hgr_machine_get_uuid(m));
+    if (here)
+        return false;
     if (m->remote) {
         hgr_machine_remote_drop(m);
-        hgr_machine_set_state(m, HGR_MACHINE_STOPPED, NULL);
+        if (m->state != HGR_MACHINE_FAILED)
+            hgr_machine_set_state(m, HGR_MACHINE_STOPPED, NULL);
     }
     g_autoptr(GDBusConnection) c = hgr_control_connect(hgr_machine_get_uuid(m), &e);
     if (!c)
@@ -89,7 +99,7 @@ bool hgr_machine_remote_probe(HgrMachine *m)
         m->remote, NULL, "org.freedesktop.DBus.Properties", "PropertiesChanged",
         HGR_CONTROL_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_properties_changed, m, NULL);
     m->remote_closed = g_signal_connect(m->remote, "closed", G_CALLBACK(on_remote_closed), m);
-    set_remote_state(m, g_variant_get_string(v, NULL));
+    set_remote_state(m, g_variant_get_string(v, NULL), NULL);
     return true;
 }
 

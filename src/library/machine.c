@@ -127,6 +127,7 @@ static void hgr_machine_dispose(GObject *object)
         hgr_vm_wait(m->vm);
         unregister_running(m);
         g_clear_pointer(&m->vm, hgr_vm_free);
+        g_clear_pointer(&m->tag, g_free);
         g_clear_pointer(&m->relay, hgr_serial_relay_free);
     }
     hgr_machine_remote_drop(m);
@@ -192,11 +193,17 @@ void hgr_machine_forget_library(HgrMachine *m)
     }
 }
 
-void hgr_machine_update_config(HgrMachine *m, HgrMachineConfig *config)
+void hgr_machine_update_config(HgrMachine *m, const char *dir, HgrMachineConfig *config)
 {
     if (m->vm) {
+        /* This process runs it and knows better; the file is read again
+         * at the next reload after the run. */
         hgr_machine_config_free(config);
         return;
+    }
+    if (g_strcmp0(m->dir, dir) != 0) {
+        g_free(m->dir);
+        m->dir = g_strdup(dir);
     }
     bool name_changed = g_strcmp0(m->config->name, config->name) != 0;
     bool os_changed = g_strcmp0(m->config->os_name, config->os_name) != 0;
@@ -244,10 +251,11 @@ void hgr_machine_set_state(HgrMachine *m, HgrMachineState state, const char *fai
 
 HgrMachineState hgr_machine_get_state(HgrMachine *m)
 {
-    g_autoptr(HgrMachine) r = runner(m);
-
-    if (m->vm)
+    /* While this process serves the socket (also in the moment between the
+     * VM's end and the socket's), the state is ours: never ask ourselves. */
+    if (m->vm || m->server)
         return m->state;
+    g_autoptr(HgrMachine) r = runner(m);
     if (r)
         return r->state;
     if (hgr_machine_remote_probe(m))
@@ -372,7 +380,7 @@ bool hgr_machine_set_config(HgrMachine *m, const HgrMachineConfig *config, GErro
 
 typedef struct {
     HgrMachine *m;
-    HgrVm *vm;
+    guint run;
     HgrVmState state;
 } StateMessage;
 
@@ -383,14 +391,18 @@ static void state_message_free(gpointer data)
     g_free(msg);
 }
 
-/* The run is over: the socket goes, the VM's threads are joined. */
+/* The run is over (the VM has stopped): everyone is told the final state
+ * (and why it failed) while hgr_machine_get_vm() is still valid, so views
+ * let go of it; then the VM's threads are joined and the socket goes. */
 static void finish_run(HgrMachine *m, HgrMachineState state, const char *failure)
 {
-    g_clear_pointer(&m->server, hgr_control_server_free);
-    unregister_running(m);
-    g_clear_pointer(&m->vm, hgr_vm_free);
-    g_clear_pointer(&m->relay, hgr_serial_relay_free);
     hgr_machine_set_state(m, state, failure);
+    g_clear_pointer(&m->vm, hgr_vm_free);
+    g_clear_pointer(&m->tag, g_free);     /* no VMM thread left to use it */
+    g_clear_pointer(&m->relay, hgr_serial_relay_free);
+    g_clear_pointer(&m->server, hgr_control_server_free);
+    /* Registered until the socket is gone: nothing here may call it. */
+    unregister_running(m);
     g_object_notify_by_pspec(G_OBJECT(m), hgr_machine_props[PROP_RUNNING_HERE]);
 }
 
@@ -399,7 +411,7 @@ static gboolean apply_vm_state(gpointer data)
     StateMessage *msg = data;
     HgrMachine *m = msg->m;
 
-    if (m->vm != msg->vm)
+    if (!m->vm || m->run != msg->run)
         return G_SOURCE_REMOVE;       /* from a run that is already over */
     switch (msg->state) {
     case HGR_VM_STATE_RUNNING:
@@ -428,14 +440,20 @@ static gboolean apply_vm_state(gpointer data)
 /* On a vCPU or I/O thread: the news goes to the library's context, always
  * queued (g_main_context_invoke could run it right here, on a VMM thread
  * that the handler would then try to join). */
+typedef struct RunTag {
+    HgrMachine *m;
+    guint run;
+} RunTag;
+
 static void on_vm_state(HgrVm *vm, HgrVmState state, void *data)
 {
-    HgrMachine *m = data;
+    RunTag *tag = data;
+    HgrMachine *m = tag->m;
     StateMessage *msg = g_new0(StateMessage, 1);
     g_autoptr(GSource) source = g_idle_source_new();
 
     msg->m = g_object_ref(m);
-    msg->vm = vm;
+    msg->run = tag->run;
     msg->state = state;
     g_source_set_priority(source, G_PRIORITY_DEFAULT);
     g_source_set_callback(source, apply_vm_state, msg, state_message_free);
@@ -476,6 +494,13 @@ static bool check_not_running(HgrMachine *m, GError **error)
                     m->vm ? "" : " (in another window or hangarctl)");
         return false;
     }
+    if (m->vm || m->server) {
+        /* Its last run is being wound up (we are in a notify handler). */
+        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
+                    "\"%s\" is still stopping: start it again in a moment",
+                    m->config->name);
+        return false;
+    }
     return true;
 }
 
@@ -496,20 +521,23 @@ bool hgr_machine_start(HgrMachine *m, const HgrMachineStartOptions *opts, GError
         translate_vm_error(error, e);
         return false;
     }
+    m->run++;
+    m->tag = g_new0(RunTag, 1);
+    m->tag->m = m;
+    m->tag->run = m->run;
     register_running(m);
-    hgr_vm_set_state_callback(m->vm, on_vm_state, m);
-    m->server = hgr_control_server_new(m, &e);
-    if (!m->server) {
-        /* Still usable here; other processes will not see it run. */
-        g_warning("%s: no control socket: %s", m->config->name, e->message);
-        g_clear_error(&e);
-    }
-    if (!hgr_vm_start(m->vm, &e)) {
+    hgr_vm_set_state_callback(m->vm, on_vm_state, m->tag);
+    /* Without its socket no other process would know it runs, and could
+     * start it a second time: no run without it. */
+    m->server = hgr_control_server_new(m, error);
+    if (!m->server || !hgr_vm_start(m->vm, &e)) {
         g_clear_pointer(&m->server, hgr_control_server_free);
-        unregister_running(m);
         g_clear_pointer(&m->vm, hgr_vm_free);
+        unregister_running(m);
+        g_clear_pointer(&m->tag, g_free);
         g_clear_pointer(&m->relay, hgr_serial_relay_free);
-        translate_vm_error(error, e);
+        if (e)
+            translate_vm_error(error, e);
         return false;
     }
     hgr_machine_set_state(m, HGR_MACHINE_RUNNING, NULL);
@@ -568,10 +596,11 @@ static bool local_op(HgrMachine *m, Op op, GError **error)
 
 static bool machine_op(HgrMachine *m, Op op, GError **error)
 {
-    g_autoptr(HgrMachine) r = runner(m);
-
     if (m->vm)
         return local_op(m, op, error);
+    if (m->server)
+        return not_running_error(m, error);     /* its run is ending */
+    g_autoptr(HgrMachine) r = runner(m);
     if (r)
         return machine_op(r, op, error);
     if (!hgr_machine_remote_probe(m))
@@ -606,7 +635,6 @@ bool hgr_machine_reset(HgrMachine *m, GError **error)
 
 bool hgr_machine_screenshot(HgrMachine *m, const char *png_path, GError **error)
 {
-    g_autoptr(HgrMachine) r = runner(m);
     g_autoptr(GError) e = NULL;
 
     if (m->vm) {
@@ -616,6 +644,9 @@ bool hgr_machine_screenshot(HgrMachine *m, const char *png_path, GError **error)
                     "No screenshot of \"%s\": %s", m->config->name, e->message);
         return false;
     }
+    if (m->server)
+        return not_running_error(m, error);
+    g_autoptr(HgrMachine) r = runner(m);
     if (r)
         return hgr_machine_screenshot(r, png_path, error);
     if (!hgr_machine_remote_probe(m))

@@ -73,13 +73,16 @@ static const char *resources_arch(gpointer p) { return osinfo_resources_get_arch
 static bool os_is_x86_64(OsinfoOs *os)
 {
     g_autoptr(OsinfoMediaList) media = osinfo_os_get_media_list(os);
+    if (list_has_x86_64(OSINFO_LIST(media), media_arch))
+        return true;
     g_autoptr(OsinfoTreeList) trees = osinfo_os_get_tree_list(os);
+    if (list_has_x86_64(OSINFO_LIST(trees), tree_arch))
+        return true;
     g_autoptr(OsinfoImageList) images = osinfo_os_get_image_list(os);
+    if (list_has_x86_64(OSINFO_LIST(images), image_arch))
+        return true;
     g_autoptr(OsinfoResourcesList) min = osinfo_os_get_minimum_resources(os);
-    return list_has_x86_64(OSINFO_LIST(media), media_arch) ||
-           list_has_x86_64(OSINFO_LIST(trees), tree_arch) ||
-           list_has_x86_64(OSINFO_LIST(images), image_arch) ||
-           list_has_x86_64(OSINFO_LIST(min), resources_arch);
+    return list_has_x86_64(OSINFO_LIST(min), resources_arch);
 }
 
 static GDate *newest_release(OsinfoOsList *all)
@@ -151,9 +154,8 @@ static Resources pick_resources(OsinfoResourcesList *list)
     return out;
 }
 
-static bool os_has_device(OsinfoOs *os, const char *cls, const char *const *names)
+static bool has_device(OsinfoDeviceList *devices, const char *cls, const char *const *names)
 {
-    g_autoptr(OsinfoDeviceList) devices = osinfo_os_get_all_devices(os, NULL);
     for (int i = 0; i < osinfo_list_get_length(OSINFO_LIST(devices)); i++) {
         OsinfoDevice *d = OSINFO_DEVICE(osinfo_list_get_nth(OSINFO_LIST(devices), i));
         if (g_strcmp0(osinfo_device_get_class(d), cls) != 0)
@@ -243,13 +245,15 @@ static HgrOsTemplate *template_from_os(OsinfoOs *os)
 
     bool windows = g_strcmp0(t->family, "winnt") == 0;
     t->firmware = os_needs_uefi(os) ? HGR_FIRMWARE_UEFI : HGR_FIRMWARE_BIOS;
-    if (os_has_device(os, "block", virtio_blk))
+    /* Fetched once: walking the inherited device lists is the slow part. */
+    g_autoptr(OsinfoDeviceList) devices = osinfo_os_get_all_devices(os, NULL);
+    if (has_device(devices, "block", virtio_blk))
         t->disk_bus = HGR_DISK_BUS_VIRTIO;
     else if (windows)
         t->disk_bus = windows_disk_bus(os);
     else
         t->disk_bus = HGR_DISK_BUS_SATA;
-    t->virtio_net = os_has_device(os, "net", virtio_net);
+    t->virtio_net = has_device(devices, "net", virtio_net);
 
     if (g_strcmp0(t->id, "win11") == 0) {
         /* Microsoft's own floor, whatever the database says. */

@@ -6,16 +6,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "machine-config.h"
 
+/* A guest printing forever must not fill the user's disk. */
+#define LOG_MAX_BYTES (64u << 20)
+
 struct HgrSerialRelay {
     int relay_fd;                 /* our end of the pair */
     int user_fd;
     int log_fd;
+    uint64_t logged;
     int stop_rd, stop_wr;
     GThread *thread;
     int vm_fd;                    /* the end given to vmm-core */
@@ -53,7 +59,15 @@ static bool copy_out(HgrSerialRelay *r)
         return true;
     if (n <= 0)
         return false;
-    write_all(r->log_fd, buf, (size_t)n);
+    if (r->logged < LOG_MAX_BYTES) {
+        size_t room = LOG_MAX_BYTES - r->logged;
+        write_all(r->log_fd, buf, MIN((size_t)n, room));
+        r->logged += MIN((size_t)n, room);
+        if (r->logged >= LOG_MAX_BYTES) {
+            static const char note[] = "\n[Hangar: serial log full, the rest is not kept]\n";
+            write_all(r->log_fd, note, sizeof(note) - 1);
+        }
+    }
     if (r->user_fd >= 0)
         write_all(r->user_fd, buf, (size_t)n);
     return true;
@@ -101,6 +115,14 @@ HgrSerialRelay *hgr_serial_relay_new(int user_fd, const char *log_path, int *vm_
                                      GError **error)
 {
     int pair[2], stop[2];
+    struct stat st;
+
+    /* Runs append; a log grown past the limit starts over (the last one
+     * kept as .old). */
+    if (stat(log_path, &st) == 0 && (uint64_t)st.st_size >= LOG_MAX_BYTES) {
+        g_autofree char *old = g_strconcat(log_path, ".old", NULL);
+        rename(log_path, old);
+    }
     int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 
     if (log_fd < 0) {
@@ -134,7 +156,6 @@ HgrSerialRelay *hgr_serial_relay_new(int user_fd, const char *log_path, int *vm_
     r->stop_wr = stop[1];
     r->thread = g_thread_new("hgr-serial", relay_thread, r);
     r->vm_fd = pair[1];
-    struct stat st;
     if (fstat(pair[1], &st) == 0) {
         r->vm_dev = st.st_dev;
         r->vm_ino = st.st_ino;

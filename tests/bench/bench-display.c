@@ -4,7 +4,9 @@
  * upload, + drawing it. Prints time and CPU per frame, the frame rate it
  * sustains and the share of one core it needs at 60 frames per second.
  * Also a small update (one 400x40 line of text) to show that only dirty
- * areas cost. Not pass/fail: meson suite `bench`.
+ * areas cost, and what vmm-core's VGA spends per hgr_vm_display_update()
+ * (the view calls it on every frame-clock tick) to render the frame and
+ * find what changed. Not pass/fail: meson suite `bench`.
  *
  * The GL rows use whatever EGL gives offscreen: Mesa's llvmpipe (software)
  * on a machine without a GPU, where upload and draw cost CPU that a GPU
@@ -14,6 +16,8 @@
 
 #include "display-gl.h"
 #include "egl-context.h"
+#include "hw/vga-private.h"
+#include "pci-test-board.h"
 
 #define W 1920
 #define H 1080
@@ -54,16 +58,19 @@ static void one_frame(Bench *b, Step step, const HgrConsoleRect *dirty, unsigned
     glFinish();                        /* count the GL work in this frame */
 }
 
-static void measure(Bench *b, const char *what, Step step, const HgrConsoleRect *dirty)
+typedef void (*FrameFn)(void *data, unsigned frame_no);
+
+/* Runs fn for about 1.5 s and prints its time and CPU per frame. */
+static void measure_fn(const char *what, FrameFn fn, void *data)
 {
     unsigned frames = 0;
-    double t0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID), t1;
+    double t0, c0, t1;
 
-    one_frame(b, step, dirty, 0);                      /* warm up */
+    fn(data, 0);                                       /* warm up */
     t0 = now(CLOCK_MONOTONIC);
     c0 = now(CLOCK_PROCESS_CPUTIME_ID);
     do {
-        one_frame(b, step, dirty, ++frames);
+        fn(data, ++frames);
         t1 = now(CLOCK_MONOTONIC);
     } while (t1 - t0 < 1.5 || frames < 10);
     double wall = (t1 - t0) / frames, cpu = (now(CLOCK_PROCESS_CPUTIME_ID) - c0) / frames;
@@ -71,6 +78,76 @@ static void measure(Bench *b, const char *what, Step step, const HgrConsoleRect 
            1 / wall, cpu * 60 * 100);
     if (cpu > wall)
         printf("%-44s (CPU above time: the GL driver's own threads)\n", "");
+}
+
+typedef struct {
+    Bench *b;
+    Step step;
+    const HgrConsoleRect *dirty;
+} StepJob;
+
+static void step_frame(void *data, unsigned frame_no)
+{
+    StepJob *job = data;
+    one_frame(job->b, job->step, job->dirty, frame_no);
+}
+
+static void measure(Bench *b, const char *what, Step step, const HgrConsoleRect *dirty)
+{
+    StepJob job = { b, step, dirty };
+    measure_fn(what, step_frame, &job);
+}
+
+/* vmm-core's side: the VGA in a 1920x1080x32 VBE mode, as a guest sets it. */
+typedef struct {
+    TestBoard *tb;
+    HgrDevice *dev;
+    uint8_t *vram;
+    bool change;
+} VgaJob;
+
+static void dispi_write(VgaJob *v, unsigned index, uint16_t val)
+{
+    test_io_write(&v->tb->pio, 0x1ce, 2, index);
+    test_io_write(&v->tb->pio, 0x1cf, 2, val);
+}
+
+static void vga_frame(void *data, unsigned frame_no)
+{
+    VgaJob *v = data;
+    HgrConsoleRect dirty[16];
+    unsigned n;
+
+    if (v->change)                    /* one pixel in every row: all rows differ */
+        for (size_t y = 0; y < H; y++)
+            ((uint32_t *)v->vram)[y * W + (frame_no + y) % W] ^= 0x00ffffff;
+    hgr_vga_update(v->dev, dirty, G_N_ELEMENTS(dirty), &n);
+}
+
+static void bench_vga(void)
+{
+    g_autoptr(GError) error = NULL;
+    size_t size;
+    VgaJob v = { .tb = test_board_new(NULL), .dev = hgr_vga_new("vga") };
+
+    if (!v.dev->ops->realize(v.dev, &v.tb->board, &error)) {
+        printf("VGA: cannot make one: %s\n", error->message);
+        test_board_free(v.tb, true);
+        return;
+    }
+    v.vram = hgr_vga_vram(v.dev, &size);
+    dispi_write(&v, VBE_ENABLE, 0);
+    dispi_write(&v, VBE_XRES, W);
+    dispi_write(&v, VBE_YRES, H);
+    dispi_write(&v, VBE_BPP, 32);
+    dispi_write(&v, VBE_ENABLE, VBE_ENABLED | VBE_LFB_ENABLED);
+    for (size_t i = 0; i < (size_t)W * H; i++)
+        ((uint32_t *)v.vram)[i] = (uint32_t)(i * 2654435761u) & 0xffffff;
+    measure_fn("vmm-core VGA update, nothing changed", vga_frame, &v);
+    v.change = true;
+    measure_fn("vmm-core VGA update, every row changed", vga_frame, &v);
+    hgr_device_free(v.dev);
+    test_board_free(v.tb, true);
 }
 
 int main(void)
@@ -113,6 +190,7 @@ int main(void)
         hgr_display_gl_free(b.gl);
         test_egl_fini(&b.egl);
     }
+    bench_vga();
     hgr_display_staging_clear(&b.st);
     g_free(b.frame);
     g_free(b.copy);

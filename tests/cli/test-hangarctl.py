@@ -173,6 +173,9 @@ with tempfile.TemporaryDirectory() as tmp:
             error_case("a store made for the 2 MiB OVMF is refused, sizes named",
                        ["run", "--firmware", "uefi", "--nvram", store, "--serial", serial], 1,
                        "131072", "540672", "reset-vars", tmp=tmp)
+            error_case("--firmware uefi --kernel checks the kernel before anything runs",
+                       ["run", "--firmware", "uefi", "--kernel", notkernel, "--serial", serial],
+                       1, notkernel, "bzimage", tmp=tmp)
             error_case("a missing OVMF names the ovmf package",
                        ["run", "--firmware", "uefi", "--firmware-file", tmp + "/OVMF_CODE.fd",
                         "--serial", serial], 1, "ovmf package", tmp=tmp)

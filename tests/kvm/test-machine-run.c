@@ -94,14 +94,36 @@ static char *read_available(int fd)
     return g_string_free(s, FALSE);
 }
 
+typedef struct {
+    bool vm_valid_at_stop;
+    bool restart_refused;
+} StopCheck;
+
+/* What a VM window does when the state leaves RUNNING: let go of the VM
+ * (still valid now), perhaps try to start again at once. */
+static void on_stop(GObject *obj, GParamSpec *pspec, gpointer data)
+{
+    HgrMachine *m = HGR_MACHINE(obj);
+    StopCheck *c = data;
+    g_autoptr(GError) error = NULL;
+
+    if (hgr_machine_get_state(m) != HGR_MACHINE_STOPPED)
+        return;
+    c->vm_valid_at_stop = hgr_machine_get_vm(m) != NULL;
+    c->restart_refused = !hgr_machine_start(m, NULL, &error)
+                         && g_error_matches(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY);
+}
+
 static void test_boot_sector(Fixture *f, gconstpointer data)
 {
+    StopCheck stop = { 0 };
     HgrMachine *m = make_machine(f, "Boot", true);
     g_autoptr(GError) error = NULL;
     int pair[2];
 
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
     HgrMachineStartOptions opts = { .serial_fd = pair[0] };
+    gulong stop_id = g_signal_connect(m, "notify::state", G_CALLBACK(on_stop), &stop);
     g_assert_true(hgr_machine_start(m, &opts, &error));
     g_assert_no_error(error);
     g_assert_true(hgr_machine_is_running_here(m));
@@ -114,6 +136,9 @@ static void test_boot_sector(Fixture *f, gconstpointer data)
     g_assert_false(hgr_machine_is_running_here(m));
     g_assert_null(hgr_machine_get_vm(m));
     g_assert_false(g_file_test(sock, G_FILE_TEST_EXISTS));
+    g_assert_true(stop.vm_valid_at_stop);
+    g_assert_true(stop.restart_refused);
+    g_signal_handler_disconnect(m, stop_id);
     g_assert_false(f->notified_off_main);
     g_assert_cmpuint(f->states->len, >=, 2);
     g_assert_cmpint(g_array_index(f->states, int, 0), ==, HGR_MACHINE_RUNNING);
@@ -187,6 +212,13 @@ static gpointer client_thread(gpointer data)
     return NULL;
 }
 
+static void query_other(GObject *obj, GParamSpec *pspec, gpointer other)
+{
+    hgr_machine_get_state(other);
+    g_autoptr(GError) error = NULL;
+    hgr_machine_screenshot(other, "/nonexistent/x.png", &error);
+}
+
 static void test_two_libraries(Fixture *f, gconstpointer data)
 {
     HgrMachine *m = make_machine(f, "Idle", false);
@@ -208,6 +240,9 @@ static void test_two_libraries(Fixture *f, gconstpointer data)
     g_assert_cmpint(hgr_machine_get_state(m), ==, HGR_MACHINE_PAUSED);
     g_assert_true(hgr_machine_resume(m2, &error));
     g_assert_cmpint(hgr_machine_get_state(m2), ==, HGR_MACHINE_RUNNING);
+    g_assert_true(hgr_machine_reset(m2, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(hgr_machine_get_state(m), ==, HGR_MACHINE_RUNNING);
     g_assert_false(hgr_machine_start(m2, NULL, &error));
     g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY);
     g_clear_error(&error);
@@ -232,6 +267,9 @@ static void test_two_libraries(Fixture *f, gconstpointer data)
     g_free(job.png);
     g_free(job.state);
 
+    /* An app refreshing every view of the VM when one notifies: the other
+     * object must not ask the socket this process is still serving. */
+    g_signal_connect(m, "notify::state", G_CALLBACK(query_other), m2);
     g_assert_true(hgr_machine_force_off(m2, &error));
     g_assert_no_error(error);
     g_assert_cmpint(hgr_machine_get_state(m), ==, HGR_MACHINE_STOPPED);
@@ -336,6 +374,32 @@ static void test_media_named(Fixture *f, gconstpointer data)
     g_assert_false(g_file_test(sock, G_FILE_TEST_EXISTS));
 }
 
+/* Without its control socket nobody else would know it runs: no run. */
+static void test_no_socket_no_run(Fixture *f, gconstpointer data)
+{
+    HgrMachine *m = make_machine(f, "Hidden", false);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *saved = g_strdup(g_getenv("XDG_RUNTIME_DIR"));
+    g_autofree char *bad = g_build_filename(f->root, "run", NULL);
+    g_autofree char *blocker = g_build_filename(bad, "hangar", NULL);
+
+    g_mkdir(bad, 0700);
+    g_assert_true(g_file_set_contents(blocker, "not a folder", -1, NULL));
+    g_setenv("XDG_RUNTIME_DIR", bad, TRUE);
+    bool started = hgr_machine_start(m, NULL, &error);
+    g_setenv("XDG_RUNTIME_DIR", saved, TRUE);
+    g_assert_false(started);
+    g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL);
+    g_assert_nonnull(strstr(error->message, blocker));
+    g_assert_false(hgr_machine_is_running_here(m));
+    g_assert_cmpint(hgr_machine_get_state(m), ==, HGR_MACHINE_STOPPED);
+    /* The disk is free again: the next start works. */
+    g_clear_error(&error);
+    g_assert_true(hgr_machine_start(m, NULL, &error));
+    g_assert_no_error(error);
+    g_assert_true(hgr_machine_force_off(m, &error));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -353,6 +417,7 @@ int main(int argc, char **argv)
     ADD("/library/machine/two-libraries-one-vm", test_two_libraries);
     ADD("/library/machine/other-process", test_other_process);
     ADD("/library/machine/media-named", test_media_named);
+    ADD("/library/machine/no-socket-no-run", test_no_socket_no_run);
     int status = g_test_run();
     hgr_library_remove_tree(run, NULL);
     return status;

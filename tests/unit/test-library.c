@@ -4,6 +4,8 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "library-private.h"
 #include "library.h"
@@ -281,10 +283,22 @@ static void test_problems_listed(Fixture *f, gconstpointer data)
     memcpy(strstr(future, "version=1"), "version=9", 9);
     write_file(newer, future);
 
+    /* Files that are not files: reading them must not hang or eat memory. */
+    g_autofree char *fifo = path_in(f, "Fifo", "Fifo.hangar");
+    g_autofree char *zero = path_in(f, "Zero", "Zero.hangar");
+    g_autofree char *fifo_dir = g_path_get_dirname(fifo);
+    g_autofree char *zero_dir = g_path_get_dirname(zero);
+    g_mkdir(fifo_dir, 0755);
+    g_mkdir(zero_dir, 0755);
+    g_assert_cmpint(mkfifo(fifo, 0644), ==, 0);
+    g_assert_cmpint(symlink("/dev/zero", zero), ==, 0);
+
     g_assert_true(hgr_library_reload(f->lib, &error));
     g_assert_cmpuint(n_machines(f), ==, 1);
     g_assert_cmpstr(machine_name_at(f, 0), ==, "Good");
-    g_assert_cmpuint(hgr_library_get_problems(f->lib)->len, ==, 3);
+    g_assert_cmpuint(hgr_library_get_problems(f->lib)->len, ==, 5);
+    g_assert_true(problems_mention(f, fifo, "not a regular file"));
+    g_assert_true(problems_mention(f, zero, "not a regular file"));
     g_assert_true(problems_mention(f, junk, "Holiday photos.hangar"));
     g_assert_true(problems_mention(f, bad, "cpus"));
     g_assert_true(problems_mention(f, newer, "newer Hangar"));
@@ -366,10 +380,55 @@ static void test_reload_sees_other_process(Fixture *f, gconstpointer data)
     HgrMachine *seen = hgr_library_find(other, "Shared", &error);
     g_assert_nonnull(seen);
     g_object_ref(seen);               /* the app may hold it */
+
+    /* Renamed by the other process: the same object, with the new name. */
+    g_autoptr(HgrMachineConfig) c = hgr_machine_config_copy(hgr_machine_get_config(m));
+    g_free(c->name);
+    c->name = g_strdup("Moved");
+    g_assert_true(hgr_machine_set_config(m, c, &error));
+    g_assert_true(hgr_library_reload(other, &error));
+    g_assert_cmpuint(g_list_model_get_n_items(hgr_library_get_machines(other)), ==, 1);
+    g_assert_true(hgr_library_find(other, "Moved", NULL) == seen);
+    g_autofree char *moved_dir = g_build_filename(f->root, "Moved", NULL);
+    g_assert_cmpstr(hgr_machine_get_dir(seen), ==, moved_dir);
     g_assert_true(hgr_library_delete(f->lib, m, true, &error));
     g_assert_true(hgr_library_reload(other, &error));
     g_assert_cmpuint(g_list_model_get_n_items(hgr_library_get_machines(other)), ==, 0);
     g_object_unref(seen);
+}
+
+static gboolean give_up(gpointer data)
+{
+    *(bool *)data = true;
+    return G_SOURCE_REMOVE;
+}
+
+/* Iterates the main loop until the library lists n machines (no reload
+ * called); the limit only ends a hung test. */
+static bool wait_for_count(Fixture *f, guint n)
+{
+    bool late = false;
+    guint id = g_timeout_add_seconds(30, give_up, &late);
+
+    while (n_machines(f) != n && !late)
+        g_main_context_iteration(NULL, TRUE);
+    if (!late)
+        g_source_remove(id);
+    return n_machines(f) == n;
+}
+
+static void test_follows_other_process(Fixture *f, gconstpointer data)
+{
+    g_autoptr(HgrLibrary) other = hgr_library_new(f->root, NULL);
+    g_autoptr(HgrMachineConfig) c = small_config("Made elsewhere");
+    g_autoptr(GError) error = NULL;
+
+    HgrMachine *made = hgr_library_create(other, c, 1 << 20, &error);
+    g_assert_no_error(error);
+    g_assert_true(wait_for_count(f, 1));
+    g_assert_cmpstr(machine_name_at(f, 0), ==, "Made elsewhere");
+    g_assert_true(hgr_library_delete(other, made, true, &error));
+    g_assert_true(wait_for_count(f, 0));
 }
 
 int main(int argc, char **argv)
@@ -386,5 +445,6 @@ int main(int argc, char **argv)
     ADD("/library/rename-moves-folder", test_rename_moves_folder);
     ADD("/library/delete", test_delete);
     ADD("/library/reload-sees-other-process", test_reload_sees_other_process);
+    ADD("/library/follows-other-process", test_follows_other_process);
     return g_test_run();
 }

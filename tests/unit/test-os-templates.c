@@ -5,6 +5,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "library-private.h"
 #include "os-templates.h"
 
 #define GIB (UINT64_C(1) << 30)
@@ -281,20 +282,6 @@ static void test_identify_not_an_iso(void)
     assert_media_error(tmpdir);
 }
 
-static void rm_rf(const char *path)
-{
-    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-    const char *name;
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *child = g_build_filename(path, name, NULL);
-        if (g_file_test(child, G_FILE_TEST_IS_DIR))
-            rm_rf(child);
-        else
-            g_unlink(child);
-    }
-    g_rmdir(path);
-}
-
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -316,7 +303,7 @@ int main(int argc, char **argv)
     g_test_add_func("/library/os-templates/identify-from-worker-thread",
                     test_identify_from_worker_thread);
     int rc = g_test_run();
-    rm_rf(tmpdir);
+    hgr_library_remove_tree(tmpdir, NULL);
     g_free(tmpdir);
     return rc;
 }

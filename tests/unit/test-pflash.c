@@ -362,6 +362,82 @@ static void test_save_load(void)
     fixture_clear(&g);
 }
 
+/* What the board was last asked to map read-only, as KVM would see it. */
+typedef struct {
+    unsigned calls;
+    const uint8_t *hva;
+    uint64_t gpa, size;
+} RomMap;
+
+static RomMap rom_map;
+
+static bool record_rom(void *opaque, const void *hva, uint64_t gpa, uint64_t size)
+{
+    rom_map.calls++;
+    rom_map.hva = hva;
+    rom_map.gpa = gpa;
+    rom_map.size = size;
+    return true;
+}
+
+/* In read-array mode the store is mapped, so OVMF's variable reads need no
+ * exits; a command takes the mapping away until read-array comes back, so
+ * the probe's status read and every status poll still reach the device,
+ * and programmed bytes show through the mapping. */
+static void test_read_array_mapping(void)
+{
+    Fixture f;
+    g_autoptr(GError) err = NULL;
+    if (!have_ovmf())
+        return;
+    rom_map = (RomMap){ 0 };
+    legacy_board_init(&f.tb);
+    f.tb.board.map_rom = record_rom;
+    f.dir = g_dir_make_tmp("pflash-XXXXXX", NULL);
+    f.path = g_build_filename(f.dir, "vars.fd", NULL);
+    g_assert_true(hgr_pflash_copy_vars(VARS_TEMPLATE, f.path, &err));
+    f.dev = hgr_pflash_new("pflash.vars", f.path, GPA, false, &err);
+    g_assert_no_error(err);
+    legacy_realize(&f.tb, f.dev);
+
+    g_assert_cmpuint(rom_map.calls, ==, 1);
+    g_assert_cmphex(rom_map.gpa, ==, GPA);
+    g_assert_cmpuint(rom_map.size, ==, 540672);
+    g_assert_cmpmem(rom_map.hva + 40, 4, "_FVH", 4);
+
+    /* OVMF's probe: clear status (still reading the array), read status. */
+    wr(&f, 0x100, 0x50, 1);
+    g_assert_cmphex(rom_map.gpa, ==, GPA);
+    wr(&f, 0x100, 0x70, 1);
+    g_assert_cmphex(rom_map.gpa, ==, HGR_BOARD_UNMAPPED);
+    g_assert_cmphex(rd(&f, 0x100, 1), ==, 0x00);
+    wr(&f, 0x100, 0xff, 1);
+    g_assert_cmphex(rom_map.gpa, ==, GPA);
+
+    /* A program cycle as OVMF's QemuFlashWrite does it. */
+    uint64_t off = 540672 - 1;
+    wr(&f, off, 0x10, 1);
+    g_assert_cmphex(rom_map.gpa, ==, HGR_BOARD_UNMAPPED);
+    wr(&f, off, 0x5a, 1);
+    wr(&f, off, 0xff, 1);
+    g_assert_cmphex(rom_map.gpa, ==, GPA);
+    g_assert_cmphex(rom_map.hva[off], ==, 0x5a);
+
+    /* Going away: the mapping first, while the memory is still there. */
+    unsigned calls = rom_map.calls;
+    hgr_device_free(f.dev);
+    g_assert_cmpuint(rom_map.calls, ==, calls + 1);
+    g_assert_cmphex(rom_map.gpa, ==, HGR_BOARD_UNMAPPED);
+
+    /* The code chip is never mapped by the device (the machine maps it). */
+    calls = rom_map.calls;
+    f.dev = hgr_pflash_new("pflash.code", CODE_IMAGE, GPA - (4u << 20), true, &err);
+    g_assert_no_error(err);
+    legacy_realize(&f.tb, f.dev);
+    g_assert_cmpuint(rom_map.calls, ==, calls);
+    fixture_clear(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -374,5 +450,6 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/pflash/bad-files", test_bad_files);
     g_test_add_func("/vmm/pflash/hostile", test_hostile);
     g_test_add_func("/vmm/pflash/save-load", test_save_load);
+    g_test_add_func("/vmm/pflash/read-array-mapping", test_read_array_mapping);
     return g_test_run();
 }

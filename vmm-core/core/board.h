@@ -40,6 +40,9 @@ struct HgrBoard {
      * (say, gpa overlaps RAM): the device then serves accesses itself.
      * NULL on boards without KVM (unit tests). */
     bool (*map_ram)(void *opaque, void *hva, uint64_t gpa, uint64_t size);
+    /* The same, read-only: reads need no exits, writes still exit to the
+     * MMIO handler at gpa (a flash chip in read-array mode). */
+    bool (*map_rom)(void *opaque, const void *hva, uint64_t gpa, uint64_t size);
     void *opaque;
 };
 

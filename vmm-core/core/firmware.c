@@ -410,16 +410,19 @@ static E820Entry e820_entry(uint64_t addr, uint64_t len, uint32_t type)
     return (E820Entry){ GUINT64_TO_LE(addr), GUINT64_TO_LE(len), GUINT32_TO_LE(type) };
 }
 
-/* RAM as the guest has it, and the ECAM the ACPI MCFG describes (SeaBIOS
- * reserves its own window; OVMF needs it said). */
-static void add_e820(HgrDevice *f, const HgrGuestMem *mem)
+/* RAM as the guest has it, KVM's private pages (as QEMU lists them), and
+ * for SeaBIOS, which hands this map to the OS, the ECAM the ACPI MCFG
+ * describes. OVMF reserves the ECAM itself (its PCIEXBAR), and a second,
+ * overlapping reservation would only make its memory map disagree. */
+static void add_e820(HgrDevice *f, const HgrGuestMem *mem, bool ecam)
 {
     E820Entry e820[HGR_MEM_MAX_REGIONS + 2];
     unsigned n = 0;
 
     for (unsigned r = 0; r < mem->n_regions; r++)
         e820[n++] = e820_entry(mem->regions[r].gpa, mem->regions[r].size, E820_RAM);
-    e820[n++] = e820_entry(HGR_PCI_ECAM_BASE, HGR_PCI_ECAM_SIZE, E820_RESERVED);
+    if (ecam)
+        e820[n++] = e820_entry(HGR_PCI_ECAM_BASE, HGR_PCI_ECAM_SIZE, E820_RESERVED);
     e820[n++] = e820_entry(HGR_PC_KVM_PRIVATE_BASE, HGR_PC_KVM_PRIVATE_SIZE, E820_RESERVED);
     hgr_fw_cfg_add_file(f, "etc/e820", e820, n * sizeof(e820[0]), false);
 }
@@ -432,7 +435,7 @@ HgrDevice *hgr_fw_new_fw_cfg(HgrFw *fw, const HgrGuestMem *mem, unsigned n_cpus)
     hgr_fw_cfg_add_u64(f, HGR_FW_CFG_RAM_SIZE, mem->ram_size);
     hgr_fw_cfg_add_u16(f, HGR_FW_CFG_NB_CPUS, (uint16_t)n_cpus);
     hgr_fw_cfg_add_u16(f, HGR_FW_CFG_MAX_CPUS, (uint16_t)n_cpus);
-    add_e820(f, mem);
+    add_e820(f, mem, fw->kind != HGR_FIRMWARE_UEFI);
     hgr_fw_cfg_add_file(f, "etc/sercon-port", &sercon, sizeof(sercon), false);
     if (fw->vgabios) {
         gsize len;
@@ -446,7 +449,10 @@ HgrDevice *hgr_fw_new_fw_cfg(HgrFw *fw, const HgrGuestMem *mem, unsigned n_cpus)
 
 /* The OpenFirmware path SeaBIOS and OVMF match a drive against (SeaBIOS's
  * boot.c, OVMF's QemuBootOrderLib): the PCI slot, then the AHCI port as
- * "drive" or an NVMe namespace. */
+ * "drive" or an NVMe namespace. The AHCI controller goes by QEMU's name for
+ * the ICH9 one, "pci8086,2922": OVMF turns only that into a Sata(port)
+ * device path (anything else matches every drive on the controller), and
+ * SeaBIOS matches any name there. */
 static char *drive_path(const HgrFwDrive *d)
 {
     switch (d->bus) {
@@ -457,7 +463,7 @@ static char *drive_path(const HgrFwDrive *d)
     case HGR_DISK_BUS_SATA:
         break;
     }
-    return g_strdup_printf("/pci@i0cf8/sata@%x/drive@%x/disk@0", d->pci_slot, d->port);
+    return g_strdup_printf("/pci@i0cf8/pci8086,2922@%x/drive@%x/disk@0", d->pci_slot, d->port);
 }
 
 /* "bootorder": the chosen device, then the others in configuration order,

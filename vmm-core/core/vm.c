@@ -247,10 +247,11 @@ static bool create_irqchip(HgrVm *vm, GError **error)
     return true;
 }
 
-static bool set_device_slot(HgrVm *vm, unsigned i, void *hva, uint64_t gpa, uint64_t size)
+static bool set_device_slot(HgrVm *vm, unsigned i, const void *hva, uint64_t gpa,
+                            uint64_t size, uint32_t flags)
 {
     struct kvm_userspace_memory_region region = {
-        .slot = HGR_VM_DEVICE_RAM_SLOT0 + i, .guest_phys_addr = gpa,
+        .slot = HGR_VM_DEVICE_RAM_SLOT0 + i, .flags = flags, .guest_phys_addr = gpa,
         .memory_size = size, .userspace_addr = (uintptr_t)hva };
     return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) == 0;
 }
@@ -258,9 +259,9 @@ static bool set_device_slot(HgrVm *vm, unsigned i, void *hva, uint64_t gpa, uint
 /* Called from a vCPU thread when the guest moves a BAR. KVM cannot change a
  * slot's address in place for us, so the old slot goes first; while it is
  * gone, accesses exit and the device serves them. */
-static bool board_map_ram(void *opaque, void *hva, uint64_t gpa, uint64_t size)
+static bool map_device_mem(HgrVm *vm, const void *hva, uint64_t gpa, uint64_t size,
+                           uint32_t flags)
 {
-    HgrVm *vm = opaque;
     unsigned i, free_slot = HGR_VM_DEVICE_RAM_SLOTS;
     bool ok = true;
 
@@ -269,15 +270,15 @@ static bool board_map_ram(void *opaque, void *hva, uint64_t gpa, uint64_t size)
         if (!vm->device_ram[i] && free_slot == HGR_VM_DEVICE_RAM_SLOTS)
             free_slot = i;
     if (i < HGR_VM_DEVICE_RAM_SLOTS) {
-        set_device_slot(vm, i, hva, 0, 0);
+        set_device_slot(vm, i, hva, 0, 0, 0);
         vm->device_ram[i] = NULL;
         free_slot = MIN(free_slot, i);
     }
     if (gpa != HGR_BOARD_UNMAPPED) {
         ok = free_slot < HGR_VM_DEVICE_RAM_SLOTS &&
-             gpa + size > gpa && set_device_slot(vm, free_slot, hva, gpa, size);
+             gpa + size > gpa && set_device_slot(vm, free_slot, hva, gpa, size, flags);
         if (ok)
-            vm->device_ram[free_slot] = hva;
+            vm->device_ram[free_slot] = (void *)hva;
         else
             hgr_warn_ratelimited(&vm->slot_warn, "vm", "device memory at 0x%" G_GINT64_MODIFIER
                                  "x (%" G_GUINT64_FORMAT " bytes) cannot be mapped as RAM: "
@@ -285,6 +286,16 @@ static bool board_map_ram(void *opaque, void *hva, uint64_t gpa, uint64_t size)
     }
     g_mutex_unlock(&vm->slot_lock);
     return ok;
+}
+
+static bool board_map_ram(void *opaque, void *hva, uint64_t gpa, uint64_t size)
+{
+    return map_device_mem(opaque, hva, gpa, size, 0);
+}
+
+static bool board_map_rom(void *opaque, const void *hva, uint64_t gpa, uint64_t size)
+{
+    return map_device_mem(opaque, hva, gpa, size, KVM_MEM_READONLY);
 }
 
 static void init_board(HgrVm *vm)
@@ -302,6 +313,7 @@ static void init_board(HgrVm *vm)
         .set_msi_route = board_set_msi_route,
         .event = board_event,
         .map_ram = board_map_ram,
+        .map_rom = board_map_rom,
         .opaque = vm,
     };
 }

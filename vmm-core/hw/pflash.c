@@ -8,6 +8,11 @@
  * Programming overwrites (as QEMU's pflash_cfi01 does) instead of only
  * clearing bits: OVMF is tested against that. Only the command state is
  * saved; the contents are the file.
+ *
+ * A writable chip in read-array mode is also mapped read-only into the
+ * guest (board->map_rom), so the variable reads OVMF does by the hundred
+ * thousand need no exits; any command takes the mapping away until the
+ * guest returns to read-array mode, so status and query reads reach us.
  */
 #include "pflash.h"
 
@@ -69,6 +74,8 @@ typedef struct {
     uint64_t gpa;
     uint8_t *mem;               /* mmap'd, size bytes */
     bool dirty;                 /* written since the last fdatasync */
+    const HgrBoard *board;      /* for the read-array mapping; NULL: none */
+    bool mapped;                /* the contents are mapped read-only at gpa */
     uint64_t dirty_sector;
     HgrRateLimit rl;
     uint8_t cfi[0x40];
@@ -300,6 +307,18 @@ static uint8_t flash_read_byte(Pflash *f, uint64_t off)
     }
 }
 
+/* Maps the contents while reads return them (read-array mode), and only
+ * then. Called with the lock held. */
+static void update_mapping(Pflash *f)
+{
+    bool want = f->board && f->board->map_rom && !f->readonly && f->s.mode == MODE_ARRAY;
+
+    if (want == f->mapped)
+        return;
+    f->mapped = f->board->map_rom(f->board->opaque, f->mem, want ? f->gpa : HGR_BOARD_UNMAPPED,
+                                  f->s.size) && want;
+}
+
 static void pflash_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write)
 {
     Pflash *f = opaque;
@@ -310,6 +329,7 @@ static void pflash_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len
             memset(data, 0xff, len);
     } else if (is_write) {
         flash_write(f, offset, data, len);
+        update_mapping(f);
     } else {
         for (unsigned i = 0; i < len; i++)
             data[i] = offset + i < f->s.size ? flash_read_byte(f, offset + i) : 0xff;
@@ -334,6 +354,7 @@ static void pflash_reset(HgrDevice *dev)
     g_mutex_lock(&f->lock);
     reset_state(&f->s);
     flush(f);
+    update_mapping(f);
     g_mutex_unlock(&f->lock);
 }
 
@@ -356,6 +377,10 @@ static bool pflash_realize(HgrDevice *dev, HgrBoard *board, GError **error)
                     "x are already taken", dev->id, f->gpa, f->gpa + f->s.size - 1);
         return false;
     }
+    g_mutex_lock(&f->lock);
+    f->board = board;
+    update_mapping(f);
+    g_mutex_unlock(&f->lock);
     return true;
 }
 
@@ -410,6 +435,7 @@ static void pflash_set_state(HgrDevice *dev, const void *state)
 
     g_mutex_lock(&f->lock);
     memcpy(&f->s, state, sizeof(f->s));
+    update_mapping(f);
     g_mutex_unlock(&f->lock);
 }
 
@@ -418,6 +444,8 @@ static void pflash_destroy(HgrDevice *dev)
     Pflash *f = (Pflash *)dev;
 
     flush(f);
+    if (f->mapped)              /* before the memory behind the mapping goes */
+        f->board->map_rom(f->board->opaque, f->mem, HGR_BOARD_UNMAPPED, f->s.size);
     if (f->mem)
         munmap(f->mem, f->s.size);
     if (f->fd >= 0)
