@@ -137,7 +137,7 @@ def quadrant_layout(png):
 
 
 def vm_window_xid(ctx):
-    return wait_for(f"the X window titled {VM!r}", lambda: ctx.s.find_x_window(VM), 30)
+    return wait_for(f"the X window titled {VM!r}", lambda: ctx.s.find_x_window(VM), 60)
 
 
 NAME_ENTRY = re.compile(r"^Name( Name)?$", re.I)
@@ -166,7 +166,7 @@ def walk_wizard_to_create(ctx, name):
             a11y.click(nxt[0])
         return None
     try:
-        return wait_for("the wizard's Create button, sensitive", step, 30, step=0.5)
+        return wait_for("the wizard's Create button, sensitive", step, 60, step=0.5)
     except Missing as e:
         raise Missing(f"{e}; the wizard shows: {a11y.summary(wiz)}") from None
 
@@ -175,7 +175,7 @@ def row_of(ctx, name):
     """The manager list's row of the VM called name (a row reads "Name, State")."""
     rx = re.compile("^" + re.escape(name) + "(,|$)")
     return a11y.find(ctx.manager(), ["list item", "table row", "row"], rx,
-                     what=f"the VM {name!r} in the manager's list", timeout=30)
+                     what=f"the VM {name!r} in the manager's list", timeout=60)
 
 
 def select_vm(ctx, name):
@@ -201,7 +201,7 @@ def state_of(ctx, name, pattern):
             if any(t == name or name in t for t in texts) and any(rx.search(t) for t in texts):
                 return True
         return False
-    wait_for(f"the manager's list showing {name!r} as /{pattern}/", look, 60)
+    wait_for(f"the manager's list showing {name!r} as /{pattern}/", look, 120)
 
 
 # --- 1. end to end ---------------------------------------------------------
@@ -227,7 +227,7 @@ def e2e_create(ctx):
     a11y.click(create)
     row_of(ctx, VM)
     wait_for(f"the VM's folder {VM!r} in the library", lambda: os.path.isdir(
-        os.path.join(ctx.lib, VM)), 20)
+        os.path.join(ctx.lib, VM)), 40)
     ctx.s.screenshot("e2e-vm-listed")
 
 
@@ -241,7 +241,7 @@ def e2e_cli_sees(ctx):
 def e2e_start(ctx):
     select_vm(ctx, VM)
     start = button(ctx.manager(), re.compile(r"^Start$", re.I))
-    wait_for("Start to become sensitive for the selected VM", lambda: a11y.sensitive(start), 20)
+    wait_for("Start to become sensitive for the selected VM", lambda: a11y.sensitive(start), 40)
     a11y.click(start)
     ctx.vars["vmwin"] = a11y.window(ctx.app, re.compile(re.escape(VM)), timeout=60)
 
@@ -259,7 +259,7 @@ def e2e_display(ctx):
             ctx.s.shots -= 1
         return ok
     try:
-        wait_for("the guest's four quadrants in the VM window", painted, 120, step=3)
+        wait_for("the guest's four quadrants in the VM window", painted, 240, step=3)
     except Missing as e:
         raise Missing(f"{e}; last look: {last[0]}") from None
     log(last[0])
@@ -290,7 +290,7 @@ def e2e_serial(ctx):
                                      what="the serial console's terminal")
     try:
         wait_for("the guest's COM1 line in the serial console (read from the screen)",
-                 lambda: norm(GUEST_HELLO) in norm(serial_text(ctx)), 60, step=2)
+                 lambda: norm(GUEST_HELLO) in norm(serial_text(ctx)), 120, step=2)
     except Missing as e:
         raise Missing(f"{e}; it read: {ctx.vars.get('ocr', '')!r}") from None
 
@@ -305,7 +305,7 @@ def e2e_serial_typing(ctx):
     try:
         wait_for("the guest saying back the line typed into the serial console",
                  lambda: norm("the host typed: ping from the host") in norm(serial_text(ctx)),
-                 30, step=2)
+                 90, step=2)
     except Missing as e:
         raise Missing(f"{e}; it read: {ctx.vars.get('ocr', '')!r}") from None
 
