@@ -28,6 +28,7 @@ struct _HgrNewVmWizard {
     GtkLabel *error_label;
     GtkStack *stack;
     AdwWindowTitle *window_title;
+    GtkButton *create_button;
     GtkEntry *name_entry;
     GtkLabel *name_status;
     GtkEntry *iso_entry;
@@ -64,22 +65,12 @@ struct _HgrNewVmWizard {
 G_DEFINE_FINAL_TYPE(HgrNewVmWizard, hgr_new_vm_wizard, ADW_TYPE_WINDOW)
 
 /* For an ISO libosinfo does not know and no template chosen: what boots
- * anything (BIOS, SATA) with Hangar's everyday defaults. */
+ * anything, under a translated name. */
 static HgrOsTemplate *generic_template(void)
 {
-    HgrOsTemplate *t = g_new0(HgrOsTemplate, 1);
+    HgrOsTemplate *t = hgr_os_template_generic();
+    g_free(t->name);
     t->name = g_strdup(_("Other 64-bit operating system"));
-    t->logo_icon = g_strdup("computer-symbolic");
-    t->memory_mib = 2048;
-    t->cpus = 2;
-    t->disk_bytes = 20 * GIB;
-    t->firmware = HGR_FIRMWARE_BIOS;
-    t->disk_bus = HGR_DISK_BUS_SATA;
-    t->virtio_net = false;
-    t->limitations = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(t->limitations,
-                    g_strdup(_("Unknown system: the network card is virtio-net; the guest "
-                               "needs a virtio-net driver to use it.")));
     return t;
 }
 
@@ -172,14 +163,17 @@ static void use_template(HgrNewVmWizard *self, const HgrOsTemplate *t, const cha
     gtk_spin_button_set_value(self->disk_spin, (double)(t->disk_bytes / GIB));
     gtk_drop_down_set_selected(self->firmware_dropdown, t->firmware == HGR_FIRMWARE_UEFI);
     gtk_drop_down_set_selected(self->bus_dropdown, (guint)t->disk_bus);
+    /* Whole sentences with plain %u (G_GUINT64_FORMAT would cut the msgid
+     * in two for xgettext, and a translator cannot reorder fragments). */
     g_autofree char *hint = g_strdup_printf(
-        _("Recommended for %s: %" G_GUINT64_FORMAT " MiB of memory, %u CPUs, a %" G_GUINT64_FORMAT
-          " GiB disk on %s, %s firmware. The network card is virtio-net%s."),
-        t->name, t->memory_mib, t->cpus, t->disk_bytes / GIB, bus_label(t->disk_bus),
-        firmware_label(t->firmware),
-        t->virtio_net ? _(", which this system has drivers for")
-                      : _(", which this system needs extra drivers for"));
-    gtk_label_set_label(self->resources_hint, hint);
+        _("Recommended for %s: %u MiB of memory, %u CPUs, a %u GiB disk on %s, %s firmware."),
+        t->name, (unsigned)t->memory_mib, t->cpus, (unsigned)(t->disk_bytes / GIB),
+        bus_label(t->disk_bus), firmware_label(t->firmware));
+    const char *net = t->virtio_net
+        ? _("The network card is virtio-net, which this system has drivers for.")
+        : _("The network card is virtio-net, which this system needs extra drivers for.");
+    g_autofree char *hint_all = g_strconcat(hint, " ", net, NULL);
+    gtk_label_set_label(self->resources_hint, hint_all);
 
     /* Follow the OS with the name until the user types their own. */
     const char *name = gtk_editable_get_text(GTK_EDITABLE(self->name_entry));
@@ -597,10 +591,6 @@ static HgrMachineConfig *build_config(HgrNewVmWizard *self)
     g_free(c->name);
     c->name = g_strdup(gtk_editable_get_text(GTK_EDITABLE(self->name_entry)));
     hgr_os_template_apply(self->current, c);
-    if (self->current == self->generic) {
-        g_clear_pointer(&c->os_id, g_free);
-        g_clear_pointer(&c->os_name, g_free);
-    }
     c->memory_mib = (uint64_t)gtk_spin_button_get_value_as_int(self->memory_spin);
     c->cpus = (unsigned)gtk_spin_button_get_value_as_int(self->cpus_spin);
     c->firmware = chosen_firmware(self);
@@ -693,6 +683,7 @@ static void hgr_new_vm_wizard_class_init(HgrNewVmWizardClass *klass)
     CHILD(error_label);
     CHILD(stack);
     CHILD(window_title);
+    CHILD(create_button);
     CHILD(name_entry);
     CHILD(name_status);
     CHILD(iso_entry);

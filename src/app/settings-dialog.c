@@ -421,9 +421,21 @@ static void hgr_settings_dialog_class_init(HgrSettingsDialogClass *klass)
     gtk_widget_class_add_binding_action(wc, GDK_KEY_Escape, 0, "window.close", NULL);
 }
 
+/* libadwaita 1.2 builds a search entry into every preferences window and
+ * names it nothing; search is off here, but screen readers still list it. */
+static void name_search_entries(GtkWidget *w)
+{
+    if (GTK_IS_SEARCH_ENTRY(w))
+        gtk_accessible_update_property(GTK_ACCESSIBLE(w), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                       _("Search Settings"), -1);
+    for (GtkWidget *c = gtk_widget_get_first_child(w); c; c = gtk_widget_get_next_sibling(c))
+        name_search_entries(c);
+}
+
 static void hgr_settings_dialog_init(HgrSettingsDialog *self)
 {
     gtk_widget_init_template(GTK_WIDGET(self));
+    name_search_entries(GTK_WIDGET(self));
 }
 
 GtkWidget *hgr_settings_dialog_new(GtkWindow *parent, HgrMachine *m)

@@ -111,11 +111,6 @@ static void update_timer(HgrVmPreview *self)
     }
 }
 
-static void on_machine_changed(HgrMachine *m, GParamSpec *pspec, HgrVmPreview *self)
-{
-    update_timer(self);
-}
-
 static void update_alt_text(HgrVmPreview *self)
 {
     g_autofree char *alt = self->machine
@@ -130,6 +125,12 @@ static void update_alt_text(HgrVmPreview *self)
                                    -1);
 }
 
+static void on_machine_changed(HgrMachine *m, GParamSpec *pspec, HgrVmPreview *self)
+{
+    update_alt_text(self);
+    update_timer(self);
+}
+
 void hgr_vm_preview_set_machine(HgrVmPreview *self, HgrMachine *m)
 {
     g_return_if_fail(HGR_IS_VM_PREVIEW(self));
@@ -142,6 +143,7 @@ void hgr_vm_preview_set_machine(HgrVmPreview *self, HgrMachine *m)
     if (m) {
         g_signal_connect(m, "notify::state", G_CALLBACK(on_machine_changed), self);
         g_signal_connect(m, "notify::running-here", G_CALLBACK(on_machine_changed), self);
+        g_signal_connect(m, "notify::name", G_CALLBACK(on_machine_changed), self);
     }
     update_alt_text(self);
     update_timer(self);

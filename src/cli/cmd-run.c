@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "hangarctl.h"
+#include "run-screenshots.h"
 
 static const char run_description[] =
     "Examples:\n"
@@ -32,6 +33,8 @@ static const char run_description[] =
     "--nvram the VM gets empty variables that are thrown away when it ends.\n"
     "A damaged FILE is refused, never rewritten: 'hangarctl firmware reset-vars\n"
     "FILE' empties it.\n"
+    "--screenshot-at 5:boot.png saves the screen 5 seconds after the start (repeat\n"
+    "it for more), --screenshot when the VM ends.\n"
     "\n"
     "The guest's first serial port (ttyS0) is on this terminal unless --serial says\n"
     "otherwise; press Ctrl-A then X to pull the plug. Disks appear in the guest as\n"
@@ -46,7 +49,7 @@ static const char run_description[] =
 typedef struct {
     char *kernel, *initrd, *append, *serial, *console, *kvm, *firmware, *cdrom, *boot, *screenshot;
     char *nvram, *firmware_file;
-    char **disks, **nets;
+    char **disks, **nets, **shots_at;
     int memory, cpus;
 } RunOptions;
 
@@ -340,6 +343,9 @@ int hgr_cmd_run(int argc, char **argv)
         { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, &o.screenshot,
           "Save the screen as a PNG when the VM ends (firmware boots have a screen)",
           "PNG" },
+        { "screenshot-at", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.shots_at,
+          "Save the screen as a PNG this many seconds after the VM starts (repeatable)",
+          "SECONDS:PNG" },
         { "cdrom", 0, 0, G_OPTION_ARG_FILENAME, &o.cdrom,
           "Put an ISO image in the SATA CD-ROM drive", "ISO" },
         { "boot", 0, 0, G_OPTION_ARG_STRING, &o.boot,
@@ -358,6 +364,7 @@ int hgr_cmd_run(int argc, char **argv)
     g_autoptr(HgrVmConfig) config = NULL;
     g_autoptr(HgrVm) vm = NULL;
     g_autofree char *scratch = NULL;    /* the per-run variable store's directory */
+    g_autoptr(HgrRunShots) shots = NULL;
     int status = 1;
 
     g_option_context_add_main_entries(ctx, entries, NULL);
@@ -372,6 +379,12 @@ int hgr_cmd_run(int argc, char **argv)
     }
     config = build_config(&o, &error);
     if (!config) {
+        fprintf(stderr, "hangarctl run: %s\n", error->message);
+        status = 2;
+        goto out;
+    }
+    shots = hgr_run_shots_new(o.shots_at, &error);
+    if (!shots) {
         fprintf(stderr, "hangarctl run: %s\n", error->message);
         status = 2;
         goto out;
@@ -404,7 +417,9 @@ int hgr_cmd_run(int argc, char **argv)
         fprintf(stderr, "hangarctl: %s\n", error->message);
         goto out;
     }
+    hgr_run_shots_start(shots, vm);
     HgrVmState end = hgr_vm_wait(vm);
+    hgr_run_shots_finish(shots);
     if (o.screenshot) {
         g_autoptr(GError) shot_error = NULL;
         if (!hgr_vm_screenshot(vm, o.screenshot, &shot_error))
@@ -443,5 +458,6 @@ out:
     g_free(o.kvm);
     g_strfreev(o.disks);
     g_strfreev(o.nets);
+    g_strfreev(o.shots_at);
     return status;
 }

@@ -197,18 +197,22 @@ static HgrDiskBus windows_disk_bus(OsinfoOs *os)
 static void add_limitations(HgrOsTemplate *t, bool windows)
 {
     GPtrArray *l = t->limitations;
-    if (g_str_equal(t->id, "win11")) {
+    if (g_strcmp0(t->id, "win11") == 0) {
         g_ptr_array_add(l, g_strdup("TPM 2.0: Windows 11 setup checks for it and Hangar has no "
                                     "TPM yet, so setup says \"This PC can't run Windows 11\" "
                                     "unless that check is bypassed."));
         g_ptr_array_add(l, g_strdup("Secure Boot: Hangar's UEFI has no Secure Boot yet, which "
                                     "Windows 11 setup also checks for."));
     }
-    if (!t->virtio_net)
-        g_ptr_array_add(l, g_strdup_printf(
-            "Network: the network card is virtio-net, which %s has no driver for; attach the "
-            "virtio-win drivers ISO (virtio-win.iso from the Fedora project) and install the "
-            "driver from it.", windows ? "Windows" : t->name));
+    if (!t->virtio_net && windows)
+        g_ptr_array_add(l, g_strdup("Network: the network card is virtio-net, which Windows has "
+                                    "no driver for; attach the virtio-win drivers ISO "
+                                    "(virtio-win.iso from the Fedora project) and install the "
+                                    "driver from it."));
+    else if (!t->virtio_net)
+        g_ptr_array_add(l, g_strdup_printf("Network: the network card is virtio-net, which %s "
+                                           "may have no driver for; Hangar has no other network "
+                                           "card yet.", t->id ? t->name : "this system"));
     g_ptr_array_add(l, g_strdup("3D acceleration: the display is a plain framebuffer without "
                                 "a GPU, so games and 3D programs run slowly or not at all."));
     g_ptr_array_add(l, g_strdup("Sound: Hangar has no sound card yet."));
@@ -263,6 +267,22 @@ static HgrOsTemplate *template_from_os(OsinfoOs *os)
         t->disk_bytes = MAX(t->disk_bytes, 64 * GIB);
     }
     add_limitations(t, windows);
+    return t;
+}
+
+HgrOsTemplate *hgr_os_template_generic(void)
+{
+    HgrOsTemplate *t = g_new0(HgrOsTemplate, 1);
+    t->name = g_strdup("Other 64-bit operating system");
+    t->logo_icon = g_strdup("computer-symbolic");
+    t->memory_mib = FALLBACK_MEMORY_MIB;
+    t->cpus = FALLBACK_CPUS;
+    t->disk_bytes = FALLBACK_DISK;
+    t->firmware = HGR_FIRMWARE_BIOS;
+    t->disk_bus = HGR_DISK_BUS_SATA;   /* AHCI: every installer has the driver */
+    t->virtio_net = false;
+    t->limitations = g_ptr_array_new_with_free_func(g_free);
+    add_limitations(t, false);
     return t;
 }
 
@@ -443,7 +463,7 @@ void hgr_os_template_apply(const HgrOsTemplate *t, HgrMachineConfig *config)
     g_free(config->os_id);
     config->os_id = g_strdup(t->id);
     g_free(config->os_name);
-    config->os_name = g_strdup(t->name);
+    config->os_name = t->id ? g_strdup(t->name) : NULL;   /* generic: the OS is unknown */
     config->memory_mib = t->memory_mib;
     config->cpus = t->cpus;
     config->firmware = t->firmware;

@@ -46,6 +46,10 @@ GPtrArray *hgr_os_templates_list(GError **error);
 /* By short-id; NULL when unknown. */
 HgrOsTemplate *hgr_os_template_lookup(const char *id, GError **error);
 
+/* For media the database does not know and no OS chosen: id NULL, BIOS,
+ * SATA, 2 GiB, 2 CPUs, 20 GiB, and the limitations every guest has. */
+HgrOsTemplate *hgr_os_template_generic(void);
+
 /* Identifies the OS on an installation ISO (volume ID and the rest of the
  * ISO 9660 header, through libosinfo). Returns NULL with
  * HGR_LIBRARY_ERROR_MEDIA when the file is not an ISO image or is missing;

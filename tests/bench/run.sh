@@ -2,8 +2,10 @@
 # run.sh: the bench.  In ONE run (inside the nested harness when KVM is
 # software-emulated) boots the same kernel and initramfs with Hangar and with
 # QEMU (-M microvm and -M q35, KVM) and prints medians and ratios: boot to
-# init, VMM memory outside guest RAM, guest sequential virtio-blk read.
+# init, VMM memory outside guest RAM, guest sequential reads on virtio-blk,
+# SATA (AHCI) and NVMe, and SeaBIOS's hand-over to a boot sector.
 # usage: run.sh --build-dir DIR --kvm-speed TOOL [--hangarctl PATH] [--runs N]
+#               [--handover-mbr BIN]
 # env: HANGAR_BENCH_RUNS (default 5), HANGAR_BENCH_VMMS (VMM list), HANGAR_KVM_MODE.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,15 +13,19 @@ guest_dir=$(cd "$here/../guest" && pwd)
 . "$guest_dir/initramfs-lib.sh"
 . "$guest_dir/harness-lib.sh"
 
-build="" tool="" hangarctl="" runs=${HANGAR_BENCH_RUNS:-5}
+build="" tool="" hangarctl="" runs=${HANGAR_BENCH_RUNS:-5} mbr=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --build-dir) build=$2;; --kvm-speed) tool=$2;; --hangarctl) hangarctl=$2;; --runs) runs=$2;;
+        --handover-mbr) mbr=$2;;
         *) echo "bench: unknown option $1" >&2; exit 2;;
     esac
     shift 2
 done
 die() { echo "bench: $*" >&2; exit 1; }
+# Absolute paths: the bench runs in another directory (and maybe in L1).
+[ -n "$hangarctl" ] && hangarctl=$(realpath "$hangarctl")
+[ -n "$mbr" ] && mbr=$(realpath "$mbr")
 mkdir -p "$build" && build=$(cd "$build" && pwd) || exit 2
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
 kver=$(hgr_guest_kver) || die "no Linux kernel with modules in /boot (apt-get install linux-image-amd64)"
@@ -43,7 +49,7 @@ echo "bench: KVM $mode$( [ "$mode" = emulated ] && echo ", running in the nested
 scratch=$work/scratch
 [ "$mode" = emulated ] && scratch=/tmp/hangar-bench
 hgr_run "$mode" "$work" "$build" "$here/bench-inner.sh" --kernel "$kernel" --initrd "$initrd" \
-    --workdir "$scratch" --runs "$runs" "${vmms[@]}"
+    --workdir "$scratch" --runs "$runs" ${mbr:+--handover-mbr "$mbr"} "${vmms[@]}"
 rc=$?
 cat "$work/stderr" >&2
 cat "$work/stdout"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """hangarctl's bad-input contract, as a user meets it: a clear one-line
 error naming the cause, a non-zero status, and nothing written.
-Usage: test-hangarctl.py HANGARCTL   (prints TAP)"""
+Usage: test-hangarctl.py HANGARCTL [BOOT-SECTOR.BIN PNG-STATS.PY]   (prints TAP)"""
 import glob
 import os
 import socket
@@ -12,6 +12,7 @@ import time
 
 HANGARCTL = sys.argv[1]
 BOOT_SECTOR = sys.argv[2] if len(sys.argv) > 2 else None   # tests/kvm's boot-sector.bin
+PNG_STATS = sys.argv[3] if len(sys.argv) > 3 else None     # tests/kvm's png-stats.py
 results = []
 
 
@@ -146,6 +147,64 @@ with tempfile.TemporaryDirectory() as tmp:
               and png == b"\x89PNG\r\n\x1a\n", f"status {rc} {err.strip()!r}")
     else:
         skip("firmware boot with --screenshot", "needs /dev/kvm, seabios and the boot sector")
+
+    # Screens saved at set times while the VM runs (--screenshot-at).
+    error_case("--screenshot-at without a time is refused with an example",
+               ["run", "--kernel", notkernel, "--screenshot-at", "boot.png"], 2,
+               "SECONDS:PNG", tmp=tmp)
+    error_case("--screenshot-at with a time that is not a number names it",
+               ["run", "--kernel", notkernel, "--screenshot-at", "soon:boot.png"], 2,
+               "'soon'", "seconds", tmp=tmp)
+    error_case("--screenshot-at into a missing directory names the directory",
+               ["run", "--kernel", notkernel, "--screenshot-at", f"1:{tmp}/nodir/a.png"], 2,
+               f"{tmp}/nodir", tmp=tmp)
+    if kvm_ok and PNG_STATS and os.path.exists("/usr/share/seabios/bios-256k.bin"):
+        # SeaBIOS with an empty disk stays on "No bootable device" (it
+        # retries after 60 s). Shots at a series of times: the first one
+        # due after the host saw that line on the serial port must show
+        # SeaBIOS's text; the VM is then stopped, and the shots still due
+        # are reported as not taken.
+        empty = os.path.join(tmp, "empty.img")
+        with open(empty, "wb") as f:
+            f.truncate(1 << 20)
+        times = [1, 2, 3, 5, 8, 13, 21, 34, 55]
+        shots = {t: os.path.join(tmp, f"at-{t}.png") for t in times}
+        serial2 = os.path.join(tmp, "serial-nb.log")
+        args = [HANGARCTL, "run", "--firmware", "bios", "--disk", empty, "--memory", "128",
+                "--serial", serial2]
+        for t in times:
+            args += ["--screenshot-at", f"{t}:{shots[t]}"]
+        t0 = time.monotonic()
+        vm = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+        seen = None
+        while vm.poll() is None and time.monotonic() - t0 < 50:
+            if os.path.exists(serial2) and b"No bootable device" in open(serial2, "rb").read():
+                seen = time.monotonic() - t0
+                break
+            time.sleep(0.1)
+        due = next((t for t in times if seen is not None and t >= seen), None)
+        while due and vm.poll() is None and not os.path.exists(shots[due]) \
+                and time.monotonic() - t0 < due + 60:
+            time.sleep(0.1)
+        time.sleep(0.5)              # the PNG is complete once the next poll sees it
+        vm.terminate()
+        err = vm.communicate(timeout=30)[1]
+        lit = 0
+        if due and os.path.exists(shots[due]):
+            stats = subprocess.run([sys.executable, PNG_STATS, shots[due], "400"],
+                                   capture_output=True, text=True)
+            lit = int(stats.stdout.split()[2]) if stats.returncode == 0 else 0
+        check("--screenshot-at saves the screen while the VM runs: SeaBIOS's text is on it",
+              due is not None and lit > 200,
+              f"serial line seen at {seen}s, shot at {due}s, {lit} lit pixels; {err.strip()!r}")
+        late = [t for t in times if not os.path.exists(shots[t])]
+        check("shots still due when the VM is stopped are named as not taken",
+              vm.returncode == 128 + 15 and late and
+              all(f"no screenshot at {t}s ({shots[t]}): the VM ended" in err for t in late),
+              f"status {vm.returncode}, not taken {late}, stderr {err.strip()!r}")
+    else:
+        skip("--screenshot-at during a firmware boot", "needs /dev/kvm, seabios and the boot sector")
 
     # UEFI (OVMF): the variable store as a user meets it.
     ovmf_vars = "/usr/share/OVMF/OVMF_VARS_4M.fd"

@@ -18,6 +18,21 @@ wait_for() {
     [ -e "$1" ]
 }
 
+# A disk's round trip: report the sha of what the host wrote at 1 MiB, write
+# 1 MiB of the guest's own at 2 MiB (synced) and report its sha; the host
+# compares both with its copies.  `NAME-dev none` when DEV never appears.
+disk_roundtrip() {   # NAME DEV
+    if wait_for /sys/block/$2 60; then
+        say $1-dev "/dev/$2"
+        say $1-host-sha "$(dd if=/dev/$2 bs=1M skip=1 count=1 iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)"
+        dd if=/dev/urandom of=/tmp/$1-data bs=1M count=1 2>/dev/null
+        dd if=/tmp/$1-data of=/dev/$2 bs=1M seek=2 count=1 oflag=direct conv=fsync 2>/dev/null
+        say $1-guest-sha "$(sha256sum < /tmp/$1-data | cut -d' ' -f1)"
+    else
+        say $1-dev none
+    fi
+}
+
 [ "$(arg debug)" = 1 ] && set -x
 say init uptime=$(cut -d' ' -f1 /proc/uptime)
 while read -r m; do

@@ -5,18 +5,24 @@
 # software-emulated KVM it runs inside the nested harness (nested.sh).  When
 # it cannot run at all it says why as a TAP skip.
 # usage: harness.sh --build-dir DIR --kvm-speed TOOL [--hangarctl PATH]
+#                   [--scenario basic|firmware-iso|firmware-iso-uefi]
+#   basic: direct kernel boot, every device (run-scenario.sh);
+#   firmware-iso[-uefi]: SeaBIOS (OVMF) boots an ISO through GRUB
+#   (run-firmware-iso.sh).
 # env: HANGAR_GUEST_VMM=qemu-q35|qemu-microvm|PATH   VMM under test (default:
 #        hangarctl when given, else qemu-q35)
 #      HANGAR_KVM_MODE=hardware|emulated             skip the KVM measurement
+#      HANGAR_NESTED_UEFI=1      try OVMF inside the nested harness anyway
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/initramfs-lib.sh"
 . "$here/harness-lib.sh"
 
-build="" tool="" hangarctl=""
+build="" tool="" hangarctl="" scenario=basic
 while [ $# -gt 0 ]; do
     case "$1" in
         --build-dir) build=$2;; --kvm-speed) tool=$2;; --hangarctl) hangarctl=$2;;
+        --scenario) scenario=$2;;
         *) echo "harness: unknown option $1" >&2; exit 2;;
     esac
     shift 2
@@ -42,17 +48,59 @@ if [ "$mode" = emulated ] && ! command -v qemu-system-x86_64 >/dev/null; then
     skip "KVM is software-emulated here and the nested harness needs qemu-system-x86_64 (apt-get install qemu-system-x86)"
 fi
 
+case "$scenario" in
+    basic) ;;
+    firmware-iso|firmware-iso-uefi)
+        case "$vmm" in qemu-*) skip "$scenario checks hangarctl's firmware boot and screenshots; VMM is $vmm";; esac
+        for t in grub-mkrescue:grub-common xorriso:xorriso mformat:mtools qemu-img:qemu-utils; do
+            command -v ${t%%:*} >/dev/null || skip "${t%%:*} not installed (apt-get install ${t##*:})"
+        done
+        for t in i386-pc:grub-pc-bin x86_64-efi:grub-efi-amd64-bin; do
+            [ -d /usr/lib/grub/${t%%:*} ] || skip "GRUB for ${t%%:*} not installed (apt-get install ${t##*:})"
+        done
+        ;;
+    *) echo "harness: unknown scenario $scenario" >&2; exit 2;;
+esac
+firmware=bios
+if [ "$scenario" = firmware-iso-uefi ]; then
+    firmware=uefi
+    [ -r /usr/share/OVMF/OVMF_CODE_4M.fd ] && [ -r /usr/share/OVMF/OVMF_VARS_4M.fd ] ||
+        skip "OVMF is not installed (apt-get install ovmf)"
+    # The documented condition (issue 3): in the nested harness the outer
+    # QEMU runs on TCG, and Debian's QEMU 7.2 aborts there with
+    # "tcg_handle_interrupt: assertion failed (qemu_mutex_iothread_locked())"
+    # as soon as an inner guest runs OVMF.  Hangar's own OVMF boot meets it
+    # too (tried with HANGAR_NESTED_UEFI=1, Dec 2026: the outer QEMU aborted
+    # about 90 s into OVMF, with multi- and with single-threaded TCG).  Where
+    # KVM runs on hardware there is no outer QEMU and this test runs.
+    outer=$(qemu-system-x86_64 --version 2>/dev/null | sed -n 's/.*version \([0-9.]*\).*/\1/p' | head -1)
+    if [ "$mode" = emulated ] && [ "${HANGAR_NESTED_UEFI:-0}" != 1 ] && [ "${outer%%.*}" -le 7 ] 2>/dev/null; then
+        skip "UEFI guest test: KVM is software-emulated here, so it would run in the nested harness, whose outer QEMU $outer (TCG) aborts with 'tcg_handle_interrupt: assertion failed (qemu_mutex_iothread_locked())' when an inner guest runs OVMF (Hangar's OVMF boot included, with multi- or single-threaded TCG); it runs where KVM is hardware-backed (HANGAR_NESTED_UEFI=1 tries anyway)"
+    fi
+fi
+
 initrd=$build/guest-initramfs.cpio.gz
 kernel=$("$here/build-initramfs.sh" "$initrd" "$kver" 2> "$build/initramfs.log") ||
     fail "build the guest initramfs" "$(cat "$build/initramfs.log")"
+if [ "$scenario" != basic ]; then
+    iso=$build/firmware-iso.iso
+    "$here/build-iso.sh" "$iso" "$kernel" "$initrd" 2> "$build/iso.log" ||
+        fail "build the test ISO with grub-mkrescue" "$(cat "$build/iso.log")"
+fi
 
 work=$build/guest-run
+[ "$scenario" = basic ] || work=$build/guest-run-$scenario
 rm -rf "$work"; mkdir -p "$work"
 echo "# VMM $vmm; KVM $mode: $(tr '\n' ' ' < "$build/kvm-mode.log")"
 [ "$mode" = emulated ] && echo "# KVM is emulated: running inside the nested harness (QEMU TCG, nested SVM)"
 start=$SECONDS
-hgr_run "$mode" "$work" "$build" "$here/run-scenario.sh" --vmm "$vmm" --kernel "$kernel" \
-    --initrd "$initrd" --workdir "$work/run"
+if [ "$scenario" = basic ]; then
+    hgr_run "$mode" "$work" "$build" "$here/run-scenario.sh" --vmm "$vmm" --kernel "$kernel" \
+        --initrd "$initrd" --workdir "$work/run"
+else
+    hgr_run "$mode" "$work" "$build" "$here/run-firmware-iso.sh" --hangarctl "$vmm" --iso "$iso" \
+        --firmware "$firmware" --workdir "$work/run"
+fi
 rc=$?
 echo "# harness run took $((SECONDS - start))s (exit $rc)"
 if ! grep -q '^1\.\.' "$work/stdout" 2>/dev/null; then

@@ -6,6 +6,7 @@
 # usage: run-scenario.sh --vmm VMM --kernel K --initrd I --workdir DIR [--timeout S]
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/check-lib.sh"
 . "$here/vmm.sh"
 
 vmm="" kernel="" initrd="" work="" timeout=420
@@ -28,10 +29,6 @@ free_port() {
         ss -ltn 2>/dev/null | grep -q ":$p " || { echo "$p"; return; }
     done
 }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-sha_at() { dd if="$1" bs=1M skip="$2" count=1 2>/dev/null | sha256sum | cut -d' ' -f1; }
-# The value of the last `HANGAR <key> <value>` line on the serial log.
-report() { tr -d '\r' < serial.log | sed -n "s/^HANGAR $1 //p" | tail -1; }
 
 token=tok$RANDOM$RANDOM
 http_port=$(free_port)
@@ -106,14 +103,6 @@ wait $vmm_pid; rc=$?
 [ $timed_out = 1 ] && rc=timeout
 end=$(date +%s.%N)
 
-n=0 failed=0
-tap() {   # tap OK(0/1) DESCRIPTION [DIAGNOSTIC]
-    n=$((n + 1))
-    if [ "$1" = 1 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi
-    [ -n "${3:-}" ] && echo "# $3"
-    return 0
-}
-is() { [ "$1" = "$2" ] && echo 1 || echo 0; }
 
 echo "1..14"
 echo "# VMM: $vmm"
@@ -154,7 +143,7 @@ if [ -n "$cdrom" ]; then
     tap "$(is "$(report cdrom-sha)" "$(dd if=cd.iso bs=2048 count=64 2>/dev/null | sha256sum | cut -d' ' -f1)")" \
         "the CD-ROM (/dev/sr0) reads the ISO" "guest saw: $(report cdrom-sha)"
 else
-    echo "ok $((n + 1)) - the CD-ROM reads the ISO # SKIP xorriso is not installed"; n=$((n + 1))
+    echo "ok $((tap_n + 1)) - the CD-ROM reads the ISO # SKIP xorriso is not installed"; tap_n=$((tap_n + 1))
 fi
 if [ $failed = 1 ]; then
     echo "# serial log (tail):"; tr -d '\r' < serial.log | tail -40 | sed 's/^/#   /'

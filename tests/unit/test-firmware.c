@@ -8,6 +8,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/firmware.h"
@@ -365,6 +366,32 @@ static void test_vars_missing(Fixture *f, gconstpointer data)
     g_assert_false(g_file_test(f->vars, G_FILE_TEST_EXISTS));    /* not made behind our back */
 }
 
+/* A FIFO or a device where the store should be: refused before any open
+ * that could block. */
+static void test_vars_not_a_file(Fixture *f, gconstpointer data)
+{
+    if (!have_ovmf())
+        return;
+    g_autoptr(GError) err = NULL;
+    g_unlink(f->vars);
+    g_assert_cmpint(mkfifo(f->vars, 0600), ==, 0);
+    g_assert_null(hgr_fw_open(f->config, &err));
+    g_assert_error(err, HGR_VM_ERROR, HGR_VM_ERROR_FIRMWARE);
+    g_assert_nonnull(strstr(err->message, "not a regular file"));
+    g_clear_error(&err);
+    g_free(f->config->nvram_path);
+    f->config->nvram_path = g_strdup("/dev/zero");
+    g_assert_null(hgr_fw_open(f->config, &err));
+    g_assert_nonnull(strstr(err->message, "not a regular file"));
+    g_clear_error(&err);
+    /* And the code: a FIFO is not OVMF. */
+    g_free(f->config->nvram_path);
+    f->config->nvram_path = g_strdup(f->vars);
+    f->config->firmware_path = g_strdup(f->vars);
+    g_assert_null(hgr_fw_open(f->config, &err));
+    g_assert_nonnull(strstr(err->message, "is not OVMF code"));
+}
+
 static void test_code_missing(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) err = NULL;
@@ -412,6 +439,7 @@ int main(int argc, char **argv)
     ADD("/vmm/firmware/uefi/vars-wrong-size", test_vars_wrong_size);
     ADD("/vmm/firmware/uefi/vars-truncated", test_vars_truncated);
     ADD("/vmm/firmware/uefi/vars-missing", test_vars_missing);
+    ADD("/vmm/firmware/uefi/vars-not-a-file", test_vars_not_a_file);
     ADD("/vmm/firmware/uefi/code-missing", test_code_missing);
     ADD("/vmm/firmware/uefi/reset-vars", test_reset_vars);
     return g_test_run();

@@ -118,6 +118,12 @@ static void test_linux(void)
     g_assert_false(has_limitation(t, "virtio-win"));
     g_assert_true(has_limitation(t, "USB"));
 
+    /* No virtio-net driver and not Windows: said, without virtio-win. */
+    g_autoptr(HgrOsTemplate) n = must_lookup("netbsd9.0");
+    g_assert_false(n->virtio_net);
+    g_assert_true(has_limitation(n, "Network"));
+    g_assert_false(has_limitation(n, "virtio-win"));
+
     g_autoptr(HgrOsTemplate) u = must_lookup("ubuntu22.04");
     g_assert_cmpuint(u->memory_mib, ==, 4096);       /* recommended, above the 2 GiB minimum */
     g_assert_cmpint(u->disk_bus, ==, HGR_DISK_BUS_VIRTIO);
@@ -169,6 +175,26 @@ static void test_apply(void)
     HgrMachineDisk *d = g_ptr_array_index(c->disks, 0);
     g_assert_cmpint(d->bus, ==, HGR_DISK_BUS_NVME);
     g_assert_cmpint(d->format, ==, HGR_DISK_FORMAT_QCOW2);
+}
+
+/* What an unknown ISO gets: boots anywhere, says what every guest lacks,
+ * and leaves the OS unknown in the config. */
+static void test_generic(void)
+{
+    g_autoptr(HgrOsTemplate) t = hgr_os_template_generic();
+    g_assert_null(t->id);
+    g_assert_cmpint(t->firmware, ==, HGR_FIRMWARE_BIOS);
+    g_assert_cmpint(t->disk_bus, ==, HGR_DISK_BUS_SATA);
+    g_assert_true(has_limitation(t, "Network"));
+    g_assert_false(has_limitation(t, "virtio-win"));
+    g_assert_true(has_limitation(t, "Sound"));
+    g_autoptr(HgrMachineConfig) c = hgr_machine_config_new();
+    hgr_os_template_apply(t, c);
+    g_assert_null(c->os_id);
+    g_assert_null(c->os_name);
+    g_assert_cmpuint(c->disks->len, ==, 1);
+    g_assert_cmpint(((HgrMachineDisk *)g_ptr_array_index(c->disks, 0))->bus, ==,
+                    HGR_DISK_BUS_SATA);
 }
 
 /* Builds tmpdir/name with xorriso; volid and publisher as given. */
@@ -296,6 +322,7 @@ int main(int argc, char **argv)
     g_test_add_func("/library/os-templates/lookup-unknown", test_lookup_unknown);
     g_test_add_func("/library/os-templates/no-database", test_no_database);
     g_test_add_func("/library/os-templates/apply", test_apply);
+    g_test_add_func("/library/os-templates/generic", test_generic);
     g_test_add_func("/library/os-templates/identify-windows-11", test_identify_windows_11);
     g_test_add_func("/library/os-templates/identify-debian", test_identify_debian);
     g_test_add_func("/library/os-templates/identify-unknown", test_identify_unknown);

@@ -126,8 +126,12 @@ static bool vars_error(GError **error, const char *path, const char *why)
 bool hgr_fw_check_vars(const char *path, uint64_t size, GError **error)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(GMappedFile) f = g_mapped_file_new(path, FALSE, &err);
+    struct stat st;
 
+    /* Before opening: a FIFO would block us, a device is no store. */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return vars_error(error, path, "is not a regular file");
+    g_autoptr(GMappedFile) f = g_mapped_file_new(path, FALSE, &err);
     if (!f) {
         if (g_error_matches(err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
             return vars_error(error, path, "does not exist");
@@ -228,10 +232,12 @@ static void add_kernel(HgrFw *fw, HgrDevice *f)
     add_blob(f, HGR_FW_CFG_CMDLINE_SIZE, HGR_FW_CFG_CMDLINE_DATA, cmdline);
 }
 
+/* A regular file's size; 0 for anything else (a FIFO would block the
+ * open, a device has no size worth trusting). */
 static uint64_t file_size(const char *path)
 {
     struct stat st;
-    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
 }
 
 static bool open_uefi(HgrFw *fw, const HgrVmConfig *c, GError **error)
@@ -281,7 +287,7 @@ static bool open_uefi(HgrFw *fw, const HgrVmConfig *c, GError **error)
 
 bool hgr_firmware_reset_vars(const char *path, GError **error)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
     /* A running VM holds its store locked; replacing it under the VM would
      * lose what the guest writes next. */

@@ -170,8 +170,12 @@ static bool handle_exit(HgrVcpu *vcpu)
             return true;
         g_autofree char *regs = hgr_x86_describe_vcpu(vcpu);
         g_autofree char *insn = describe_failed_insn(run);
+        /* Where KVM emulates all guest code (no VT-x/AMD-V), firmware and
+         * OS code soon reach an instruction its emulator lacks: say so. */
         hgr_vm_fail(vm, "vCPU %u: KVM internal error %u (the guest ran something KVM "
-                    "cannot emulate%s)\n%s", vcpu->index, run->internal.suberror, insn, regs);
+                    "cannot emulate%s); if 'hangarctl host-check' says KVM is emulated "
+                    "here, this guest needs a host with hardware virtualization\n%s",
+                    vcpu->index, run->internal.suberror, insn, regs);
         return false;
     }
     default: {

@@ -95,7 +95,9 @@ static int pm_write_byte(AcpiPm *pm, uint64_t off, uint8_t b)
         s->cnt = cnt & CNT_STORED;
         if (!(cnt & CNT_SLP_EN))
             break;
-        if (((cnt & CNT_SLP_TYP) >> 10) == HGR_PC_SLP_TYP_S5)
+        /* Our \_S5 value, or 0: QEMU's, which OVMF's ResetShutdown()
+         * writes without asking the DSDT (entering "S0" means nothing). */
+        if (((cnt & CNT_SLP_TYP) >> 10) == HGR_PC_SLP_TYP_S5 || !(cnt & CNT_SLP_TYP))
             return HGR_BOARD_POWEROFF;
         s->sts |= STS_WAK;
         break;

@@ -66,18 +66,8 @@ else
 fi
 
 # SATA (AHCI) and NVMe disks: what the host wrote at 1 MiB, a guest write at 2 MiB.
-for d in sata:sda nvme:nvme0n1; do
-    name=${d%%:*} dev=${d##*:}
-    if wait_for /sys/block/$dev 60; then
-        say $name-dev "/dev/$dev"
-        say $name-host-sha "$(dd if=/dev/$dev bs=1M skip=1 count=1 iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)"
-        dd if=/dev/urandom of=/tmp/$name-data bs=1M count=1 2>/dev/null
-        dd if=/tmp/$name-data of=/dev/$dev bs=1M seek=2 count=1 oflag=direct conv=fsync 2>/dev/null
-        say $name-guest-sha "$(sha256sum < /tmp/$name-data | cut -d' ' -f1)"
-    else
-        say $name-dev none
-    fi
-done
+disk_roundtrip sata sda
+disk_roundtrip nvme nvme0n1
 if wait_for /sys/block/sr0 60; then
     say cdrom-sha "$(dd if=/dev/sr0 bs=2048 count=64 2>/dev/null | sha256sum | cut -d' ' -f1)"
 else
