@@ -1,6 +1,6 @@
 """scenarios_more.py — errors shown in the UI, the host check, the CLI and
-the app seeing (and driving) the same VMs, and the VM window's controls on a
-running VM."""
+the app seeing (and driving) the same VMs, the VM window's controls on a
+running VM, the wizard on a known OS's media, and a VM's settings."""
 import os
 import re
 
@@ -353,3 +353,79 @@ WIZARD = Scenario("wizard", [
     ("Create: listed, and hangarctl info says UEFI; the folder has its nvram.fd", wiz_create),
 ])
 ALL.append(WIZARD)
+
+
+# --- 7. settings of an existing VM, seen by the CLI -------------------------
+SET = "Set VM"
+
+
+def hangarctl_info(ctx, name):
+    rc, out, err = ctx.hangarctl("info", name)
+    return out if rc == 0 else f"status {rc}: {err.strip()}"
+
+
+def settings_window(ctx, name):
+    select_vm(ctx, name)
+    a11y.click(button(ctx.manager(), re.compile(r"^Settings$", re.I)))
+    dlg = a11y.window(ctx.app, re.compile(r"Settings.*" + re.escape(name)))
+    ctx.vars["settings"] = dlg
+    ctx.vars["settings_x"] = wait_for("the settings window on screen", lambda: ctx.s.find_x_window(
+        dlg.name), 60)
+    return dlg
+
+
+def type_into(ctx, field, text):
+    """Clicks into field, selects what is there and types text, then Enter:
+    real key presses, as a person edits a value."""
+    xid = ctx.vars["settings_x"]
+    a11y.click_at(ctx.s, xid, field)
+    a11y.key(ctx.s, xid, "ctrl+a")
+    a11y.type_keys(ctx.s, xid, text)
+    a11y.key(ctx.s, xid, "Return")
+
+
+def set_memory(ctx):
+    cli_create(ctx, SET)
+    cli_create(ctx, "Other VM")
+    ctx.launch()
+    dlg = settings_window(ctx, SET)
+    spin = a11y.find(dlg, ["spin button"], re.compile(r"^Memory in MiB"),
+                     what="the Memory field")
+    type_into(ctx, spin, "512")
+    wait_for("hangarctl info to show 512 MiB", lambda: re.search(
+        r"Memory:\s+512 MiB", hangarctl_info(ctx, SET)), 40)
+    ctx.s.screenshot("settings-memory-512", ctx.vars["settings_x"])
+
+
+def name_row(dlg):
+    return a11y.find(dlg, ["text", "entry"], re.compile(r"^Name( Name)?$"),
+                     what="the Name field")
+
+
+def rename_taken(ctx):
+    dlg = ctx.vars["settings"]
+    type_into(ctx, name_row(dlg), "Other VM")
+    a11y.label_text(dlg, r"exists|already|taken", what="the settings saying the name is taken")
+    ctx.s.screenshot("settings-name-taken", ctx.vars["settings_x"])
+    if not os.path.isdir(os.path.join(ctx.lib, SET)):
+        raise AssertionError(f"the refused rename moved {SET!r}'s folder")
+    if not re.search(r"Name:\s+" + re.escape(SET), hangarctl_info(ctx, SET)):
+        raise AssertionError(f"hangarctl no longer finds {SET!r} as it was")
+
+
+def rename(ctx):
+    dlg = ctx.vars["settings"]
+    type_into(ctx, name_row(dlg), "Renamed VM")
+    wait_for("hangarctl info to find 'Renamed VM'", lambda: re.search(
+        r"Name:\s+Renamed VM", hangarctl_info(ctx, "Renamed VM")), 40)
+    if os.path.isdir(os.path.join(ctx.lib, SET)):
+        raise AssertionError(f"the old folder {SET!r} is still there after the rename")
+    row_of(ctx, "Renamed VM")
+
+
+SETTINGS = Scenario("settings", [
+    ("memory typed into Settings is saved: hangarctl info shows it", set_memory),
+    ("renaming to a taken name is refused in the window; nothing moves", rename_taken),
+    ("renaming: hangarctl and the list know the new name; the folder moved", rename),
+])
+ALL.append(SETTINGS)
