@@ -14,8 +14,9 @@ static const char create_description[] =
     "  hangarctl create Test --memory 512 --cpus 1 --disk-size 8G --cdrom install.iso\n"
     "\n"
     "--os takes a libosinfo short id (debian11, win11...) and starts from\n"
-    "that OS's recommended memory, CPUs, disk size and firmware; the other options\n"
-    "override it. Without --os: 2048 MiB, 2 CPUs, a 16G disk, BIOS.";
+    "that OS's recommended memory, CPUs, disk size and firmware; an installation\n"
+    "ISO that libosinfo recognises does the same without --os. The other options\n"
+    "override it. Otherwise: 2048 MiB, 2 CPUs, a 16G disk, BIOS.";
 
 typedef struct {
     char *dir, *os, *disk_size, *firmware, *cdrom;
@@ -53,24 +54,49 @@ static char *similar_ids(const char *id)
     return g_strdup_printf("similar: %s", s->str);
 }
 
+/* The template --os names, or the one of the OS on --cdrom (NULL: none).
+ * Returns the exit status on failure, 0 on success. */
+static int pick_template(const CreateOptions *o, HgrOsTemplate **out)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HgrOsTemplate) from_iso = NULL;
+
+    if (o->cdrom) {
+        /* Not an ISO: refused here, before anything is made. */
+        from_iso = hgr_os_template_identify_iso(o->cdrom, &error);
+        if (error)
+            return hgr_cli_fail("create", error);
+    }
+    if (!o->os) {
+        if (from_iso)
+            printf("The ISO is %s: starting from its recommended settings\n", from_iso->name);
+        *out = g_steal_pointer(&from_iso);
+        return 0;
+    }
+    *out = hgr_os_template_lookup(o->os, &error);
+    if (error)
+        return hgr_cli_fail("create", error);
+    if (!*out) {
+        g_autofree char *known = similar_ids(o->os);
+        return hgr_cli_usage("create", "--os %s: no OS with that short id in the libosinfo "
+                             "database (%s; osinfo-query os lists all)", o->os, known);
+    }
+    return 0;
+}
+
 /* The template's values, then the options given. Returns the exit status
  * on failure, 0 on success. */
 static int build_config(const CreateOptions *o, const char *name, HgrMachineConfig *c,
                         uint64_t *disk_size)
 {
-    g_autoptr(GError) error = NULL;
+    g_autoptr(HgrOsTemplate) t = NULL;
+    int status = pick_template(o, &t);
 
+    if (status)
+        return status;
     c->name = g_strdup(name);
     *disk_size = 16ull << 30;
-    if (o->os) {
-        g_autoptr(HgrOsTemplate) t = hgr_os_template_lookup(o->os, &error);
-        if (!t) {
-            if (error)
-                return hgr_cli_fail("create", error);
-            g_autofree char *known = similar_ids(o->os);
-            return hgr_cli_usage("create", "--os %s: no OS with that short id in the "
-                                 "libosinfo database (%s; osinfo-query os lists all)", o->os, known);
-        }
+    if (t) {
         hgr_os_template_apply(t, c);
         if (t->disk_bytes)
             *disk_size = t->disk_bytes;
@@ -91,11 +117,6 @@ static int build_config(const CreateOptions *o, const char *name, HgrMachineConf
         return hgr_cli_usage("create", "--disk-size %s: expected a size like 20G or 512M",
                              o->disk_size);
     if (o->cdrom) {
-        if (!g_file_test(o->cdrom, G_FILE_TEST_IS_REGULAR)) {
-            fprintf(stderr, "hangarctl create: the ISO %s does not exist or is not a file: "
-                    "check the path\n", o->cdrom);
-            return 1;
-        }
         g_free(c->cdrom);
         c->cdrom = g_canonicalize_filename(o->cdrom, NULL);
         c->boot = HGR_BOOT_CDROM;

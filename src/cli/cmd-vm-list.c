@@ -11,6 +11,17 @@ static const char *os_label(const HgrMachineConfig *c)
     return c->os_name ? c->os_name : c->os_id ? c->os_id : "-";
 }
 
+/* printf's widths count bytes; a name in Greek or with accents is wider in
+ * bytes than on screen. */
+static void print_padded(const char *text, long width)
+{
+    long len = g_utf8_strlen(text, -1);
+
+    fputs(text, stdout);
+    for (long i = len; i < width + 1; i++)
+        putchar(' ');
+}
+
 static void print_table(HgrLibrary *lib)
 {
     GListModel *machines = hgr_library_get_machines(lib);
@@ -21,13 +32,26 @@ static void print_table(HgrLibrary *lib)
                hgr_library_get_root(lib));
         return;
     }
-    printf("%-24s %-8s %-28s %8s %4s\n", "NAME", "STATE", "OS", "MEMORY", "CPUS");
+    /* Columns as wide as their longest entry (names are UTF-8). */
+    long name_w = 4, os_w = 2;
+    for (guint i = 0; i < n; i++) {
+        g_autoptr(HgrMachine) m = g_list_model_get_item(machines, i);
+        const HgrMachineConfig *c = hgr_machine_get_config(m);
+        name_w = MAX(name_w, g_utf8_strlen(c->name, -1));
+        os_w = MAX(os_w, g_utf8_strlen(os_label(c), -1));
+    }
+    print_padded("NAME", name_w);
+    print_padded("STATE", 8);
+    print_padded("OS", os_w);
+    printf("%8s %4s\n", "MEMORY", "CPUS");
     for (guint i = 0; i < n; i++) {
         g_autoptr(HgrMachine) m = g_list_model_get_item(machines, i);
         const HgrMachineConfig *c = hgr_machine_get_config(m);
         g_autofree char *memory = g_strdup_printf("%" G_GUINT64_FORMAT "M", c->memory_mib);
-        printf("%-24s %-8s %-28s %8s %4u\n", c->name,
-               hgr_machine_state_name(hgr_machine_get_state(m)), os_label(c), memory, c->cpus);
+        print_padded(c->name, name_w);
+        print_padded(hgr_machine_state_name(hgr_machine_get_state(m)), 8);
+        print_padded(os_label(c), os_w);
+        printf("%8s %4u\n", memory, c->cpus);
     }
 }
 

@@ -5,6 +5,7 @@
 
 #include "cmd-vm.h"
 #include "hangarctl.h"
+#include "os-templates.h"
 
 static const char set_description[] =
     "Change a machine's settings. Keys:\n"
@@ -56,11 +57,10 @@ static int apply(HgrMachineConfig *c, const char *item)
     } else if (!strcmp(key, "cdrom")) {
         g_clear_pointer(&c->cdrom, g_free);
         if (*v && strcmp(v, "none") != 0) {
-            if (!g_file_test(v, G_FILE_TEST_IS_REGULAR)) {
-                fprintf(stderr, "hangarctl set: the ISO %s does not exist or is not a file: "
-                        "check the path\n", v);
-                return 1;
-            }
+            g_autoptr(GError) error = NULL;
+            g_autoptr(HgrOsTemplate) t = hgr_os_template_identify_iso(v, &error);
+            if (error)
+                return hgr_cli_fail("set", error);      /* missing, or not an ISO */
             c->cdrom = g_canonicalize_filename(v, NULL);
         }
     } else if (!strcmp(key, "boot")) {

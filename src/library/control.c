@@ -79,24 +79,49 @@ char *hgr_control_socket_path(const char *uuid)
     return g_build_filename(dir, name, NULL);
 }
 
+static bool process_stopped(pid_t pid)
+{
+    g_autofree char *stat_path = g_strdup_printf("/proc/%d/stat", (int)pid);
+    g_autofree char *text = NULL;
+
+    if (pid <= 0 || !g_file_get_contents(stat_path, &text, NULL, NULL))
+        return false;
+    /* "pid (comm) S ...": the state follows the last ')'. */
+    const char *close_paren = strrchr(text, ')');
+    return close_paren && close_paren[1] == ' '
+           && (close_paren[2] == 'T' || close_paren[2] == 't');
+}
+
 /* Is a process listening on path? A file nobody listens on is what a
  * crashed process left: it is removed. */
-static bool socket_alive(const char *path)
+typedef enum { SOCKET_DEAD, SOCKET_ALIVE, SOCKET_STOPPED } SocketState;
+
+static SocketState socket_state(const char *path, pid_t *pid)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     int fd;
 
     if (strlen(path) >= sizeof(addr.sun_path))
-        return false;
+        return SOCKET_DEAD;
     strcpy(addr.sun_path, path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return false;
+        return SOCKET_DEAD;
     int r = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
     int e = errno;
+    struct ucred cred = { 0 };
+    socklen_t len = sizeof(cred);
+    bool have_cred = r == 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
     close(fd);
-    if (r == 0)
-        return true;
+    if (r == 0) {
+        /* A stopped process (Ctrl-Z on `hangarctl start`) accepts but never
+         * answers: the D-Bus handshake would wait for ever. */
+        if (have_cred && process_stopped(cred.pid)) {
+            *pid = cred.pid;
+            return SOCKET_STOPPED;
+        }
+        return SOCKET_ALIVE;
+    }
     /* A server binds, then listens: a file made a moment ago may be one
      * that is about to answer, not one left by a crash. */
     struct stat st;
@@ -105,7 +130,7 @@ static bool socket_alive(const char *path)
         g_debug("removing stale control socket %s", path);
         g_unlink(path);
     }
-    return false;
+    return SOCKET_DEAD;
 }
 
 GDBusConnection *hgr_control_connect(const char *uuid, GError **error)
@@ -115,10 +140,21 @@ GDBusConnection *hgr_control_connect(const char *uuid, GError **error)
     g_autofree char *address = g_strconcat("unix:path=", escaped, NULL);
     g_autoptr(GError) e = NULL;
 
+    pid_t pid = 0;
+    SocketState state = g_file_test(path, G_FILE_TEST_EXISTS) ? socket_state(path, &pid)
+                                                              : SOCKET_DEAD;
+
     hgr_control_register_errors();
-    if (!g_file_test(path, G_FILE_TEST_EXISTS) || !socket_alive(path)) {
+    if (state == SOCKET_DEAD) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NOT_RUNNING,
                     "The machine is not running (nothing answers on %s)", path);
+        return NULL;
+    }
+    if (state == SOCKET_STOPPED) {
+        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
+                    "The process running the machine (%d) is stopped, so the machine is "
+                    "too: continue that process (fg in its terminal, or kill -CONT %d)",
+                    (int)pid, (int)pid);
         return NULL;
     }
     GDBusConnection *c = g_dbus_connection_new_for_address_sync(
@@ -294,7 +330,8 @@ HgrControlServer *hgr_control_server_new(HgrMachine *m, GError **error)
     hgr_control_register_errors();
     if (!make_socket_dir(path, error))
         return NULL;
-    if (g_file_test(path, G_FILE_TEST_EXISTS) && socket_alive(path)) {
+    pid_t pid;
+    if (g_file_test(path, G_FILE_TEST_EXISTS) && socket_state(path, &pid) != SOCKET_DEAD) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
                     "Another process already serves %s: the machine runs there", path);
         return NULL;

@@ -1,6 +1,9 @@
 /* control.h — a running VM's control socket: D-Bus peer-to-peer on
  * $XDG_RUNTIME_DIR/hangar/<uuid>.sock, interface org.hangar.Machine1
- * (State property; Pause, Resume, Shutdown, ForceOff, Reset, Screenshot(path)).
+ * (properties State "running"/"paused"/"stopped"/"failed", Failure (why, when
+ * failed), Name; methods Pause, Resume, Shutdown, ForceOff, Reset,
+ * Screenshot(absolute path)). Errors come back as org.hangar.Error.* names,
+ * which map to HgrLibraryError codes.
  * The process that runs the VM serves it; machine.c is the client. */
 #pragma once
 

@@ -2,6 +2,7 @@
  * configuration made from it. The file format is machine-config-file.c. */
 #include "machine-config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -245,6 +246,25 @@ static char *resolve_media(const char *path, const char *dir, const char *what,
     return g_steal_pointer(&full);
 }
 
+/* An optical disc image has a volume descriptor at 32 KiB: ISO 9660
+ * ("CD001") or UDF's ("BEA01"). Anything else in the drive would only give
+ * the firmware's puzzling "could not read the boot disk". */
+static bool check_disc_image(const char *path, GError **error)
+{
+    char id[6] = { 0 };
+    FILE *f = fopen(path, "rb");
+    bool ok = f && fseek(f, 16 * 2048, SEEK_SET) == 0 && fread(id, 1, 6, f) == 6
+              && (!memcmp(id + 1, "CD001", 5) || !memcmp(id + 1, "BEA01", 5));
+
+    if (f)
+        fclose(f);
+    if (!ok)
+        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA,
+                    "%s is not a CD/DVD image (no ISO 9660 or UDF header): choose an "
+                    "installation ISO, or empty the drive", path);
+    return ok;
+}
+
 HgrVmConfig *hgr_machine_config_to_vm(const HgrMachineConfig *c, const char *dir,
                                       GError **error)
 {
@@ -268,7 +288,7 @@ HgrVmConfig *hgr_machine_config_to_vm(const HgrMachineConfig *c, const char *dir
     }
     if (c->cdrom) {
         vm->cdrom = resolve_media(c->cdrom, dir, "ISO image", error);
-        if (!vm->cdrom)
+        if (!vm->cdrom || !check_disc_image(vm->cdrom, error))
             return NULL;
     }
     if (c->network) {

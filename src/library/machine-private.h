@@ -24,6 +24,7 @@ struct _HgrMachine {
 
     /* Running in another process: our connection to its control socket. */
     GDBusConnection *remote;
+    char *remote_stuck;           /* why the process running it cannot answer (stopped) */
     guint remote_signal;
     gulong remote_closed;
 };

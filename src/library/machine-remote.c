@@ -79,8 +79,15 @@ bool hgr_machine_remote_probe(HgrMachine *m)
             hgr_machine_set_state(m, HGR_MACHINE_STOPPED, NULL);
     }
     g_autoptr(GDBusConnection) c = hgr_control_connect(hgr_machine_get_uuid(m), &e);
-    if (!c)
+    g_clear_pointer(&m->remote_stuck, g_free);
+    if (!c) {
+        if (g_error_matches(e, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL)) {
+            /* Its process is stopped: so is the VM, in effect. */
+            m->remote_stuck = g_strdup(e->message);
+            hgr_machine_set_state(m, HGR_MACHINE_PAUSED, NULL);
+        }
         return false;
+    }
     g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
         c, NULL, HGR_CONTROL_PATH, "org.freedesktop.DBus.Properties", "Get",
         g_variant_new("(ss)", HGR_CONTROL_INTERFACE, "State"), G_VARIANT_TYPE("(v)"),
@@ -107,6 +114,16 @@ bool hgr_machine_remote_call(HgrMachine *m, const char *method, GVariant *args,
                              GError **error)
 {
     g_autoptr(GError) e = NULL;
+
+    if (!m->remote) {
+        if (m->remote_stuck)
+            g_set_error_literal(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
+                                m->remote_stuck);
+        else
+            g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NOT_RUNNING,
+                        "\"%s\" is not running: start it first", hgr_machine_get_name(m));
+        return false;
+    }
     g_autoptr(GDBusConnection) c = g_object_ref(m->remote);
     g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
         c, NULL, HGR_CONTROL_PATH, HGR_CONTROL_INTERFACE, method, args, NULL,

@@ -142,6 +142,7 @@ static void hgr_machine_finalize(GObject *object)
     g_free(m->dir);
     hgr_machine_config_free(m->config);
     g_free(m->failure);
+    g_free(m->remote_stuck);
     g_main_context_unref(m->context);
     G_OBJECT_CLASS(hgr_machine_parent_class)->finalize(object);
 }
@@ -258,7 +259,7 @@ HgrMachineState hgr_machine_get_state(HgrMachine *m)
     g_autoptr(HgrMachine) r = runner(m);
     if (r)
         return r->state;
-    if (hgr_machine_remote_probe(m))
+    if (hgr_machine_remote_probe(m) || m->remote_stuck)
         return m->state;
     /* Not running anywhere: stopped, or failed if our own last run did. */
     return m->state == HGR_MACHINE_FAILED ? HGR_MACHINE_FAILED : HGR_MACHINE_STOPPED;
@@ -552,11 +553,15 @@ static bool not_running_error(HgrMachine *m, GError **error)
     return false;
 }
 
-static bool vm_result(bool ok, GError *e, GError **error)
+/* A vmm-core call that failed: its error, in the library's terms. */
+static bool vm_failed(HgrMachine *m, GError *e, GError **error)
 {
-    if (!ok)
+    if (e)
         translate_vm_error(error, e);
-    return ok;
+    else
+        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
+                    "\"%s\" did not do that (no reason given)", m->config->name);
+    return false;
 }
 
 typedef enum { OP_PAUSE, OP_RESUME, OP_SHUTDOWN, OP_FORCE_OFF, OP_RESET } Op;
@@ -571,13 +576,13 @@ static bool local_op(HgrMachine *m, Op op, GError **error)
 
     switch (op) {
     case OP_PAUSE:
-        if (!vm_result(hgr_vm_pause(m->vm, &e), e, error))
-            return false;
+        if (!hgr_vm_pause(m->vm, &e))
+            return vm_failed(m, e, error);
         hgr_machine_set_state(m, HGR_MACHINE_PAUSED, NULL);
         return true;
     case OP_RESUME:
-        if (!vm_result(hgr_vm_resume(m->vm, &e), e, error))
-            return false;
+        if (!hgr_vm_resume(m->vm, &e))
+            return vm_failed(m, e, error);
         hgr_machine_set_state(m, HGR_MACHINE_RUNNING, NULL);
         return true;
     case OP_SHUTDOWN:
@@ -589,7 +594,7 @@ static bool local_op(HgrMachine *m, Op op, GError **error)
         finish_run(m, HGR_MACHINE_STOPPED, NULL);
         return true;
     case OP_RESET:
-        return vm_result(hgr_vm_reset(m->vm, &e), e, error);
+        return hgr_vm_reset(m->vm, &e) || vm_failed(m, e, error);
     }
     return false;
 }
@@ -603,8 +608,7 @@ static bool machine_op(HgrMachine *m, Op op, GError **error)
     g_autoptr(HgrMachine) r = runner(m);
     if (r)
         return machine_op(r, op, error);
-    if (!hgr_machine_remote_probe(m))
-        return not_running_error(m, error);
+    hgr_machine_remote_probe(m);       /* else remote_call says why not */
     return hgr_machine_remote_call(m, op_methods[op], NULL, error);
 }
 
@@ -649,8 +653,7 @@ bool hgr_machine_screenshot(HgrMachine *m, const char *png_path, GError **error)
     g_autoptr(HgrMachine) r = runner(m);
     if (r)
         return hgr_machine_screenshot(r, png_path, error);
-    if (!hgr_machine_remote_probe(m))
-        return not_running_error(m, error);
+    hgr_machine_remote_probe(m);       /* else remote_call says why not */
     /* The other process writes the file: it needs a path that is not
      * relative to our working folder. */
     g_autofree char *abs = g_canonicalize_filename(png_path, NULL);

@@ -29,10 +29,21 @@ struct HgrSerialRelay {
     ino_t vm_ino;
 };
 
+/* Sockets are written with MSG_NOSIGNAL: a console that went away must not
+ * take the process down with SIGPIPE. */
+static ssize_t write_some(int fd, const char *buf, size_t len)
+{
+    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+    if (n < 0 && errno == ENOTSOCK)
+        n = write(fd, buf, len);
+    return n;
+}
+
 static void write_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
-        ssize_t n = write(fd, buf, len);
+        ssize_t n = write_some(fd, buf, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-HANGARCTL = sys.argv[1]
+HANGARCTL = os.path.abspath(sys.argv[1])
 BOOT_SECTOR = sys.argv[2] if len(sys.argv) > 2 else None
 SEABIOS = "/usr/share/seabios/bios-256k.bin"
 results = []
@@ -113,6 +113,33 @@ try:
     check("an unknown --os is a usage error naming it", one_line_error(rc, err, 2, "no-such-os")
           and not os.path.exists(os.path.join(lib, "X")), err)
 
+    # Installation media: an ISO libosinfo knows sets the OS; a file that is
+    # not an ISO is refused before anything is made.
+    if shutil.which("xorriso"):
+        src = os.path.join(tmp, "iso-src")
+        os.makedirs(src)
+        open(os.path.join(src, "README"), "w").write("hello\n")
+        iso = os.path.join(tmp, "debian.iso")
+        subprocess.run(["xorriso", "-as", "mkisofs", "-V", "Debian 11.5.0 amd64 n", "-o", iso,
+                        src], capture_output=True, check=True)
+        rc, out, err = run("create", "Installer", "--cdrom", iso, "--disk-size", "1M")
+        rc2, out2, err2 = run("info", "Installer")
+        check("create --cdrom with a Debian ISO: the OS is recognised, it boots from the CD",
+              rc == 0 and "Debian" in out and "Debian 11" in out2 and iso in out2
+              and "Boot:       cdrom" in out2, f"{rc} {err!r} {out2}")
+        shutil.rmtree(os.path.join(lib, "Installer"), ignore_errors=True)
+    else:
+        skip("create --cdrom recognises the OS", "xorriso is not installed")
+    notiso = os.path.join(tmp, "notes.iso")
+    open(notiso, "w").write("not an ISO\n")
+    before = sorted(os.listdir(lib))
+    rc, out, err = run("create", "Bad media", "--cdrom", notiso)
+    check("create --cdrom with a file that is not an ISO: one line naming it, nothing made",
+          one_line_error(rc, err, 1, notiso) and sorted(os.listdir(lib)) == before, err)
+    rc, out, err = run("set", name, "cdrom=" + notiso)
+    check("set cdrom= with a file that is not an ISO is refused naming it",
+          one_line_error(rc, err, 1, notiso), err)
+
     # Set.
     rc, out, err = run("set", name, "memory=96", "cpus=2", "boot=disk")
     rc2, out2, err2 = run("info", name)
@@ -185,9 +212,28 @@ try:
               run("screenshot", name, shot)[2])
         rc, out, err = run("pause", name)
         paused = state_of(name)
+        rc3, out3, err3 = run("pause", name)
         rc2, out2, err2 = run("resume", name)
         check("pause and resume over the socket", rc == 0 and paused == "Paused" and rc2 == 0
               and state_of(name) == "Running", f"{err!r} {paused} {err2!r}")
+        check("pausing a paused VM says so in one line, and the VM lives on",
+              one_line_error(rc3, err3, 1, "paused") and rc2 == 0, err3)
+        bad_png = os.path.join(tmp, "no-such-dir", "x.png")
+        rc, out, err = run("screenshot", name, bad_png)
+        check("a screenshot into a missing folder names it", one_line_error(rc, err, 1, bad_png),
+              err)
+        p = subprocess.run([HANGARCTL, "screenshot", name, "relative.png"], cwd=tmp,
+                           capture_output=True, text=True, timeout=60)
+        check("a relative screenshot path is relative to the caller, not the VM's process",
+              p.returncode == 0 and os.path.exists(os.path.join(tmp, "relative.png")), p.stderr)
+        # Ctrl-Z on the process running it: nothing may wait for its answer.
+        bg.send_signal(signal.SIGSTOP)
+        st = state_of(name)
+        rc, out, err = run("resume", name, timeout=60)
+        bg.send_signal(signal.SIGCONT)
+        check("a stopped VM process: list says Paused at once, commands say how to continue it",
+              st == "Paused" and one_line_error(rc, err, 1, "stopped", str(bg.pid))
+              and state_of(name) == "Running", f"{st} {err!r}")
         rc, out, err = run("start", name)
         check("a second start is refused: it already runs",
               one_line_error(rc, err, 1, "already running"), err)

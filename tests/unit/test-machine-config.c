@@ -334,6 +334,26 @@ static void test_to_vm(void)
     g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA);
     g_clear_error(&error);
 
+    /* A file that is not a disc image. */
+    g_autofree char *notiso = g_build_filename(dir, "notes.iso", NULL);
+    g_assert_true(g_file_set_contents(notiso, "just text", -1, NULL));
+    g_free(c->cdrom);
+    c->cdrom = g_strdup(notiso);
+    vm = hgr_machine_config_to_vm(c, dir, &error);
+    g_assert_null(vm);
+    g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA);
+    g_assert_nonnull(strstr(error->message, notiso));
+    g_clear_error(&error);
+    /* One with an ISO 9660 volume descriptor is taken. */
+    g_autofree char *iso_data = g_malloc0(17 * 2048);
+    memcpy(iso_data + 16 * 2048, "\001CD001", 6);
+    g_assert_true(g_file_set_contents(notiso, iso_data, 17 * 2048, NULL));
+    vm = hgr_machine_config_to_vm(c, dir, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(vm->cdrom, ==, notiso);
+    g_clear_pointer(&vm, hgr_vm_config_free);
+    g_unlink(notiso);
+
     g_clear_pointer(&c->cdrom, g_free);
     hgr_machine_config_add_port_forward(c, false, 2222, 22);
     vm = hgr_machine_config_to_vm(c, dir, &error);

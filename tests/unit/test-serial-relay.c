@@ -75,6 +75,38 @@ static void test_stop_does_not_wait(void)
     g_rmdir(dir);
 }
 
+/* The console's other end closes (a view went away), and the VM's end
+ * closes while someone still types: no SIGPIPE, the log goes on. */
+static void test_closed_ends(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("hgr-relay-XXXXXX", NULL);
+    g_autofree char *log = g_build_filename(dir, "serial.log", NULL);
+    int console[2], vm_fd;
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console), ==, 0);
+    HgrSerialRelay *r = hgr_serial_relay_new(console[0], log, &vm_fd, NULL);
+    close(console[1]);
+    g_assert_cmpint(write(vm_fd, "still logged", 12), ==, 12);
+    g_usleep(100000);
+    close(vm_fd);
+    hgr_serial_relay_free(r);
+    g_autofree char *text = NULL;
+    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    g_assert_cmpstr(text, ==, "still logged");
+    close(console[0]);
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console), ==, 0);
+    r = hgr_serial_relay_new(console[0], log, &vm_fd, NULL);
+    close(vm_fd);                                  /* the VM is gone */
+    g_assert_cmpint(write(console[1], "typed late", 10), ==, 10);
+    g_usleep(100000);
+    hgr_serial_relay_free(r);                       /* and we are still here */
+    close(console[0]);
+    close(console[1]);
+    g_unlink(log);
+    g_rmdir(dir);
+}
+
 static void test_log_is_bounded(void)
 {
     g_autofree char *dir = g_dir_make_tmp("hgr-relay-XXXXXX", NULL);
@@ -118,6 +150,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/library/serial-relay/both-ways", test_both_ways);
     g_test_add_func("/library/serial-relay/stop-does-not-wait", test_stop_does_not_wait);
+    g_test_add_func("/library/serial-relay/closed-ends", test_closed_ends);
     g_test_add_func("/library/serial-relay/log-is-bounded", test_log_is_bounded);
     return g_test_run();
 }
