@@ -317,7 +317,7 @@ def vm_action(ctx, name):
     rx = re.compile(name, re.I)
     found = a11y.find_all(win, ["push button", "menu item", "button"], rx)
     if not found:
-        a11y.click(button(win, re.compile(r"menu|power|more", re.I)))
+        a11y.click(button(win, re.compile(r"menu|power|more|force off or reset|options", re.I)))
         found = [button(ctx.app, rx)]
     a11y.click(found[0])
 
