@@ -227,6 +227,27 @@ def run_pause_resume(ctx):
     typed_line_answered(ctx, xid, "after resume")
 
 
+def run_display_keys(ctx):
+    win = ctx.vars["vmwin"]
+    xid = ctx.s.find_x_window(RUN)
+    a11y.click(button(win, re.compile(r"^Display$", re.I)))
+    display = a11y.find(win, ["image", "drawing area", "canvas", "filler", "panel"],
+                        re.compile(r"^Guest display$", re.I), what="the guest's display")
+    a11y.click_at(ctx.s, xid, display)          # a click gives the guest the keyboard
+    a11y.type_keys(ctx.s, xid, "a")
+    log_path = os.path.join(ctx.lib, RUN, "logs", "serial.log")
+
+    def said():
+        with open(log_path, errors="replace") as f:
+            return "HANGAR-GUI-GUEST: key 1e" in f.read()
+    # 0x1e: A's make code in scan code set 1, as the i8042 hands it to the guest.
+    wait_for("the guest saying it got the A key's scan code (1e) typed into the display",
+             said, 60, step=1)
+    with open(log_path, errors="replace") as f:
+        log("the guest said: " + "; ".join(l.strip() for l in f if "key " in l))
+    a11y.key(ctx.s, xid, "Control_R")           # the host key gives the keyboard back
+
+
 def run_close_keep(ctx):
     win = ctx.vars["vmwin"]
     a11y.click(button(win, re.compile(r"^Close$", re.I)))
@@ -254,6 +275,7 @@ RUNNING = Scenario("vm window", [
     ("a VM made by hangarctl is started from the manager; its window opens", run_started),
     ("Pause: the list and the window say Paused; Resume: the guest answers again",
      run_pause_resume),
+    ("a key typed into the display reaches the guest as its scan code", run_display_keys),
     ("closing the window of a running VM asks what to do; Keep Running keeps it running",
      run_close_keep),
     ("Shut Down in the manager stops the VM whose window was closed", run_manager_shutdown),
