@@ -110,10 +110,10 @@ tap "$( [ -n "$bound" ] && [ "${bound##* }" = 1234:1111 ] &&
     "Linux's bochs DRM driver binds the VGA (1234:1111), finds QEMU's extended registers and makes /dev/dri/card0 and /dev/fb0" \
     "bound: ${bound:-nothing}; nodes: $(report bochs-nodes); mode: $(report fb-mode); driver: $(report bochs-hw)$(report bochs-error | sed 's/^./; error: &/')"
 mode=$(report fb-mode | cut -d' ' -f1)
-fb=$(python3 "$here/fb-pattern.py" "${mode%x*}" "${shots[@]}" 2>&1 | grep ' pattern ' | head -1)
+fb=$(python3 "$here/fb-pattern.py" "${mode%x*}" "${shots[@]}" shots/end.png 2>&1 | grep ' pattern ' | head -1)
 tap "$( [ -n "$fb" ] && [ "$mode" = 1280x720x32 ] && echo 1 || echo 0)" \
     "a screenshot shows the four quadrants the guest wrote to /dev/fb0, at the mode it asked the driver for (1280x720x32; set: ${mode:-none})" \
-    "${fb:-none of ${#shots[@]} screenshots shows them$(python3 "$here/fb-pattern.py" "${mode%x*}" "${shots[@]: -1}" 2>&1 | sed 's/^[^ ]* /; last shot: /')}"
+    "${fb:-none of ${#shots[@]} screenshots nor the one at power-off shows them$(python3 "$here/fb-pattern.py" "${mode%x*}" shots/end.png 2>&1 | sed 's/^[^ ]* /; at power-off: /')}"
 if [ $failed = 1 ]; then
     echo "# serial log (tail):"; tr -d '\r' < serial.log | grep -a HANGAR | tail -30 | sed 's/^/#   /'
     echo "# hangarctl (tail):"; tail -20 vmm.err | sed 's/^/#   /'
