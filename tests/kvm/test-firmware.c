@@ -363,32 +363,26 @@ static void test_bios_with_kernel_refused(void)
     g_assert_error(err, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG);
 }
 
-/* A boot sector sets an 800x600x32 VBE mode and paints the top half of the
- * linear framebuffer, which Hangar maps as a KVM RAM slot where BAR0
- * decodes: the screenshot has exactly that picture. */
-static void test_vbe_lfb(void)
+/* Boots the boot sector guest bin (from a 1 MiB raw disk in tmp) with its
+ * serial port on sv[1], and waits until it says "LFB: painted". */
+static HgrVm *start_painter(const char *bin, const char *tmp, int sv[2])
 {
-    if (!kvm_available() || !seabios_available())
-        return;
-    g_autofree char *mbr_path = guest_path("vbe-lfb.bin");
+    g_autofree char *mbr_path = guest_path(bin);
     g_autofree char *mbr = NULL;
     gsize mbr_len = 0;
     g_assert_true(g_file_get_contents(mbr_path, &mbr, &mbr_len, NULL));
     g_assert_cmpuint(mbr_len, ==, 512);
-    g_autofree char *tmp = g_dir_make_tmp("hangar-fw-XXXXXX", NULL);
     g_autofree char *disk = g_build_filename(tmp, "disk.img", NULL);
-    g_autofree char *png = g_build_filename(tmp, "lfb.png", NULL);
     g_autoptr(GByteArray) img = g_byte_array_new();
     g_byte_array_set_size(img, 1 << 20);
     memset(img->data, 0, img->len);
     memcpy(img->data, mbr, 512);
     g_assert_true(g_file_set_contents(disk, (char *)img->data, img->len, NULL));
 
-    int sv[2];
     g_autoptr(HgrVmConfig) c = bios_config(sv);
     g_autoptr(GError) err = NULL;
     hgr_vm_config_add_disk(c, disk, HGR_DISK_FORMAT_RAW, false);
-    g_autoptr(HgrVm) vm = hgr_vm_new(c, &err);
+    HgrVm *vm = hgr_vm_new(c, &err);
     g_assert_no_error(err);
     gint64 t0 = g_get_monotonic_time();
     g_assert_true(hgr_vm_start(vm, &err));
@@ -398,9 +392,24 @@ static void test_vbe_lfb(void)
         hgr_vm_stop(vm);
         g_error("the boot sector did not paint; serial output:\n%s", out->str);
     }
+    g_test_message("%s painted; %.1f s from start", bin, (g_get_monotonic_time() - t0) / 1e6);
+    return vm;
+}
+
+/* A boot sector sets an 800x600x32 VBE mode and paints the top half of the
+ * linear framebuffer, which Hangar maps as a KVM RAM slot where BAR0
+ * decodes: the screenshot has exactly that picture. */
+static void test_vbe_lfb(void)
+{
+    if (!kvm_available() || !seabios_available())
+        return;
+    g_autofree char *tmp = g_dir_make_tmp("hangar-fw-XXXXXX", NULL);
+    g_autofree char *disk = g_build_filename(tmp, "disk.img", NULL);
+    g_autofree char *png = g_build_filename(tmp, "lfb.png", NULL);
+    int sv[2];
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HgrVm) vm = start_painter("vbe-lfb.bin", tmp, sv);
     g_assert_cmpint(hgr_vm_wait(vm), ==, HGR_VM_STATE_POWERED_OFF);
-    g_test_message("boot sector painted 800x300 pixels; %.1f s from start",
-                   (g_get_monotonic_time() - t0) / 1e6);
 
     g_assert_true(hgr_vm_screenshot(vm, png, &err));
     g_assert_no_error(err);
@@ -448,34 +457,12 @@ static void test_vbe_dirty(void)
 {
     if (!kvm_available() || !seabios_available())
         return;
-    g_autofree char *mbr_path = guest_path("vbe-dirty.bin");
-    g_autofree char *mbr = NULL;
-    gsize mbr_len = 0;
-    g_assert_true(g_file_get_contents(mbr_path, &mbr, &mbr_len, NULL));
-    g_assert_cmpuint(mbr_len, ==, 512);
     g_autofree char *tmp = g_dir_make_tmp("hangar-fw-XXXXXX", NULL);
     g_autofree char *disk = g_build_filename(tmp, "disk.img", NULL);
     g_autofree char *png = g_build_filename(tmp, "lfb.png", NULL);
-    g_autoptr(GByteArray) img = g_byte_array_new();
-    g_byte_array_set_size(img, 1 << 20);
-    memset(img->data, 0, img->len);
-    memcpy(img->data, mbr, 512);
-    g_assert_true(g_file_set_contents(disk, (char *)img->data, img->len, NULL));
-
     int sv[2];
-    g_autoptr(HgrVmConfig) c = bios_config(sv);
     g_autoptr(GError) err = NULL;
-    hgr_vm_config_add_disk(c, disk, HGR_DISK_FORMAT_RAW, false);
-    g_autoptr(HgrVm) vm = hgr_vm_new(c, &err);
-    g_assert_no_error(err);
-    gint64 t0 = g_get_monotonic_time();
-    g_assert_true(hgr_vm_start(vm, &err));
-    const char *painted[] = { "LFB: painted", NULL };
-    g_autoptr(GString) out = read_until(sv[0], painted, t0 + DEADLINE_S * G_TIME_SPAN_SECOND);
-    if (!strstr(out->str, "LFB: painted")) {
-        hgr_vm_stop(vm);
-        g_error("the boot sector did not paint; serial output:\n%s", out->str);
-    }
+    g_autoptr(HgrVm) vm = start_painter("vbe-dirty.bin", tmp, sv);
 
     DisplaySeen seen;
     g_assert_true(hgr_vm_display_update(vm, false, see_display, &seen));
