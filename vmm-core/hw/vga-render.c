@@ -5,6 +5,12 @@
  * (the guest writes VRAM directly once it is mapped as RAM): every offset
  * comes from a mode checked against the VRAM size, so a mode change in the
  * middle of a frame tears the picture but never reads outside VRAM.
+ *
+ * How changes are found: in a VBE mode, with VRAM a KVM slot, from the
+ * slot's dirty log (and the pages Hangar wrote itself): only rows on
+ * written pages are converted and compared, and an unchanged screen costs
+ * one ioctl. Otherwise (text mode, no slot, a new mode or palette) the
+ * whole frame is rendered and compared with the previous one.
  */
 #include "vga-private.h"
 
