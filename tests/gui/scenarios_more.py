@@ -197,6 +197,16 @@ def run_started(ctx):
     state_of(ctx, RUN, r"running")
 
 
+def run_names(ctx):
+    """Every control a person can reach in the VM window and the manager
+    window has a name a screen reader can say."""
+    bad = []
+    for what, win in (("VM window", ctx.vars["vmwin"]), ("manager window", ctx.manager())):
+        bad += [f"{what}: {b}" for b in a11y.unnamed_controls(win)]
+    if bad:
+        raise AssertionError("controls without an accessible name: " + "; ".join(bad))
+
+
 def typed_line_answered(ctx, xid, text):
     term = ctx.vars["terminal"]
     a11y.click_at(ctx.s, xid, term)
@@ -273,6 +283,7 @@ def run_manager_shutdown(ctx):
 
 RUNNING = Scenario("vm window", [
     ("a VM made by hangarctl is started from the manager; its window opens", run_started),
+    ("every control of the VM window and the manager has an accessible name", run_names),
     ("Pause: the list and the window say Paused; Resume: the guest answers again",
      run_pause_resume),
     ("a key typed into the display reaches the guest as its scan code", run_display_keys),
