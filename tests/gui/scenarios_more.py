@@ -322,6 +322,9 @@ def wiz_identifies(ctx):
     if a11y.find_all(wiz, None, re.compile(r"not recogni[sz]ed", re.I)):
         raise AssertionError("the wizard names Windows 11 but still says 'not recognised'")
     ctx.s.screenshot("wizard-found-windows-11")
+    bad = a11y.unnamed_controls(wiz)
+    if bad:
+        raise AssertionError("wizard controls without an accessible name: " + "; ".join(bad))
 
 
 def summary_texts(wiz):
@@ -380,7 +383,7 @@ def wiz_create(ctx):
 
 
 WIZARD = Scenario("wizard", [
-    ("a Windows 11 ISO: the wizard names the OS it found", wiz_identifies),
+    ("a Windows 11 ISO: the wizard names the OS it found (and every control has a name)", wiz_identifies),
     ("its summary gives UEFI, >= 4 GiB, >= 2 CPUs, >= 64 GiB and says there is no TPM",
      wiz_summary),
     ("Create: listed, and hangarctl info says UEFI; the folder has its nvram.fd", wiz_create),
