@@ -61,7 +61,7 @@ measure_boot() {   # VMM
     setup_vm boot 1 "$1"
     hgr_vmm_argv "$1"
     t0=$(now_ms)
-    timeout 300 "${vm_argv[@]}" </dev/null >vmm.out 2>vmm.err; rc=$?
+    timeout -k 30 300 "${vm_argv[@]}" </dev/null >vmm.out 2>vmm.err; rc=$?
     ms=$(( $(now_ms) - t0 ))
     case "$1" in
         qemu-*) [ $rc = 1 ] && echo "$ms" || echo "boot: $1 exited $rc" >&2;;
@@ -87,7 +87,7 @@ measure_handover() {   # VMM -> "PROCESS_MS [HANGAR_REPORTED_MS]"
                     --disk "$work/mbr.img,format=raw");;
     esac
     t0=$(now_ms)
-    timeout 120 "${vm_argv[@]}" </dev/null >vmm.out 2>vmm.err; rc=$?
+    timeout -k 30 120 "${vm_argv[@]}" </dev/null >vmm.out 2>vmm.err; rc=$?
     ms=$(( $(now_ms) - t0 ))
     case "$1" in
         qemu-*) [ $rc = 67 ] && echo "$ms" || { echo "handover: $1 exited $rc" >&2; echo "-"; };;
@@ -111,8 +111,13 @@ measure_run() {   # VMM -> "VIRTIO SATA NVME KIB" (MB/s, "-" where none)
     done
     sleep 2
     kill -0 $pid 2>/dev/null && kib=$(vmm_anon_kib $pid)
-    timeout 60 tail --pid=$pid -f /dev/null || kill $pid
-    wait $pid
+    # A VMM that outlives its guest is stopped, and killed if it ignores
+    # that (a bench must end: one inner QEMU once hung for good here).
+    if ! timeout 60 tail --pid=$pid -f /dev/null; then
+        kill $pid
+        timeout 30 tail --pid=$pid -f /dev/null || kill -9 $pid
+    fi
+    timeout 30 tail --pid=$pid -f /dev/null && wait $pid
     for bus in virtio sata nvme; do
         line=$(serial_value serial.log disk-read-$bus)   # "N bytes from T0 to T1"
         bytes=$(echo "$line" | sed -n 's/^\([0-9]*\) bytes.*/\1/p')
