@@ -372,18 +372,36 @@ HgrMachine *hgr_library_find(HgrLibrary *lib, const char *name_or_uuid, GError *
     return NULL;
 }
 
-bool hgr_library_name_taken(HgrLibrary *lib, const char *name, HgrMachine *except)
+/* Names are compared as the list sorts them, ignoring case: "windows 11"
+ * beside "Windows 11" is confusing, and on a case-insensitive file system
+ * their folders are one. */
+static bool same_name(const char *a, const char *b)
+{
+    g_autofree char *fa = g_utf8_casefold(a, -1);
+    g_autofree char *fb = g_utf8_casefold(b, -1);
+    return !strcmp(fa, fb);
+}
+
+char *hgr_library_name_taken(HgrLibrary *lib, const char *name, HgrMachine *except)
 {
     for (guint i = 0; i < g_list_model_get_n_items(G_LIST_MODEL(lib->machines)); i++) {
         HgrMachine *m = machine_at(lib, i);
-        if (m != except && !g_strcmp0(hgr_machine_get_name(m), name))
-            return true;
+        if (m != except && same_name(hgr_machine_get_name(m), name))
+            return g_strdup(hgr_machine_get_name(m));
     }
-    g_autofree char *dir = g_build_filename(lib->root, name, NULL);
-    return g_file_test(dir, G_FILE_TEST_EXISTS) || g_file_test(dir, G_FILE_TEST_IS_SYMLINK);
+    /* Any folder (or file, or link) of that name in the library takes it. */
+    g_autoptr(GDir) root = g_dir_open(lib->root, 0, NULL);
+    g_autofree char *own = except ? g_path_get_basename(hgr_machine_get_dir(except)) : NULL;
+    const char *entry;
+    while (root && (entry = g_dir_read_name(root))) {
+        if (g_strcmp0(entry, own) != 0 && same_name(entry, name))
+            return g_strdup(entry);
+    }
+    return NULL;
 }
 
-bool hgr_library_check_new_name(HgrLibrary *lib, const char *name, GError **error)
+bool hgr_library_check_name_for(HgrLibrary *lib, const char *name, HgrMachine *except,
+                                GError **error)
 {
     if (!hgr_machine_name_validate(name, error))
         return false;
@@ -393,12 +411,18 @@ bool hgr_library_check_new_name(HgrLibrary *lib, const char *name, GError **erro
                     "choose another name", REMOVED_SUFFIX);
         return false;
     }
-    if (hgr_library_name_taken(lib, name, NULL)) {
+    g_autofree char *taken = hgr_library_name_taken(lib, name, except);
+    if (taken) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NAME_EXISTS,
-                    "A machine named \"%s\" already exists: choose another name", name);
+                    "A machine named \"%s\" already exists: choose another name", taken);
         return false;
     }
     return true;
+}
+
+bool hgr_library_check_new_name(HgrLibrary *lib, const char *name, GError **error)
+{
+    return hgr_library_check_name_for(lib, name, NULL, error);
 }
 
 void hgr_library_resort(HgrLibrary *lib)

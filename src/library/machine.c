@@ -355,7 +355,7 @@ bool hgr_machine_set_config(HgrMachine *m, const HgrMachineConfig *config, GErro
                         "\"%s\" is no longer in a library", m->config->name);
             return false;
         }
-        if (!hgr_library_check_new_name(m->library, c->name, error))
+        if (!hgr_library_check_name_for(m->library, c->name, m, error))
             return false;
         if (!rename_machine(m, c, error))
             return false;
