@@ -2,6 +2,7 @@
  * server in the process that runs it, and the client side's connect. */
 #include "control.h"
 
+#include <glib/gi18n-lib.h>
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -147,13 +148,13 @@ GDBusConnection *hgr_control_connect(const char *uuid, GError **error)
     hgr_control_register_errors();
     if (state == SOCKET_DEAD) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NOT_RUNNING,
-                    "The machine is not running (nothing answers on %s)", path);
+                    _("The machine is not running (nothing answers on %s)"), path);
         return NULL;
     }
     if (state == SOCKET_STOPPED) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
-                    "The process running the machine (%d) is stopped, so the machine is "
-                    "too: continue that process (fg in its terminal, or kill -CONT %d)",
+                    _("The process running the machine (%d) is stopped, so the machine is "
+                    "too: continue that process (fg in its terminal, or kill -CONT %d)"),
                     (int)pid, (int)pid);
         return NULL;
     }
@@ -161,7 +162,7 @@ GDBusConnection *hgr_control_connect(const char *uuid, GError **error)
         address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT, NULL, NULL, &e);
     if (!c) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
-                    "Cannot reach the running machine on %s: %s", path, e->message);
+                    _("Cannot reach the running machine on %s: %s"), path, e->message);
         return NULL;
     }
     return c;
@@ -302,7 +303,7 @@ static bool make_socket_dir(const char *path, GError **error)
     if (g_mkdir_with_parents(dir, 0700) != 0) {
         int e = errno;
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
-                    "Cannot make the folder for control sockets %s: %s", dir, g_strerror(e));
+                    _("Cannot make the folder for control sockets %s: %s"), dir, g_strerror(e));
         return false;
     }
     /* In /tmp someone else could have made it first. */
@@ -312,8 +313,8 @@ static bool make_socket_dir(const char *path, GError **error)
     if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()
         || (st.st_mode & 0077)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
-                    "The folder for control sockets %s is not yours alone: remove it, or "
-                    "set XDG_RUNTIME_DIR", dir);
+                    _("The folder for control sockets %s is not yours alone: remove it, or "
+                    "set XDG_RUNTIME_DIR"), dir);
         return false;
     }
     return true;
@@ -333,7 +334,7 @@ HgrControlServer *hgr_control_server_new(HgrMachine *m, GError **error)
     pid_t pid;
     if (g_file_test(path, G_FILE_TEST_EXISTS) && socket_state(path, &pid) != SOCKET_DEAD) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
-                    "Another process already serves %s: the machine runs there", path);
+                    _("Another process already serves %s: the machine runs there"), path);
         return NULL;
     }
     g_unlink(path);
@@ -341,7 +342,7 @@ HgrControlServer *hgr_control_server_new(HgrMachine *m, GError **error)
         address, G_DBUS_SERVER_FLAGS_AUTHENTICATION_REQUIRE_SAME_USER, guid, NULL, NULL, &e);
     if (!server) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
-                    "Cannot serve the control socket %s: %s", path, e->message);
+                    _("Cannot serve the control socket %s: %s"), path, e->message);
         return NULL;
     }
     HgrControlServer *s = g_new0(HgrControlServer, 1);

@@ -2,6 +2,7 @@
  * start, or another Hangar window), seen and driven through its control
  * socket. Only ever called for machines not running in this process, so a
  * call here never waits on the thread that would have to answer it. */
+#include <glib/gi18n-lib.h>
 #include <string.h>
 
 #include "control-private.h"
@@ -28,8 +29,8 @@ static void set_remote_state(HgrMachine *m, const char *id, const char *failure)
 
     if (hgr_machine_state_from_id(id, &s))
         hgr_machine_set_state(m, s, failure && *failure ? failure
-                                                        : "the VM failed in the process "
-                                                          "that ran it");
+                                                        : _("the VM failed in the process "
+                                                            "that ran it"));
 }
 
 static void on_properties_changed(GDBusConnection *c, const char *sender, const char *path,

@@ -3,6 +3,7 @@
  * machine-remote.c's; both answer the same calls. */
 #include "machine.h"
 
+#include <glib/gi18n-lib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -317,8 +318,8 @@ static bool rename_machine(HgrMachine *m, HgrMachineConfig *c, GError **error)
         g_unlink(new_file);
         g_set_error(error, HGR_LIBRARY_ERROR,
                     e == EEXIST ? HGR_LIBRARY_ERROR_NAME_EXISTS : HGR_LIBRARY_ERROR_IO,
-                    "Cannot rename the folder to %s: %s", new_dir,
-                    e == EEXIST ? "a file of that name exists" : g_strerror(e));
+                    _("Cannot rename the folder to %s: %s"), new_dir,
+                    e == EEXIST ? _("a file of that name exists") : g_strerror(e));
         return false;
     }
     g_autofree char *old_file = g_build_filename(new_dir, old_name, NULL);
@@ -339,7 +340,7 @@ bool hgr_machine_set_config(HgrMachine *m, const HgrMachineConfig *config, GErro
         return false;
     if (hgr_machine_is_active(m) && !same_but_name(m->config, c)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
-                    "\"%s\" is running: shut it down to change anything but its name",
+                    _("\"%s\" is running: shut it down to change anything but its name"),
                     m->config->name);
         return false;
     }
@@ -352,7 +353,7 @@ bool hgr_machine_set_config(HgrMachine *m, const HgrMachineConfig *config, GErro
     if (renamed) {
         if (!m->library) {
             g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NOT_FOUND,
-                        "\"%s\" is no longer in a library", m->config->name);
+                        _("\"%s\" is no longer in a library"), m->config->name);
             return false;
         }
         if (!hgr_library_check_name_for(m->library, c->name, m, error))
@@ -429,7 +430,7 @@ static gboolean apply_vm_state(gpointer data)
     case HGR_VM_STATE_FAILED: {
         g_autofree char *why = g_strdup(hgr_vm_failure(m->vm));
         hgr_vm_wait(m->vm);
-        finish_run(m, HGR_MACHINE_FAILED, why ? why : "the VM failed");
+        finish_run(m, HGR_MACHINE_FAILED, why ? why : _("the VM failed"));
         break;
     }
     case HGR_VM_STATE_CREATED:
@@ -490,15 +491,19 @@ static bool connect_serial(HgrMachine *m, HgrVmConfig *vc, const HgrMachineStart
 static bool check_not_running(HgrMachine *m, GError **error)
 {
     if (hgr_machine_is_active(m)) {
-        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
-                    "\"%s\" is already running%s", m->config->name,
-                    m->vm ? "" : " (in another window or hangarctl)");
+        if (m->vm)
+            g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
+                        _("\"%s\" is already running"), m->config->name);
+        else
+            g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
+                        _("\"%s\" is already running (in another window or hangarctl)"),
+                        m->config->name);
         return false;
     }
     if (m->vm || m->server) {
         /* Its last run is being wound up (we are in a notify handler). */
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
-                    "\"%s\" is still stopping: start it again in a moment",
+                    _("\"%s\" is still stopping: start it again in a moment"),
                     m->config->name);
         return false;
     }
@@ -549,7 +554,7 @@ bool hgr_machine_start(HgrMachine *m, const HgrMachineStartOptions *opts, GError
 static bool not_running_error(HgrMachine *m, GError **error)
 {
     g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NOT_RUNNING,
-                "\"%s\" is not running: start it first", m->config->name);
+                _("\"%s\" is not running: start it first"), m->config->name);
     return false;
 }
 
@@ -560,7 +565,7 @@ static bool vm_failed(HgrMachine *m, GError *e, GError **error)
         translate_vm_error(error, e);
     else
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
-                    "\"%s\" did not do that (no reason given)", m->config->name);
+                    _("\"%s\" did not do that (no reason given)"), m->config->name);
     return false;
 }
 
@@ -645,7 +650,7 @@ bool hgr_machine_screenshot(HgrMachine *m, const char *png_path, GError **error)
         if (hgr_vm_screenshot(m->vm, png_path, &e))
             return true;
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
-                    "No screenshot of \"%s\": %s", m->config->name, e->message);
+                    _("No screenshot of \"%s\": %s"), m->config->name, e->message);
         return false;
     }
     if (m->server)
