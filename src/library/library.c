@@ -134,7 +134,7 @@ static gboolean probe_machine(gpointer data)
     HgrMachine *m = lib ? find_by_uuid(lib, p->uuid, NULL) : NULL;
 
     if (m && !hgr_machine_is_running_here(m))
-        hgr_machine_get_state(m);
+        hgr_machine_refresh_state(m);
     return G_SOURCE_REMOVE;
 }
 

@@ -258,12 +258,26 @@ HgrMachineState hgr_machine_get_state(HgrMachine *m)
     if (m->vm || m->server)
         return m->state;
     g_autoptr(HgrMachine) r = runner(m);
-    if (r)
-        return r->state;
-    if (hgr_machine_remote_probe(m) || m->remote_stuck)
-        return m->state;
-    /* Not running anywhere: stopped, or failed if our own last run did. */
-    return m->state == HGR_MACHINE_FAILED ? HGR_MACHINE_FAILED : HGR_MACHINE_STOPPED;
+    return r ? r->state : m->state;
+}
+
+void hgr_machine_refresh_state(HgrMachine *m)
+{
+    if (m->vm || m->server)
+        return;
+    g_autoptr(HgrMachine) r = runner(m);
+    if (!r)
+        hgr_machine_remote_refresh(m);
+}
+
+HgrMachineState hgr_machine_query_state(HgrMachine *m)
+{
+    if (!m->vm && !m->server) {
+        g_autoptr(HgrMachine) r = runner(m);
+        if (!r)
+            hgr_machine_remote_probe(m);
+    }
+    return hgr_machine_get_state(m);
 }
 
 const char *hgr_machine_get_failure(HgrMachine *m)
@@ -278,7 +292,7 @@ bool hgr_machine_is_running_here(HgrMachine *m)
 
 bool hgr_machine_is_active(HgrMachine *m)
 {
-    HgrMachineState s = hgr_machine_get_state(m);
+    HgrMachineState s = hgr_machine_query_state(m);
     return s == HGR_MACHINE_RUNNING || s == HGR_MACHINE_PAUSED;
 }
 
@@ -569,7 +583,13 @@ static bool vm_failed(HgrMachine *m, GError *e, GError **error)
     return false;
 }
 
-typedef enum { OP_PAUSE, OP_RESUME, OP_SHUTDOWN, OP_FORCE_OFF, OP_RESET } Op;
+typedef enum {
+    OP_PAUSE = HGR_MACHINE_ACTION_PAUSE,
+    OP_RESUME = HGR_MACHINE_ACTION_RESUME,
+    OP_SHUTDOWN = HGR_MACHINE_ACTION_SHUTDOWN,
+    OP_FORCE_OFF = HGR_MACHINE_ACTION_FORCE_OFF,
+    OP_RESET = HGR_MACHINE_ACTION_RESET,
+} Op;
 static const char *const op_methods[] = {
     [OP_PAUSE] = "Pause", [OP_RESUME] = "Resume", [OP_SHUTDOWN] = "Shutdown",
     [OP_FORCE_OFF] = "ForceOff", [OP_RESET] = "Reset",
@@ -615,6 +635,35 @@ static bool machine_op(HgrMachine *m, Op op, GError **error)
         return machine_op(r, op, error);
     hgr_machine_remote_probe(m);       /* else remote_call says why not */
     return hgr_machine_remote_call(m, op_methods[op], NULL, error);
+}
+
+void hgr_machine_act_async(HgrMachine *m, HgrMachineAction action, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+    Op op = (Op)action;
+
+    g_return_if_fail(action <= HGR_MACHINE_ACTION_RESET);
+    /* Only another process can keep us waiting: what runs here (or in
+     * another object of this process) answers at once. */
+    g_autoptr(HgrMachine) r = m->vm || m->server ? NULL : runner(m);
+    if (m->vm || m->server || r) {
+        g_autoptr(GTask) task = g_task_new(m, cancellable, callback, user_data);
+        GError *error = NULL;
+        if (machine_op(m, op, &error))
+            g_task_return_boolean(task, TRUE);
+        else
+            g_task_return_error(task, error);
+        return;
+    }
+    /* Not connected: the periodic refresh would have found it, so it is
+     * not running, or its process does not answer (the call says which). */
+    hgr_machine_remote_call_async(m, op_methods[op], NULL, cancellable, callback, user_data);
+}
+
+bool hgr_machine_act_finish(HgrMachine *m, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, m), false);
+    return g_task_propagate_boolean(G_TASK(result), error);
 }
 
 bool hgr_machine_pause(HgrMachine *m, GError **error)
