@@ -210,7 +210,7 @@ static void on_scroll(HgrDisplayView *view, GdkEvent *event)
     case GDK_SCROLL_DOWN: wheel = -1; break;
     case GDK_SCROLL_SMOOTH:
         gdk_scroll_event_get_deltas(event, &dx, &dy);
-        wheel = -take_whole(&view->rest_y, dy);
+        wheel = -take_whole(&view->rest_wheel, dy);
         break;
     default: break;
     }

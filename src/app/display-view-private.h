@@ -15,6 +15,7 @@ struct _HgrDisplayView {
     HgrDisplayGl *gl;              /* while realized */
     guint tick_id;
     guint64 ticks;
+    guint64 renders;               /* frames drawn (tests wait on it) */
     unsigned idle_ticks;           /* ticks in a row that found no change */
     gboolean fit;
 
@@ -25,6 +26,7 @@ struct _HgrDisplayView {
     gboolean have_pointer;         /* last_x, last_y are valid */
     double last_x, last_y;
     double rest_x, rest_y;         /* motion below one guest pixel, kept */
+    double rest_wheel;             /* smooth scrolling below one notch */
 };
 
 /* Input may make the guest draw: look at every tick again. */

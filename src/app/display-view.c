@@ -51,7 +51,9 @@ static gboolean on_tick(GtkWidget *widget, GdkFrameClock *clock, gpointer data)
     HgrDisplayView *view = HGR_DISPLAY_VIEW(widget);
 
     view->ticks++;
-    if (!view->vm ||
+    /* Hidden (the serial console in front): nothing to show, and the VM
+     * keeps what changed for the next look. */
+    if (!view->vm || !gtk_widget_get_mapped(widget) ||
         (view->idle_ticks >= IDLE_AFTER_TICKS && view->ticks % IDLE_EVERY_NTH_TICK))
         return G_SOURCE_CONTINUE;
     view->idle_ticks++;              /* take_frame() zeroes it on a change */
@@ -157,6 +159,7 @@ static gboolean hgr_display_view_render(GtkGLArea *area, GdkGLContext *context)
 
     if (!view->gl)
         return FALSE;
+    view->renders++;
     hgr_display_gl_upload(view->gl, &view->staging);
     hgr_display_gl_draw(view->gl, gtk_widget_get_width(widget) * scale,
                         gtk_widget_get_height(widget) * scale, view->fit);

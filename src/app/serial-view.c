@@ -12,7 +12,6 @@
 
 struct _HgrSerialView {
     VteTerminal parent;
-    int guest_fd;
 };
 
 G_DEFINE_FINAL_TYPE(HgrSerialView, hgr_serial_view, VTE_TYPE_TERMINAL)
@@ -22,16 +21,10 @@ GtkWidget *hgr_serial_view_new(void)
     return g_object_new(HGR_TYPE_SERIAL_VIEW, NULL);
 }
 
-int hgr_serial_view_get_guest_fd(HgrSerialView *view)
-{
-    g_return_val_if_fail(HGR_IS_SERIAL_VIEW(view), -1);
-    return view->guest_fd;
-}
-
-/* A pseudo-terminal pair: *master for VTE, returns the guest's side, raw
- * (no echo, no line editing, no newline translation: the guest's own
- * terminal handling is the one that counts) and non-blocking (a guest
- * writing faster than the view reads must not stall). */
+/* The guest's side is raw (no echo, no line editing, no newline
+ * translation: the guest's own terminal handling is the one that counts)
+ * and non-blocking (a guest writing faster than the view reads must not
+ * stall). */
 static int open_pty(int *master, GError **error)
 {
     char name[128];
@@ -61,7 +54,46 @@ fail:
     return -1;
 }
 
-static void say(HgrSerialView *view, const char *text)
+HgrSerialPty *hgr_serial_pty_new(GError **error)
+{
+    HgrSerialPty *pty = g_new(HgrSerialPty, 1);
+
+    pty->guest = open_pty(&pty->master, error);
+    if (pty->guest < 0) {
+        g_free(pty);
+        return NULL;
+    }
+    return pty;
+}
+
+void hgr_serial_pty_free(HgrSerialPty *pty)
+{
+    if (!pty)
+        return;
+    close(pty->master);
+    close(pty->guest);
+    g_free(pty);
+}
+
+gboolean hgr_serial_view_attach(HgrSerialView *view, const HgrSerialPty *pty, GError **error)
+{
+    g_return_val_if_fail(HGR_IS_SERIAL_VIEW(view), FALSE);
+
+    /* VTE owns the fd it is given: it gets a copy. */
+    int fd = fcntl(pty->master, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                    "cannot attach the serial console: %s", g_strerror(errno));
+        return FALSE;
+    }
+    g_autoptr(VtePty) vpty = vte_pty_new_foreign_sync(fd, NULL, error);
+    if (!vpty)
+        return FALSE;
+    vte_terminal_set_pty(VTE_TERMINAL(view), vpty);
+    return TRUE;
+}
+
+void hgr_serial_view_say(HgrSerialView *view, const char *text)
 {
     g_autofree char *crlf = g_strjoinv("\r\n", (char *[]){ (char *)text, "", NULL });
     vte_terminal_feed(VTE_TERMINAL(view), crlf, -1);
@@ -87,29 +119,13 @@ static gboolean on_key(GtkEventControllerKey *keys, guint keyval, guint keycode,
     }
 }
 
-static void hgr_serial_view_dispose(GObject *obj)
-{
-    HgrSerialView *view = HGR_SERIAL_VIEW(obj);
-
-    /* VTE lets go of its pty (the master side) itself. */
-    if (view->guest_fd >= 0) {
-        close(view->guest_fd);
-        view->guest_fd = -1;
-    }
-    G_OBJECT_CLASS(hgr_serial_view_parent_class)->dispose(obj);
-}
-
 static void hgr_serial_view_class_init(HgrSerialViewClass *klass)
 {
-    G_OBJECT_CLASS(klass)->dispose = hgr_serial_view_dispose;
 }
 
 static void hgr_serial_view_init(HgrSerialView *view)
 {
     VteTerminal *term = VTE_TERMINAL(view);
-    g_autoptr(GError) error = NULL;
-    g_autoptr(VtePty) pty = NULL;
-    int master = -1;
 
     vte_terminal_set_scrollback_lines(term, SCROLLBACK_LINES);
     vte_terminal_set_scroll_on_output(term, TRUE);
@@ -124,16 +140,4 @@ static void hgr_serial_view_init(HgrSerialView *view)
     gtk_event_controller_set_propagation_phase(keys, GTK_PHASE_CAPTURE);
     g_signal_connect(keys, "key-pressed", G_CALLBACK(on_key), view);
     gtk_widget_add_controller(GTK_WIDGET(view), keys);
-
-    view->guest_fd = open_pty(&master, &error);
-    if (view->guest_fd >= 0 && !(pty = vte_pty_new_foreign_sync(master, NULL, &error))) {
-        close(view->guest_fd);
-        view->guest_fd = -1;
-    }
-    if (view->guest_fd < 0) {
-        g_warning("%s", error->message);
-        say(view, error->message);
-        return;
-    }
-    vte_terminal_set_pty(term, pty);
 }

@@ -13,10 +13,7 @@ struct _HgrVmWindow {
     gulong state_handler, here_handler;
     guint activity_timer;
     HgrVmActivity last_activity;
-    /* Closed by the user while its VM still ran: hidden, not destroyed, as
-     * the VM's serial port is this window's terminal (the VM uses the fd
-     * until it stops). It goes when the VM stops, or shows again. */
-    gboolean closed_while_live;
+    HgrSerialPty *pty;            /* the machine's, see machine_serial_pty() */
 
     /* template children */
     AdwToastOverlay *toasts;
@@ -47,5 +44,5 @@ void hgr_vm_window_class_add_actions(GtkWidgetClass *widget_class);
 void hgr_vm_window_update_actions(HgrVmWindow *win);
 /* Asks what to do with a running VM when its window closes. */
 void hgr_vm_window_ask_close(HgrVmWindow *win);
-/* The user chose: hide the window, and destroy it once the VM stops. */
+/* The user chose what happens to the VM: the window goes. */
 void hgr_vm_window_close_for_good(HgrVmWindow *win);

@@ -7,6 +7,10 @@
 
 /* The machine's window, so showing it twice raises the one window. */
 #define WINDOW_KEY "hgr-vm-window"
+/* The machine's serial pty pair: the VM uses its side from start to stop,
+ * whether or not a window shows the other, so it lives with the machine
+ * (made on first use, reused by every window and run, closed with it). */
+#define PTY_KEY "hgr-serial-pty"
 /* Activity lights: how often they look at the VM's counters. */
 #define ACTIVITY_POLL_MS 250
 
@@ -47,7 +51,7 @@ gboolean hgr_vm_window_start(HgrVmWindow *win)
 {
     g_autoptr(GError) error = NULL;
     HgrMachineStartOptions opts = {
-        .serial_fd = hgr_serial_view_get_guest_fd(win->serial),
+        .serial_fd = win->pty ? win->pty->guest : -1,
     };
 
     if (hgr_machine_start(win->machine, &opts, &error))
@@ -177,10 +181,6 @@ static void on_state(HgrVmWindow *win)
     gtk_accessible_update_property(GTK_ACCESSIBLE(win->pause_button),
                                    GTK_ACCESSIBLE_PROPERTY_LABEL, pause_label, -1);
     hgr_vm_window_update_actions(win);
-    if (win->closed_while_live && !running_here(win)) {
-        win->closed_while_live = FALSE;
-        g_idle_add_full(G_PRIORITY_DEFAULT, destroy_window, g_object_ref(win), g_object_unref);
-    }
 }
 
 static void on_state_notify(GObject *obj, GParamSpec *pspec, gpointer data)
@@ -255,12 +255,11 @@ static void on_scale_notify(GObject *obj, GParamSpec *pspec, gpointer data)
 
 void hgr_vm_window_close_for_good(HgrVmWindow *win)
 {
+    /* Not from inside the dialog's response: the dialog is transient for
+     * this window. The VM, if it runs on, keeps its serial port (the pty
+     * lives with the machine). */
     gtk_widget_set_visible(GTK_WIDGET(win), FALSE);
-    win->closed_while_live = TRUE;
-    /* Not from inside the dialog's response (it is transient for us) nor a
-     * machine notification: from the main loop. */
-    if (!running_here(win))
-        g_idle_add_full(G_PRIORITY_DEFAULT, destroy_window, g_object_ref(win), g_object_unref);
+    g_idle_add_full(G_PRIORITY_DEFAULT, destroy_window, g_object_ref(win), g_object_unref);
 }
 
 static gboolean hgr_vm_window_close_request(GtkWindow *window)
@@ -275,6 +274,28 @@ static gboolean hgr_vm_window_close_request(GtkWindow *window)
     return GTK_WINDOW_CLASS(hgr_vm_window_parent_class)->close_request(window);
 }
 
+static HgrSerialPty *machine_serial_pty(HgrMachine *m, GError **error)
+{
+    HgrSerialPty *pty = g_object_get_data(G_OBJECT(m), PTY_KEY);
+
+    if (!pty && (pty = hgr_serial_pty_new(error)))
+        g_object_set_data_full(G_OBJECT(m), PTY_KEY, pty, (GDestroyNotify)hgr_serial_pty_free);
+    return pty;
+}
+
+static void attach_serial(HgrVmWindow *win)
+{
+    g_autoptr(GError) error = NULL;
+
+    win->pty = machine_serial_pty(win->machine, &error);
+    if (win->pty && hgr_serial_view_attach(win->serial, win->pty, &error))
+        return;
+    /* The VM still runs, its serial port to logs/serial.log only. */
+    g_warning("%s", error->message);
+    hgr_serial_view_say(win->serial, error->message);
+    win->pty = NULL;
+}
+
 static void hgr_vm_window_constructed(GObject *obj)
 {
     HgrVmWindow *win = HGR_VM_WINDOW(obj);
@@ -282,6 +303,7 @@ static void hgr_vm_window_constructed(GObject *obj)
     G_OBJECT_CLASS(hgr_vm_window_parent_class)->constructed(obj);
     g_return_if_fail(win->machine);
     g_object_set_data(G_OBJECT(win->machine), WINDOW_KEY, win);
+    attach_serial(win);
     g_object_bind_property(win->machine, "name", win, "title", G_BINDING_SYNC_CREATE);
     win->state_handler = g_signal_connect(win->machine, "notify::state",
                                           G_CALLBACK(on_state_notify), win);
@@ -407,7 +429,6 @@ void hgr_vm_window_show(HgrApplication *app, HgrMachine *m)
 
     if (!win)
         win = g_object_new(HGR_TYPE_VM_WINDOW, "application", app, "machine", m, NULL);
-    win->closed_while_live = FALSE;          /* shown again: it stays */
     gtk_window_present(GTK_WINDOW(win));
     if (state == HGR_MACHINE_STOPPED || state == HGR_MACHINE_FAILED)
         hgr_vm_window_start(win);

@@ -2,8 +2,9 @@
  * (KVM, SeaBIOS): the serial console shows what the firmware prints, the
  * display shows exactly the pixels the guest drew (read back from what GTK
  * renders, 1:1 and scaled), Pause pauses, and closing the window offers to
- * force the VM off, which stops it; Keep Running and Shut down hide the
- * window until the VM stops. The serial view alone: typing reaches
+ * force the VM off, which stops it; after Keep Running or Shut down the
+ * VM runs on and a reopened window's console shows it; pointer motion on the X server reaches the
+ * guest's PS/2 mouse. The serial view alone: typing reaches
  * the guest's end unchanged and the guest's output is shown. */
 #include <fcntl.h>
 #include <math.h>
@@ -13,6 +14,8 @@
 
 #include "library.h"
 #include "display-view-private.h"
+#include <X11/Xlib.h>
+#include <gdk/x11/gdkx.h>
 #include "vm-window-private.h"
 #include "windows.h"
 
@@ -169,10 +172,21 @@ static gboolean machine_paused(gpointer data)
     return hgr_machine_get_state(data) == HGR_MACHINE_PAUSED;
 }
 
-static gboolean view_has_frame(gpointer data)
+typedef struct {
+    HgrDisplayView *view;
+    const Frame *frame;
+    guint64 renders_after;
+} ViewWait;
+
+/* The view has taken exactly this frame, uploaded it, and drawn since. */
+static gboolean view_shows(gpointer data)
 {
-    HgrDisplayView *view = data;
-    return view->staging.width > 0 && view->staging.n_pending == 0;
+    ViewWait *w = data;
+    const HgrDisplayStaging *st = &w->view->staging;
+
+    return st->width == w->frame->width && st->height == w->frame->height &&
+           st->n_pending == 0 && !st->resized && w->view->renders > w->renders_after &&
+           memcmp(st->pixels, w->frame->pixels, (size_t)st->width * st->height * 4) == 0;
 }
 
 static AdwMessageDialog *find_dialog(void)
@@ -199,14 +213,32 @@ static const guint8 echo_boot_sector[] = {
     0xb4, 0x00, 0xcd, 0x16, 0xba, 0xf8, 0x03, 0xee, 0xeb, 0xf6,
 };
 
-static char *write_echo_disk(const char *dir)
+/* A boot sector that prints R, turns the PS/2 mouse on through the i8042
+ * and, interrupts off, copies every byte the controller gives (the
+ * mouse's ACK, then its 3-byte packets) to the serial port:
+ *   cli; mov al,'R'; mov dx,0x3f8; out dx,al
+ *   mov al,0xa8; out 0x64,al; call wait      (enable the aux port)
+ *   mov al,0xd4; out 0x64,al; call wait      (next byte to the mouse)
+ *   mov al,0xf4; out 0x60,al                 (enable data reporting)
+ * loop: in al,0x64; test al,1; jz loop; in al,0x60; out dx,al; jmp loop
+ * wait: in al,0x64; test al,2; jnz wait; ret */
+static const guint8 mouse_boot_sector[] = {
+    0xfa, 0xb0, 'R', 0xba, 0xf8, 0x03, 0xee,
+    0xb0, 0xa8, 0xe6, 0x64, 0xe8, 0x16, 0x00,
+    0xb0, 0xd4, 0xe6, 0x64, 0xe8, 0x0f, 0x00,
+    0xb0, 0xf4, 0xe6, 0x60,
+    0xe4, 0x64, 0xa8, 0x01, 0x74, 0xfa, 0xe4, 0x60, 0xee, 0xeb, 0xf5,
+    0xe4, 0x64, 0xa8, 0x02, 0x75, 0xfa, 0xc3,
+};
+
+static char *write_boot_disk(const char *dir, const guint8 *code, gsize code_len)
 {
     g_autoptr(GError) error = NULL;
     char *path = g_build_filename(dir, "echo.img", NULL);
     gsize size = 1 << 20;
     g_autofree guint8 *disk = g_malloc0(size);
 
-    memcpy(disk, echo_boot_sector, sizeof(echo_boot_sector));
+    memcpy(disk, code, code_len);
     disk[510] = 0x55;
     disk[511] = 0xaa;
     g_file_set_contents(path, (const char *)disk, (gssize)size, &error);
@@ -214,7 +246,7 @@ static char *write_echo_disk(const char *dir)
     return path;
 }
 
-static void fixture_setup_with(Fixture *f, gboolean echo_disk)
+static void fixture_setup_with(Fixture *f, const guint8 *boot, gsize boot_len)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(HgrMachineConfig) c = hgr_machine_config_new();
@@ -234,8 +266,8 @@ static void fixture_setup_with(Fixture *f, gboolean echo_disk)
     c->network = false;
     c->serial = true;
     c->firmware = HGR_FIRMWARE_BIOS;
-    if (echo_disk) {
-        g_autofree char *disk = write_echo_disk(f->dir);
+    if (boot) {
+        g_autofree char *disk = write_boot_disk(f->dir, boot, boot_len);
         hgr_machine_config_add_disk(c, disk, HGR_DISK_FORMAT_RAW, HGR_DISK_BUS_VIRTIO);
     }
     f->m = g_object_ref(hgr_library_create(f->lib, c, 0, &error));
@@ -244,7 +276,7 @@ static void fixture_setup_with(Fixture *f, gboolean echo_disk)
 
 static void fixture_setup(Fixture *f)
 {
-    fixture_setup_with(f, FALSE);
+    fixture_setup_with(f, NULL, 0);
 }
 
 static void fixture_teardown(Fixture *f)
@@ -292,13 +324,13 @@ static void test_firmware_on_screen_and_serial(void)
     Frame frame = { 0 };
     g_assert_true(hgr_vm_display_update(hgr_machine_get_vm(f.m), true, copy_frame, &frame));
     g_assert_nonnull(frame.pixels);
-    g_assert_true(spin_until(view_has_frame, win->display, 30));
 
     /* 1:1 in a window larger than the frame: every guest pixel is on the
      * screen, centered, unchanged. */
+    ViewWait drawn = { win->display, &frame, win->display->renders };
     gtk_widget_activate_action(GTK_WIDGET(win), "win.scale", NULL);
     g_assert_false(hgr_display_view_get_scale_to_fit(win->display));
-    spin_for_ms(300);
+    g_assert_true(spin_until(view_shows, &drawn, 30));
     int vw, vh;
     g_autofree guint32 *shown = render_widget(GTK_WIDGET(win->display), &vw, &vh);
     g_assert_cmpint(vw, >=, (int)frame.width);
@@ -322,9 +354,10 @@ static void test_firmware_on_screen_and_serial(void)
     /* Scaled to the window, aspect kept: black bars outside the frame, and
      * inside it, wherever the guest's pixels around a spot are all one
      * color (so filtering cannot blend), that color. */
+    drawn.renders_after = win->display->renders;
     gtk_widget_activate_action(GTK_WIDGET(win), "win.scale", NULL);
     g_assert_true(hgr_display_view_get_scale_to_fit(win->display));
-    spin_for_ms(300);
+    g_assert_true(spin_until(view_shows, &drawn, 30));
     g_autofree guint32 *scaled = render_widget(GTK_WIDGET(win->display), &vw, &vh);
     check_scaled(&frame, scaled, vw, vh);
 
@@ -409,17 +442,32 @@ static gboolean disk_light_saw_reads(gpointer data)
     return tip && g_str_has_prefix(tip, "Disk: ") && !g_str_has_prefix(tip, "Disk: 0 bytes read");
 }
 
+static gboolean firmware_started_thrice(gpointer data)
+{
+    g_autofree char *text = serial_log(data);
+    const char *at = text;
+    int n = 0;
+
+    while (at && (at = strstr(at, "SeaBIOS (version"))) {
+        n++;
+        at++;
+    }
+    return n >= 3;
+}
+
 /* X11 (evdev rules) keycodes, as GTK hands them to the window. */
 #define XKEY_H 43
 #define XKEY_I 31
 #define XKEY_X 53
+#define XKEY_O 32
+#define XKEY_K 45
 #define XKEY_RIGHT_CTRL 105
 
 static void test_keyboard_reaches_guest(void)
 {
     Fixture f;
 
-    fixture_setup_with(&f, TRUE);
+    fixture_setup_with(&f, echo_boot_sector, sizeof(echo_boot_sector));
     hgr_vm_window_show(NULL, f.m);
     HgrVmWindow *win = g_object_get_data(G_OBJECT(f.m), "hgr-vm-window");
     g_assert_nonnull(win);
@@ -466,37 +514,249 @@ static void test_keyboard_reaches_guest(void)
     g_assert_true(spin_until(firmware_restarted, f.m, 120));
     g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
 
-    /* Closing, Keep Running: the window hides, the VM runs on, and its
-     * serial port (the window's terminal) stays open for it. */
-    HgrVmWindow *kept = win;
-    int guest_fd = hgr_serial_view_get_guest_fd(win->serial);
+    /* Reset (in Shut down's menu): the firmware starts a third time. */
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.reset", NULL);
+    g_assert_true(spin_until(firmware_started_thrice, f.m, 120));
+    g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
+
+    /* Closing, Keep Running: the window goes, the VM runs on, and its
+     * serial port (kept with the machine) stays open for it. */
+    HgrSerialPty *pty = g_object_get_data(G_OBJECT(f.m), "hgr-serial-pty");
+    g_assert_nonnull(pty);
     g_object_add_weak_pointer(G_OBJECT(win), (gpointer *)&win);
     gtk_window_close(GTK_WINDOW(win));
     g_assert_true(spin_until(dialog_shown, NULL, 10));
     adw_message_dialog_response(find_dialog(), "keep");
     spin_for_ms(300);
-    g_assert_nonnull(win);
-    g_assert_false(gtk_widget_get_visible(GTK_WIDGET(win)));
+    g_assert_null(win);
+    g_assert_null(g_object_get_data(G_OBJECT(f.m), "hgr-vm-window"));
     g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
-    g_assert_cmpint(fcntl(guest_fd, F_GETFD), !=, -1);
-    /* Shown again, it is the same window. */
-    hgr_vm_window_show(NULL, f.m);
-    g_assert_true(win == kept);
-    g_assert_true(gtk_widget_get_visible(GTK_WIDGET(win)));
+    g_assert_cmpint(fcntl(pty->guest, F_GETFD), !=, -1);
 
-    /* Closing, Shut down: a BIOS does not listen to the power button, so
-     * the VM runs on and the window waits, hidden, until it stops. */
+    /* Shown again: a new window on the same VM (not started again) and the
+     * same serial port: what the guest echoes now is in its console. */
+    hgr_vm_window_show(NULL, f.m);
+    win = g_object_get_data(G_OBJECT(f.m), "hgr-vm-window");
+    g_assert_nonnull(win);
+    g_object_add_weak_pointer(G_OBJECT(win), (gpointer *)&win);
+    g_assert_true(g_object_get_data(G_OBJECT(f.m), "hgr-serial-pty") == pty);
+    g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
+    adw_view_stack_set_visible_child_name(win->stack, "serial");
+    hgr_display_input_grab(win->display);
+    for (guint key = 0; key < 2; key++) {
+        guint code = key ? XKEY_K : XKEY_O;
+        g_assert_true(hgr_display_view_key(win->display, code, TRUE));
+        g_assert_true(hgr_display_view_key(win->display, code, FALSE));
+    }
+    TextWait ok = { VTE_TERMINAL(win->serial), "ok" };
+    if (!spin_until(text_shown, &ok, 60)) {
+        g_autofree char *text = terminal_text(ok.term);
+        g_error("the reopened window's console does not show the guest's echo: %s", text);
+    }
+    hgr_display_view_release(win->display);
+
+    /* Closing, Shut down: a BIOS does not listen to the power button; the
+     * window goes and the VM runs on until its plug is pulled. */
     gtk_window_close(GTK_WINDOW(win));
     g_assert_true(spin_until(dialog_shown, NULL, 10));
     adw_message_dialog_response(find_dialog(), "shutdown");
     spin_for_ms(300);
-    g_assert_nonnull(win);
-    g_assert_false(gtk_widget_get_visible(GTK_WIDGET(win)));
+    g_assert_null(win);
     g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
     g_assert_true(hgr_machine_force_off(f.m, NULL));
     g_assert_true(spin_until(machine_stopped, f.m, 30));
-    spin_for_ms(300);
-    g_assert_null(win);
+    fixture_teardown(&f);
+}
+
+/* The mouse's bytes the boot sector copied: after its R, the ACK (0xfa)
+ * and whole packets. Returns how many packets; sums their motion (PS/2: y
+ * up positive) and keeps the last buttons. */
+static unsigned mouse_packets(HgrMachine *m, int *dx, int *dy, unsigned *buttons)
+{
+    g_autofree char *path = g_build_filename(hgr_machine_get_dir(m), "logs", "serial.log", NULL);
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    unsigned n = 0;
+
+    *dx = *dy = 0;
+    *buttons = 0;
+    if (!g_file_get_contents(path, &text, &len, NULL))
+        return 0;
+    const char *boot = g_strstr_len(text, (gssize)len, "Booting from Hard Disk");
+    const char *r = boot ? memchr(boot, 'R', len - (size_t)(boot - text)) : NULL;
+    const guint8 *p = r ? memchr(r, 0xfa, len - (size_t)(r - text)) : NULL;
+    if (!p)
+        return 0;
+    const guint8 *end = (const guint8 *)text + len;
+    for (p++; end - p >= 3; p += 3) {
+        g_assert_true(p[0] & 0x08);                 /* the packet's sync bit */
+        *dx += (p[0] & 0x10) ? (int)p[1] - 256 : p[1];
+        *dy += (p[0] & 0x20) ? (int)p[2] - 256 : p[2];
+        *buttons = p[0] & 0x07;
+        n++;
+    }
+    return n;
+}
+
+static gboolean mouse_ready(gpointer data)
+{
+    int dx, dy;
+    unsigned b;
+    g_autofree char *path = g_build_filename(hgr_machine_get_dir(data), "logs", "serial.log", NULL);
+    g_autofree char *text = NULL;
+    gsize len = 0;
+
+    if (!g_file_get_contents(path, &text, &len, NULL))
+        return FALSE;
+    const char *boot = g_strstr_len(text, (gssize)len, "Booting from Hard Disk");
+    return boot && memchr(boot, 0xfa, len - (size_t)(boot - text)) &&
+           mouse_packets(data, &dx, &dy, &b) == 0;
+}
+
+typedef struct {
+    HgrMachine *m;
+    int dx, dy;                /* the guest's mouse, summed since it started */
+    int tolerance;
+} MotionWait;
+
+static gboolean motion_arrived(gpointer data)
+{
+    MotionWait *w = data;
+    int dx, dy;
+    unsigned b;
+
+    mouse_packets(w->m, &dx, &dy, &b);
+    return ABS(dx - w->dx) <= w->tolerance && ABS(dy - w->dy) <= w->tolerance;
+}
+
+/* The guest's mouse, summed, once what was sent has had time to arrive. */
+static void mouse_so_far(HgrMachine *m, int *dx, int *dy)
+{
+    unsigned b;
+
+    spin_for_ms(500);
+    mouse_packets(m, dx, dy, &b);
+}
+
+static void expect_motion(HgrMachine *m, int dx, int dy, int tolerance)
+{
+    MotionWait w = { m, dx, dy, tolerance };
+
+    if (!spin_until(motion_arrived, &w, 30)) {
+        int got_dx, got_dy;
+        unsigned b, n = mouse_packets(m, &got_dx, &got_dy, &b);
+        g_error("the guest's mouse is at %d,%d after %u packets; %d,%d (within %d) was expected",
+                got_dx, got_dy, n, dx, dy, tolerance);
+    }
+}
+
+typedef struct {
+    HgrDisplayView *view;
+    guint64 renders_after;
+} RenderWait;
+
+static gboolean rendered_since(gpointer data)
+{
+    RenderWait *w = data;
+    return w->view->renders > w->renders_after;
+}
+
+/* Scale to window / 1:1, and wait until the view has drawn at its new size. */
+static void toggle_scale_and_wait(HgrVmWindow *win)
+{
+    RenderWait w = { win->display, win->display->renders };
+
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.scale", NULL);
+    g_assert_true(spin_until(rendered_since, &w, 30));
+}
+
+/* Moves the X server's pointer to x, y in the view, as a hand would. */
+static void x_pointer_to(GtkWidget *view, double x, double y)
+{
+    GtkNative *native = gtk_widget_get_native(view);
+    GdkSurface *surface = gtk_native_get_surface(native);
+    Display *dpy = gdk_x11_display_get_xdisplay(gtk_widget_get_display(view));
+    graphene_point_t at;
+    double nx, ny;
+
+    g_assert_true(gtk_widget_compute_point(view, GTK_WIDGET(native), &GRAPHENE_POINT_INIT(x, y), &at));
+    gtk_native_get_surface_transform(native, &nx, &ny);
+    XWarpPointer(dpy, None, gdk_x11_surface_get_xid(surface), 0, 0, 0, 0,
+                 (int)(at.x + nx), (int)(at.y + ny));
+    XFlush(dpy);
+    spin_for_ms(30);
+}
+
+static gboolean view_has_pointer(gpointer data)
+{
+    return HGR_DISPLAY_VIEW(data)->have_pointer;
+}
+
+/* Grabbed: the pointer steps off x, y and back, and the view has seen it,
+ * so every move from now on counts (the first motion after a grab only
+ * says where the pointer is). */
+static void start_motion(HgrDisplayView *display, GtkWidget *view, double x, double y)
+{
+    x_pointer_to(view, x + 1, y);
+    g_assert_true(spin_until(view_has_pointer, display, 10));
+    x_pointer_to(view, x, y);
+}
+
+static void test_pointer_reaches_guest(void)
+{
+    Fixture f;
+
+    if (!GDK_IS_X11_DISPLAY(gdk_display_get_default())) {
+        g_printerr("SKIP: moving the pointer needs an X server\n");
+        g_test_skip("moving the pointer needs an X server");
+        return;
+    }
+    fixture_setup_with(&f, mouse_boot_sector, sizeof(mouse_boot_sector));
+    hgr_vm_window_show(NULL, f.m);
+    HgrVmWindow *win = g_object_get_data(G_OBJECT(f.m), "hgr-vm-window");
+    GtkWidget *view = GTK_WIDGET(win->display);
+    if (!spin_until(mouse_ready, f.m, 180)) {
+        g_autofree char *text = serial_log(f.m);
+        g_error("the mouse boot sector never got its ACK: %s", text);
+    }
+
+    /* 1:1, the guest has the pointer: 100 screen pixels right and 40 down
+     * are 100 guest pixels right and 40 down (PS/2 counts up as positive).
+     * Within a pixel: the step that starts the motion may land on either
+     * side of the count taken before. */
+    toggle_scale_and_wait(win);
+    double cx = gtk_widget_get_width(view) / 2.0, cy = gtk_widget_get_height(view) / 2.0;
+    int dx0, dy0;
+    x_pointer_to(view, cx, cy);
+    hgr_display_input_grab(win->display);
+    start_motion(win->display, view, cx, cy);
+    mouse_so_far(f.m, &dx0, &dy0);
+    for (int i = 1; i <= 10; i++)
+        x_pointer_to(view, cx + 10 * i, cy + 4 * i);
+    expect_motion(f.m, dx0 + 100, dy0 - 40, 1);
+
+    /* Scaled to the window: motion is in guest pixels of the picture, so
+     * crossing a part of it moves the guest's pointer that part of the
+     * frame (the fraction below a pixel is carried: within two). The
+     * pointer goes back to the middle while released (nothing is sent). */
+    hgr_display_view_release(win->display);
+    toggle_scale_and_wait(win);
+    double k = hgr_display_guest_per_unit(win->display->staging.width, win->display->staging.height,
+                                          gtk_widget_get_width(view), gtk_widget_get_height(view),
+                                          true, gtk_widget_get_scale_factor(view));
+    g_assert_cmpfloat(fabs(k - 1.0), >, 0.1);
+    x_pointer_to(view, cx, cy);
+    hgr_display_input_grab(win->display);
+    start_motion(win->display, view, cx, cy);
+    mouse_so_far(f.m, &dx0, &dy0);
+    for (int i = 1; i <= 10; i++)
+        x_pointer_to(view, cx - 10 * i, cy);
+    expect_motion(f.m, dx0 + (int)lround(-100 * k), dy0, 2);
+
+    hgr_display_view_release(win->display);
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
+    g_assert_true(spin_until(machine_stopped, f.m, 30));
+    gtk_window_destroy(GTK_WINDOW(win));
     fixture_teardown(&f);
 }
 
@@ -505,7 +765,7 @@ static void test_start_failure_is_shown(void)
     Fixture f;
 
     /* The disk vanished after the VM was made. */
-    fixture_setup_with(&f, TRUE);
+    fixture_setup_with(&f, echo_boot_sector, sizeof(echo_boot_sector));
     g_autofree char *disk = g_build_filename(f.dir, "echo.img", NULL);
     g_assert_cmpint(g_unlink(disk), ==, 0);
 
@@ -528,17 +788,72 @@ static void test_start_failure_is_shown(void)
     fixture_teardown(&f);
 }
 
+static void test_running_elsewhere(void)
+{
+    const char *hangarctl = g_getenv("HANGARCTL");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *out = NULL, *err = NULL;
+    int status = -1;
+    Fixture f;
+
+    if (!hangarctl) {
+        g_printerr("SKIP: HANGARCTL is not set (meson test sets it)\n");
+        g_test_skip("HANGARCTL is not set (meson test sets it)");
+        return;
+    }
+    fixture_setup(&f);
+    /* hangarctl runs the VM headless in a process of its own. */
+    g_autofree char *lib = g_build_filename(f.dir, "lib", NULL);
+    g_auto(GStrv) env = g_environ_setenv(g_get_environ(), "HANGAR_LIBRARY_DIR", lib, TRUE);
+    const char *argv[] = { hangarctl, "start", "Window Test", "--detach", NULL };
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_DEFAULT, NULL, NULL,
+                               &out, &err, &status, &error));
+    g_assert_no_error(error);
+    if (!g_spawn_check_wait_status(status, NULL))
+        g_error("hangarctl start failed: %s%s", out, err);
+    g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
+    g_assert_false(hgr_machine_is_running_here(f.m));
+
+    /* Its window here does not start it again; it says where it runs and
+     * still pauses it and pulls its plug. */
+    hgr_vm_window_show(NULL, f.m);
+    HgrVmWindow *win = g_object_get_data(G_OBJECT(f.m), "hgr-vm-window");
+    g_assert_nonnull(win);
+    g_assert_null(find_dialog());
+    g_assert_true(gtk_widget_get_visible(GTK_WIDGET(win->off_page)));
+    g_assert_cmpstr(adw_status_page_get_title(win->off_page), ==, "Running Elsewhere");
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.pause", NULL);
+    g_assert_true(spin_until(machine_paused, f.m, 30));
+    g_assert_cmpstr(gtk_label_get_text(win->state_label), ==,
+                    hgr_machine_state_name(HGR_MACHINE_PAUSED));
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
+    g_assert_true(spin_until(machine_stopped, f.m, 30));
+    g_assert_cmpstr(adw_status_page_get_title(win->off_page), ==, "Powered Off");
+
+    /* Not running: closing asks nothing. */
+    g_object_add_weak_pointer(G_OBJECT(win), (gpointer *)&win);
+    gtk_window_close(GTK_WINDOW(win));
+    spin_for_ms(200);
+    g_assert_null(find_dialog());
+    g_assert_null(win);
+    fixture_teardown(&f);
+}
+
 static void test_serial_view_both_ways(void)
 {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HgrSerialPty) pty = hgr_serial_pty_new(&error);
     GtkWidget *window = gtk_window_new();
     HgrSerialView *view = HGR_SERIAL_VIEW(hgr_serial_view_new());
-    int fd = hgr_serial_view_get_guest_fd(view);
     char buf[64] = "";
     ssize_t n = -1;
 
+    g_assert_no_error(error);
+    int fd = pty->guest;
+    g_assert_true(hgr_serial_view_attach(view, pty, &error));
+    g_assert_no_error(error);
     gtk_window_set_child(GTK_WINDOW(window), GTK_WIDGET(view));
     gtk_window_present(GTK_WINDOW(window));
-    g_assert_cmpint(fd, >=, 0);
     g_assert_cmpint(vte_terminal_get_scrollback_lines(VTE_TERMINAL(view)), ==, 10000);
 
     /* Typed keys reach the guest as typed: no echo, no line buffering, CR
@@ -584,6 +899,8 @@ int main(int argc, char **argv)
                         test_firmware_on_screen_and_serial);
         g_test_add_func("/app/vm-window/keyboard-reaches-guest", test_keyboard_reaches_guest);
         g_test_add_func("/app/vm-window/start-failure-is-shown", test_start_failure_is_shown);
+        g_test_add_func("/app/vm-window/pointer-reaches-guest", test_pointer_reaches_guest);
+        g_test_add_func("/app/vm-window/running-elsewhere", test_running_elsewhere);
     }
     return g_test_run();
 }
