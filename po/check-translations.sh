@@ -14,8 +14,8 @@ status=0
 listed="$tmp/listed"
 grep -v '^[[:space:]]*\(#\|$\)' "$po/POTFILES.in" | sort -u >"$listed"
 (cd "$src" && {
-    grep -l -E '\b(N?_|C_|NC_|g_dngettext|ngettext)\(' src/app/*.c 2>/dev/null || true
-    grep -l 'translatable="yes"' src/app/*.ui src/app/gtk/*.ui 2>/dev/null || true
+    grep -l -E '\b(N?_|C_|NC_|g_dngettext|ngettext)\(' src/app/*.c src/library/*.c 2>/dev/null || true
+    grep -l 'translatable="yes"' ui/*.ui ui/gtk/*.ui 2>/dev/null || true
     ls data/*.desktop.in data/*.metainfo.xml.in data/*.gschema.xml 2>/dev/null || true
 } | sort -u) >"$tmp/wanted"
 missing=$(comm -23 "$tmp/wanted" "$listed")

@@ -5,19 +5,60 @@
 #include "manager-window-private.h"
 #include "windows.h"
 
-/* Runs op on the selected machine; a failure becomes a toast built from
- * fmt (a whole translated sentence: "%s" the machine, then the reason). */
-#define RUN_OP(self, op, fmt)                                                   \
-    do {                                                                        \
-        g_autoptr(GError) error_ = NULL;                                        \
-        HgrMachine *m_ = (self)->selected;                                      \
-        if (m_ && !op(m_, &error_)) {                                           \
-            g_autofree char *msg_ = g_strdup_printf(fmt, hgr_machine_get_name(m_), \
-                                                    error_->message);           \
-            hgr_manager_window_toast(self, msg_);                               \
-        }                                                                       \
-        hgr_manager_window_update_actions(self);                                \
-    } while (0)
+/* An action under way. The machine may run in another process, which may
+ * hang: the window never waits for it, and hears back here. */
+typedef struct {
+    GWeakRef window;
+    HgrMachineAction action;
+} Act;
+
+/* Whole translated sentences: the machine, then the reason. */
+static char *failure_message(HgrMachineAction action, const char *name, const char *why)
+{
+    switch (action) {
+    case HGR_MACHINE_ACTION_PAUSE:
+        return g_strdup_printf(_("Cannot pause “%s”: %s"), name, why);
+    case HGR_MACHINE_ACTION_RESUME:
+        return g_strdup_printf(_("Cannot resume “%s”: %s"), name, why);
+    case HGR_MACHINE_ACTION_SHUTDOWN:
+        return g_strdup_printf(_("Cannot shut down “%s”: %s"), name, why);
+    case HGR_MACHINE_ACTION_FORCE_OFF:
+        return g_strdup_printf(_("Cannot force off “%s”: %s"), name, why);
+    case HGR_MACHINE_ACTION_RESET:
+        return g_strdup_printf(_("Cannot reset “%s”: %s"), name, why);
+    }
+    return g_strdup(why);
+}
+
+static void on_act_done(GObject *source, GAsyncResult *result, gpointer data)
+{
+    Act *act = data;
+    HgrMachine *m = HGR_MACHINE(source);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HgrManagerWindow) self = g_weak_ref_get(&act->window);
+
+    if (!hgr_machine_act_finish(m, result, &error) && self) {
+        g_autofree char *msg = failure_message(act->action, hgr_machine_get_name(m),
+                                               error->message);
+        hgr_manager_window_toast(self, msg);
+    }
+    if (self)
+        hgr_manager_window_update_actions(self);
+    g_weak_ref_clear(&act->window);
+    g_free(act);
+}
+
+/* Runs action on m; a failure becomes a toast. */
+static void act_on(HgrManagerWindow *self, HgrMachine *m, HgrMachineAction action)
+{
+    if (!m)
+        return;
+    Act *act = g_new0(Act, 1);
+    g_weak_ref_init(&act->window, self);
+    act->action = action;
+    hgr_machine_act_async(m, action, NULL, on_act_done, act);
+    hgr_manager_window_update_actions(self);
+}
 
 static void on_start(GtkWidget *w, const char *action, GVariant *param)
 {
@@ -32,13 +73,13 @@ static void on_start(GtkWidget *w, const char *action, GVariant *param)
 static void on_pause(GtkWidget *w, const char *action, GVariant *param)
 {
     HgrManagerWindow *self = HGR_MANAGER_WINDOW(w);
-    RUN_OP(self, hgr_machine_pause, _("Cannot pause “%s”: %s"));
+    act_on(self, self->selected, HGR_MACHINE_ACTION_PAUSE);
 }
 
 static void on_resume(GtkWidget *w, const char *action, GVariant *param)
 {
     HgrManagerWindow *self = HGR_MANAGER_WINDOW(w);
-    RUN_OP(self, hgr_machine_resume, _("Cannot resume “%s”: %s"));
+    act_on(self, self->selected, HGR_MACHINE_ACTION_RESUME);
 }
 
 /* Toggles: the one shortcut (Ctrl+P) for both. */
@@ -54,13 +95,13 @@ static void on_pause_resume(GtkWidget *w, const char *action, GVariant *param)
 static void on_shutdown(GtkWidget *w, const char *action, GVariant *param)
 {
     HgrManagerWindow *self = HGR_MANAGER_WINDOW(w);
-    RUN_OP(self, hgr_machine_shutdown, _("Cannot shut down “%s”: %s"));
+    act_on(self, self->selected, HGR_MACHINE_ACTION_SHUTDOWN);
 }
 
 static void on_reset(GtkWidget *w, const char *action, GVariant *param)
 {
     HgrManagerWindow *self = HGR_MANAGER_WINDOW(w);
-    RUN_OP(self, hgr_machine_reset, _("Cannot reset “%s”: %s"));
+    act_on(self, self->selected, HGR_MACHINE_ACTION_RESET);
 }
 
 static void on_force_off_response(AdwMessageDialog *dialog, const char *response,
@@ -69,13 +110,7 @@ static void on_force_off_response(AdwMessageDialog *dialog, const char *response
     HgrMachine *m = g_object_get_data(G_OBJECT(dialog), "machine");
     if (g_strcmp0(response, "force-off") != 0 || !m)
         return;
-    g_autoptr(GError) error = NULL;
-    if (!hgr_machine_force_off(m, &error)) {
-        g_autofree char *msg = g_strdup_printf(_("Cannot force off “%s”: %s"),
-                                               hgr_machine_get_name(m), error->message);
-        hgr_manager_window_toast(self, msg);
-    }
-    hgr_manager_window_update_actions(self);
+    act_on(self, m, HGR_MACHINE_ACTION_FORCE_OFF);
 }
 
 /* Pulling the plug loses what the guest has not written: ask first. */

@@ -144,7 +144,8 @@ static void on_library_changed(GFileMonitor *mon, GFile *file, GFile *other,
 
 /* Nothing tells this process when another one starts a VM; asking for
  * the state looks for its control socket (a failed connect when there is
- * none) and notifies when it finds one. */
+ * none) and notifies when it finds one. The asking never waits: another
+ * process that hangs cannot freeze this window. */
 static gboolean poll_states(gpointer data)
 {
     HgrManagerWindow *self = data;
@@ -152,7 +153,7 @@ static gboolean poll_states(gpointer data)
 
     for (guint i = 0; i < g_list_model_get_n_items(machines); i++) {
         g_autoptr(HgrMachine) m = g_list_model_get_item(machines, i);
-        hgr_machine_get_state(m);
+        hgr_machine_refresh_state(m);
     }
     return G_SOURCE_CONTINUE;
 }
@@ -167,6 +168,7 @@ static void watch_library(HgrManagerWindow *self)
         g_signal_connect(self->library_monitor, "changed", G_CALLBACK(on_library_changed), self);
     else
         g_debug("not watching the library folder: %s", error->message);
+    poll_states(self);
     self->state_poll = g_timeout_add(STATE_POLL_MS, poll_states, self);
 }
 

@@ -10,6 +10,7 @@ struct _HgrVmWindow {
     AdwApplicationWindow parent;
 
     HgrMachine *machine;
+    GtkWidget *power_button;
     gulong state_handler, here_handler;
     guint activity_timer;
     HgrVmActivity last_activity;

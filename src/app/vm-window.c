@@ -390,6 +390,7 @@ static void hgr_vm_window_class_init(HgrVmWindowClass *klass)
                                                 "/org/hangar/Hangar/vm-window.ui");
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, toasts);
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, header_bar);
+    gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, power_button);
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, pause_button);
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, stack);
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, display_scroller);
@@ -404,6 +405,16 @@ static void hgr_vm_window_class_init(HgrVmWindowClass *klass)
     hgr_vm_window_class_add_actions(widget_class);
 }
 
+/* libadwaita 1.2's split button gives its arrow (a GtkMenuButton inside)
+ * no accessible name, so screen readers say "GtkMenuButton": name it. */
+static void name_split_button_arrow(GtkWidget *split, const char *name)
+{
+    for (GtkWidget *c = gtk_widget_get_first_child(split); c; c = gtk_widget_get_next_sibling(c))
+        if (GTK_IS_MENU_BUTTON(c))
+            gtk_accessible_update_property(GTK_ACCESSIBLE(c), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                           name, -1);
+}
+
 static void hgr_vm_window_init(HgrVmWindow *win)
 {
     /* Added here, before the application gives the window its
@@ -415,6 +426,7 @@ static void hgr_vm_window_init(HgrVmWindow *win)
     gtk_widget_add_controller(GTK_WIDGET(win), keys);
 
     gtk_widget_init_template(GTK_WIDGET(win));
+    name_split_button_arrow(win->power_button, _("Force Off or Reset"));
     g_signal_connect(win, "notify::is-active", G_CALLBACK(on_active_notify), win);
     g_signal_connect(win, "notify::fullscreened", G_CALLBACK(on_fullscreen_notify), win);
     g_signal_connect(win->stack, "notify::visible-child-name", G_CALLBACK(on_page_notify), win);

@@ -13,7 +13,7 @@ static const char *const boot_labels[] = {
 static void print_info(HgrMachine *m)
 {
     const HgrMachineConfig *c = hgr_machine_get_config(m);
-    HgrMachineState state = hgr_machine_get_state(m);
+    HgrMachineState state = hgr_machine_query_state(m);
 
     printf("Name:       %s\n", c->name);
     printf("UUID:       %s\n", c->uuid);

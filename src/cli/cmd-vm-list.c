@@ -49,7 +49,7 @@ static void print_table(HgrLibrary *lib)
         const HgrMachineConfig *c = hgr_machine_get_config(m);
         g_autofree char *memory = g_strdup_printf("%" G_GUINT64_FORMAT "M", c->memory_mib);
         print_padded(c->name, name_w);
-        print_padded(hgr_machine_state_name(hgr_machine_get_state(m)), 8);
+        print_padded(hgr_machine_state_name(hgr_machine_query_state(m)), 8);
         print_padded(os_label(c), os_w);
         printf("%8s %4u\n", memory, c->cpus);
     }
@@ -73,7 +73,7 @@ static char *to_json(HgrLibrary *lib)
         json_builder_set_member_name(b, "uuid");
         json_builder_add_string_value(b, c->uuid);
         json_builder_set_member_name(b, "state");
-        json_builder_add_string_value(b, hgr_machine_state_name(hgr_machine_get_state(m)));
+        json_builder_add_string_value(b, hgr_machine_state_name(hgr_machine_query_state(m)));
         json_builder_set_member_name(b, "os-id");
         json_builder_add_string_value(b, c->os_id);
         json_builder_set_member_name(b, "os-name");

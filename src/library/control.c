@@ -2,6 +2,7 @@
  * server in the process that runs it, and the client side's connect. */
 #include "control.h"
 
+#include <glib/gi18n-lib.h>
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -104,7 +105,8 @@ static SocketState socket_state(const char *path, pid_t *pid)
     if (strlen(path) >= sizeof(addr.sun_path))
         return SOCKET_DEAD;
     strcpy(addr.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Non-blocking: a listener whose backlog is full must not hold us. */
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return SOCKET_DEAD;
     int r = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
@@ -113,7 +115,7 @@ static SocketState socket_state(const char *path, pid_t *pid)
     socklen_t len = sizeof(cred);
     bool have_cred = r == 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
     close(fd);
-    if (r == 0) {
+    if (r == 0 || e == EAGAIN) {
         /* A stopped process (Ctrl-Z on `hangarctl start`) accepts but never
          * answers: the D-Bus handshake would wait for ever. */
         if (have_cred && process_stopped(cred.pid)) {
@@ -133,13 +135,11 @@ static SocketState socket_state(const char *path, pid_t *pid)
     return SOCKET_DEAD;
 }
 
-GDBusConnection *hgr_control_connect(const char *uuid, GError **error)
+/* The address to connect to, or NULL with the reason nothing can answer. */
+static char *reachable_address(const char *uuid, GError **error)
 {
     g_autofree char *path = hgr_control_socket_path(uuid);
     g_autofree char *escaped = g_dbus_address_escape_value(path);
-    g_autofree char *address = g_strconcat("unix:path=", escaped, NULL);
-    g_autoptr(GError) e = NULL;
-
     pid_t pid = 0;
     SocketState state = g_file_test(path, G_FILE_TEST_EXISTS) ? socket_state(path, &pid)
                                                               : SOCKET_DEAD;
@@ -147,24 +147,163 @@ GDBusConnection *hgr_control_connect(const char *uuid, GError **error)
     hgr_control_register_errors();
     if (state == SOCKET_DEAD) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NOT_RUNNING,
-                    "The machine is not running (nothing answers on %s)", path);
+                    _("The machine is not running (nothing answers on %s)"), path);
         return NULL;
     }
     if (state == SOCKET_STOPPED) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
-                    "The process running the machine (%d) is stopped, so the machine is "
-                    "too: continue that process (fg in its terminal, or kill -CONT %d)",
+                    _("The process running the machine (%d) is stopped, so the machine is "
+                    "too: continue that process (fg in its terminal, or kill -CONT %d)"),
                     (int)pid, (int)pid);
         return NULL;
     }
-    GDBusConnection *c = g_dbus_connection_new_for_address_sync(
-        address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT, NULL, NULL, &e);
-    if (!c) {
+    return g_strconcat("unix:path=", escaped, NULL);
+}
+
+static void handshake_error(const char *address, GError *e, bool timed_out, GError **error)
+{
+    if (timed_out)
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
-                    "Cannot reach the running machine on %s: %s", path, e->message);
+                    _("The process serving %s does not answer: it may hang; end it, or "
+                      "wait and try again"), address + strlen("unix:path="));
+    else
+        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
+                    _("Cannot reach the running machine on %s: %s"),
+                    address + strlen("unix:path="), e->message);
+}
+
+/* Cancels the handshake of a synchronous connect that takes too long: a
+ * process that accepts but never speaks would otherwise hold us for ever. */
+typedef struct {
+    GMutex lock;
+    GCond cond;
+    bool done;
+    GCancellable *cancellable;
+} Watchdog;
+
+static gpointer watchdog_run(gpointer data)
+{
+    Watchdog *w = data;
+    gint64 deadline = g_get_monotonic_time() + HGR_CONTROL_ANSWER_MS * G_TIME_SPAN_MILLISECOND;
+
+    g_mutex_lock(&w->lock);
+    while (!w->done && g_cond_wait_until(&w->cond, &w->lock, deadline))
+        ;
+    if (!w->done)
+        g_cancellable_cancel(w->cancellable);
+    g_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+GDBusConnection *hgr_control_connect(const char *uuid, GError **error)
+{
+    g_autoptr(GError) e = NULL;
+    g_autofree char *address = reachable_address(uuid, error);
+    if (!address)
         return NULL;
-    }
+
+    g_autoptr(GCancellable) cancellable = g_cancellable_new();
+    Watchdog w = { .cancellable = cancellable };
+    g_mutex_init(&w.lock);
+    g_cond_init(&w.cond);
+    GThread *t = g_thread_new("hangar-connect", watchdog_run, &w);
+    GDBusConnection *c = g_dbus_connection_new_for_address_sync(
+        address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT, NULL, cancellable, &e);
+    g_mutex_lock(&w.lock);
+    w.done = true;
+    g_cond_signal(&w.cond);
+    g_mutex_unlock(&w.lock);
+    g_thread_join(t);
+    g_mutex_clear(&w.lock);
+    g_cond_clear(&w.cond);
+    if (!c)
+        handshake_error(address, e, g_cancellable_is_cancelled(cancellable), error);
     return c;
+}
+
+typedef struct {
+    char *address;
+    GCancellable *timeout;        /* cancelled when the handshake takes too long */
+    GSource *timer;
+    GCancellable *caller;
+    gulong caller_id;
+} ConnectData;
+
+static void connect_data_free(gpointer data)
+{
+    ConnectData *d = data;
+    if (d->timer) {
+        g_source_destroy(d->timer);
+        g_source_unref(d->timer);
+    }
+    if (d->caller)
+        g_cancellable_disconnect(d->caller, d->caller_id);
+    g_clear_object(&d->caller);
+    g_object_unref(d->timeout);
+    g_free(d->address);
+    g_free(d);
+}
+
+static gboolean on_connect_timeout(gpointer data)
+{
+    g_cancellable_cancel(data);
+    return G_SOURCE_REMOVE;
+}
+
+static void on_caller_cancelled(GCancellable *caller, gpointer data)
+{
+    g_cancellable_cancel(data);
+}
+
+static void on_handshake(GObject *source, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(GTask) task = data;
+    ConnectData *d = g_task_get_task_data(task);
+    g_autoptr(GError) e = NULL;
+    GError *error = NULL;
+    GDBusConnection *c = g_dbus_connection_new_for_address_finish(res, &e);
+
+    if (c) {
+        g_task_return_pointer(task, c, g_object_unref);
+    } else if (d->caller && g_cancellable_is_cancelled(d->caller)) {
+        g_task_return_error(task, g_steal_pointer(&e));
+    } else {
+        handshake_error(d->address, e, g_cancellable_is_cancelled(d->timeout), &error);
+        g_task_return_error(task, error);
+    }
+}
+
+void hgr_control_connect_async(const char *uuid, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_autoptr(GTask) task = g_task_new(NULL, cancellable, callback, user_data);
+    GError *error = NULL;
+    char *address = reachable_address(uuid, &error);
+
+    if (!address) {
+        g_task_return_error(task, error);
+        return;
+    }
+    ConnectData *d = g_new0(ConnectData, 1);
+    d->address = address;
+    d->timeout = g_cancellable_new();
+    d->timer = g_timeout_source_new(HGR_CONTROL_ANSWER_MS);
+    g_source_set_callback(d->timer, on_connect_timeout, d->timeout, NULL);
+    g_source_attach(d->timer, g_main_context_get_thread_default());
+    if (cancellable) {
+        d->caller = g_object_ref(cancellable);
+        d->caller_id = g_cancellable_connect(cancellable, G_CALLBACK(on_caller_cancelled),
+                                             d->timeout, NULL);
+    }
+    g_task_set_task_data(task, d, connect_data_free);
+    g_dbus_connection_new_for_address(address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT,
+                                      NULL, d->timeout, on_handshake,
+                                      g_steal_pointer(&task));
+}
+
+GDBusConnection *hgr_control_connect_finish(GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_pointer(G_TASK(result), error);
 }
 
 /* The server */
@@ -302,7 +441,7 @@ static bool make_socket_dir(const char *path, GError **error)
     if (g_mkdir_with_parents(dir, 0700) != 0) {
         int e = errno;
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
-                    "Cannot make the folder for control sockets %s: %s", dir, g_strerror(e));
+                    _("Cannot make the folder for control sockets %s: %s"), dir, g_strerror(e));
         return false;
     }
     /* In /tmp someone else could have made it first. */
@@ -312,8 +451,8 @@ static bool make_socket_dir(const char *path, GError **error)
     if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()
         || (st.st_mode & 0077)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
-                    "The folder for control sockets %s is not yours alone: remove it, or "
-                    "set XDG_RUNTIME_DIR", dir);
+                    _("The folder for control sockets %s is not yours alone: remove it, or "
+                    "set XDG_RUNTIME_DIR"), dir);
         return false;
     }
     return true;
@@ -333,7 +472,7 @@ HgrControlServer *hgr_control_server_new(HgrMachine *m, GError **error)
     pid_t pid;
     if (g_file_test(path, G_FILE_TEST_EXISTS) && socket_state(path, &pid) != SOCKET_DEAD) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
-                    "Another process already serves %s: the machine runs there", path);
+                    _("Another process already serves %s: the machine runs there"), path);
         return NULL;
     }
     g_unlink(path);
@@ -341,7 +480,7 @@ HgrControlServer *hgr_control_server_new(HgrMachine *m, GError **error)
         address, G_DBUS_SERVER_FLAGS_AUTHENTICATION_REQUIRE_SAME_USER, guid, NULL, NULL, &e);
     if (!server) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
-                    "Cannot serve the control socket %s: %s", path, e->message);
+                    _("Cannot serve the control socket %s: %s"), path, e->message);
         return NULL;
     }
     HgrControlServer *s = g_new0(HgrControlServer, 1);

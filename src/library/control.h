@@ -22,8 +22,18 @@ void hgr_control_server_free(HgrControlServer *s);
 /* The socket path for a VM's UUID (XDG_RUNTIME_DIR, or a per-user folder in /tmp). */
 char *hgr_control_socket_path(const char *uuid);
 
+/* How long the process running a VM may take to answer a connect or a
+ * question about its state before it counts as hung. */
+#define HGR_CONTROL_ANSWER_MS 3000
+
 /* A connection to the process running the VM; NULL with error when nothing
- * answers (the VM is not running anywhere). */
+ * answers (the VM is not running anywhere), or when it does not complete
+ * the handshake within HGR_CONTROL_ANSWER_MS. */
 GDBusConnection *hgr_control_connect(const char *uuid, GError **error);
+/* The same without waiting: the handshake runs on a worker thread and the
+ * callback comes on the thread-default main context. */
+void hgr_control_connect_async(const char *uuid, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data);
+GDBusConnection *hgr_control_connect_finish(GAsyncResult *result, GError **error);
 
 G_END_DECLS

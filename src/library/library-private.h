@@ -16,8 +16,13 @@ void hgr_machine_update_config(HgrMachine *m, const char *dir, HgrMachineConfig 
 bool hgr_machine_is_active(HgrMachine *m);
 void hgr_machine_forget_library(HgrMachine *m);
 
-/* Is name taken by a machine other than except, or by a folder? */
-bool hgr_library_name_taken(HgrLibrary *lib, const char *name, HgrMachine *except);
+/* The machine or folder, other than except's, whose name is name but for
+ * case (NULL when free). */
+char *hgr_library_name_taken(HgrLibrary *lib, const char *name, HgrMachine *except);
+/* hgr_library_check_new_name for machine except's new name: it may change
+ * the case of its own. */
+bool hgr_library_check_name_for(HgrLibrary *lib, const char *name, HgrMachine *except,
+                                GError **error);
 /* A machine's name changed: keep the list sorted. */
 void hgr_library_resort(HgrLibrary *lib);
 GMainContext *hgr_library_get_context(HgrLibrary *lib);

@@ -1,6 +1,7 @@
 /* library.c — the folder of VMs: scanning it, creating and deleting VMs. */
 #include "library.h"
 
+#include <glib/gi18n-lib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -124,8 +125,8 @@ static void probe_free(gpointer data)
     g_free(p);
 }
 
-/* Asking the machine its state connects to the new socket (or notices it
- * went), which notifies "state" for the app. */
+/* Asking the machine its state (without waiting) connects to the new
+ * socket (or notices it went), which notifies "state" for the app. */
 static gboolean probe_machine(gpointer data)
 {
     Probe *p = data;
@@ -133,7 +134,7 @@ static gboolean probe_machine(gpointer data)
     HgrMachine *m = lib ? find_by_uuid(lib, p->uuid, NULL) : NULL;
 
     if (m && !hgr_machine_is_running_here(m))
-        hgr_machine_get_state(m);
+        hgr_machine_refresh_state(m);
     return G_SOURCE_REMOVE;
 }
 
@@ -218,7 +219,7 @@ HgrLibrary *hgr_library_new(const char *root, GError **error)
     if (g_mkdir_with_parents(lib->root, 0755) != 0) {
         int e = errno;
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
-                    "Cannot make the library folder %s: %s", lib->root, g_strerror(e));
+                    _("Cannot make the library folder %s: %s"), lib->root, g_strerror(e));
         return NULL;
     }
     if (!hgr_library_reload(lib, error))
@@ -319,7 +320,7 @@ bool hgr_library_reload(HgrLibrary *lib, GError **error)
 
     if (!d) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
-                    "Cannot read the library folder: %s", e->message);
+                    _("Cannot read the library folder: %s"), e->message);
         return false;
     }
     g_ptr_array_set_size(lib->problems, 0);
@@ -367,38 +368,62 @@ HgrMachine *hgr_library_find(HgrLibrary *lib, const char *name_or_uuid, GError *
             return m;
     }
     g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NOT_FOUND,
-                "There is no machine named \"%s\" in %s: check the name "
-                "(hangarctl list shows them)", name_or_uuid, lib->root);
+                _("There is no machine named \"%s\" in %s: check the name "
+                "(hangarctl list shows them)"), name_or_uuid, lib->root);
     return NULL;
 }
 
-bool hgr_library_name_taken(HgrLibrary *lib, const char *name, HgrMachine *except)
+/* Names are compared as the list sorts them, ignoring case: "windows 11"
+ * beside "Windows 11" is confusing, and on a case-insensitive file system
+ * their folders are one. */
+static bool same_name(const char *a, const char *b)
+{
+    g_autofree char *fa = g_utf8_casefold(a, -1);
+    g_autofree char *fb = g_utf8_casefold(b, -1);
+    return !strcmp(fa, fb);
+}
+
+char *hgr_library_name_taken(HgrLibrary *lib, const char *name, HgrMachine *except)
 {
     for (guint i = 0; i < g_list_model_get_n_items(G_LIST_MODEL(lib->machines)); i++) {
         HgrMachine *m = machine_at(lib, i);
-        if (m != except && !g_strcmp0(hgr_machine_get_name(m), name))
-            return true;
+        if (m != except && same_name(hgr_machine_get_name(m), name))
+            return g_strdup(hgr_machine_get_name(m));
     }
-    g_autofree char *dir = g_build_filename(lib->root, name, NULL);
-    return g_file_test(dir, G_FILE_TEST_EXISTS) || g_file_test(dir, G_FILE_TEST_IS_SYMLINK);
+    /* Any folder (or file, or link) of that name in the library takes it. */
+    g_autoptr(GDir) root = g_dir_open(lib->root, 0, NULL);
+    g_autofree char *own = except ? g_path_get_basename(hgr_machine_get_dir(except)) : NULL;
+    const char *entry;
+    while (root && (entry = g_dir_read_name(root))) {
+        if (g_strcmp0(entry, own) != 0 && same_name(entry, name))
+            return g_strdup(entry);
+    }
+    return NULL;
 }
 
-bool hgr_library_check_new_name(HgrLibrary *lib, const char *name, GError **error)
+bool hgr_library_check_name_for(HgrLibrary *lib, const char *name, HgrMachine *except,
+                                GError **error)
 {
     if (!hgr_machine_name_validate(name, error))
         return false;
     if (g_str_has_suffix(name, REMOVED_SUFFIX)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NAME_INVALID,
-                    "A name ending in \"%s\" marks a forgotten machine's folder: "
-                    "choose another name", REMOVED_SUFFIX);
+                    _("A name ending in \"%s\" marks a forgotten machine's folder: "
+                    "choose another name"), REMOVED_SUFFIX);
         return false;
     }
-    if (hgr_library_name_taken(lib, name, NULL)) {
+    g_autofree char *taken = hgr_library_name_taken(lib, name, except);
+    if (taken) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NAME_EXISTS,
-                    "A machine named \"%s\" already exists: choose another name", name);
+                    _("A machine named \"%s\" already exists: choose another name"), taken);
         return false;
     }
     return true;
+}
+
+bool hgr_library_check_new_name(HgrLibrary *lib, const char *name, GError **error)
+{
+    return hgr_library_check_name_for(lib, name, NULL, error);
 }
 
 void hgr_library_resort(HgrLibrary *lib)
@@ -417,7 +442,7 @@ bool hgr_library_remove_tree(const char *path, GError **error)
     if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT) {
         int e = errno;
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
-                    "Cannot remove %s: %s", path, g_strerror(e));
+                    _("Cannot remove %s: %s"), path, g_strerror(e));
         return false;
     }
     return true;
@@ -441,13 +466,13 @@ bool hgr_library_copy_nvram(const char *dir, GError **error)
 
     if (!g_file_test(vars, G_FILE_TEST_IS_REGULAR)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA,
-                    "UEFI needs the firmware's variable store %s, which is missing: "
-                    "install the ovmf package (or choose BIOS)", vars);
+                    _("UEFI needs the firmware's variable store %s, which is missing: "
+                    "install the ovmf package (or choose BIOS)"), vars);
         return false;
     }
     if (!g_file_copy(src, dst, G_FILE_COPY_NONE, NULL, NULL, NULL, &e)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
-                    "Cannot copy the UEFI variable store: %s", e->message);
+                    _("Cannot copy the UEFI variable store: %s"), e->message);
         return false;
     }
     return true;
@@ -464,7 +489,7 @@ static bool populate(const char *tmp, HgrMachineConfig *c, uint64_t disk_size,
     if (g_mkdir(logs, 0755) != 0) {
         int e = errno;
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
-                    "Cannot make %s: %s", logs, g_strerror(e));
+                    _("Cannot make %s: %s"), logs, g_strerror(e));
         return false;
     }
     if (disk_size) {
@@ -472,7 +497,7 @@ static bool populate(const char *tmp, HgrMachineConfig *c, uint64_t disk_size,
         g_autoptr(GError) e = NULL;
         if (!hgr_block_create(disk, HGR_DISK_FORMAT_QCOW2, disk_size, &e)) {
             g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
-                        "Cannot make the machine's disk: %s", e->message);
+                        _("Cannot make the machine's disk: %s"), e->message);
             return false;
         }
     }
@@ -508,7 +533,7 @@ HgrMachine *hgr_library_create(HgrLibrary *lib, const HgrMachineConfig *config,
     if (!g_mkdtemp_full(pattern, 0755)) {
         int e = errno;
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
-                    "Cannot make a folder in %s: %s", lib->root, g_strerror(e));
+                    _("Cannot make a folder in %s: %s"), lib->root, g_strerror(e));
         return NULL;
     }
     g_autofree char *dir = g_build_filename(lib->root, c->name, NULL);
@@ -522,11 +547,11 @@ HgrMachine *hgr_library_create(HgrLibrary *lib, const HgrMachineConfig *config,
         hgr_library_remove_tree(pattern, NULL);
         if (e == EEXIST)
             g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NAME_EXISTS,
-                        "A machine named \"%s\" already exists: choose another name",
+                        _("A machine named \"%s\" already exists: choose another name"),
                         c->name);
         else
             g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
-                        "Cannot make the folder %s: %s", dir, g_strerror(e));
+                        _("Cannot make the folder %s: %s"), dir, g_strerror(e));
         return NULL;
     }
     HgrMachine *m = hgr_machine_new_internal(lib, dir, g_steal_pointer(&c));
@@ -543,12 +568,12 @@ bool hgr_library_delete(HgrLibrary *lib, HgrMachine *machine, bool delete_files,
 
     if (!find_by_uuid(lib, hgr_machine_get_uuid(machine), &pos)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NOT_FOUND,
-                    "The machine \"%s\" is not in this library", hgr_machine_get_name(machine));
+                    _("The machine \"%s\" is not in this library"), hgr_machine_get_name(machine));
         return false;
     }
     if (hgr_machine_is_active(machine)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
-                    "The machine \"%s\" is running: shut it down first",
+                    _("The machine \"%s\" is running: shut it down first"),
                     hgr_machine_get_name(machine));
         return false;
     }
@@ -566,7 +591,7 @@ bool hgr_library_delete(HgrLibrary *lib, HgrMachine *machine, bool delete_files,
             if (errno != EEXIST || n > 1000) {
                 int e = errno;
                 g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
-                            "Cannot rename %s: %s", dir, g_strerror(e));
+                            _("Cannot rename %s: %s"), dir, g_strerror(e));
                 return false;
             }
         }

@@ -44,7 +44,8 @@ bool hgr_library_reload(HgrLibrary *lib, GError **error);
 /* By name, or by UUID. NULL: not found (error set). Not a new reference. */
 HgrMachine *hgr_library_find(HgrLibrary *lib, const char *name_or_uuid, GError **error);
 
-/* Is this name usable for a new VM (valid and not taken)? */
+/* Is this name usable for a new VM (valid, and not taken by a machine or
+ * folder whose name differs only in case)? */
 bool hgr_library_check_new_name(HgrLibrary *lib, const char *name, GError **error);
 
 /* Makes the folder, the first disk (qcow2, disk_size bytes, on the bus of

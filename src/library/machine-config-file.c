@@ -9,6 +9,8 @@
  */
 #include "machine-config.h"
 
+#include <glib/gi18n-lib.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,9 +40,9 @@ static bool config_error(GError **error, const char *group, const char *key,
     va_end(ap);
     if (key)
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG,
-                    "key '%s' in [%s]: %s", key, group, why);
+                    _("key '%s' in [%s]: %s"), key, group, why);
     else
-        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG, "[%s]: %s", group,
+        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG, _("[%s]: %s"), group,
                     why);
     return false;
 }
@@ -64,8 +66,8 @@ static bool check_duplicates(const char *data, gsize length, GError **error)
             group = g_strndup(line + 1, end ? (gsize)(end - line - 1) : strlen(line + 1));
             g_autofree char *k = g_strconcat("[", group, NULL);
             if (!g_hash_table_add(seen, g_steal_pointer(&k)))
-                return config_error(error, group, NULL, "the group appears twice (line %d): "
-                                    "merge the two", i + 1);
+                return config_error(error, group, NULL, _("the group appears twice (line %d): "
+                                    "merge the two"), i + 1);
             continue;
         }
         char *eq = strchr(line, '=');
@@ -74,7 +76,7 @@ static bool check_duplicates(const char *data, gsize length, GError **error)
         g_autofree char *key = g_strstrip(g_strndup(line, eq - line));
         g_autofree char *k = g_strconcat(group, "\x1f", key, NULL);
         if (!g_hash_table_add(seen, g_steal_pointer(&k)))
-            return config_error(error, group, key, "appears twice (line %d): keep one",
+            return config_error(error, group, key, _("appears twice (line %d): keep one"),
                                 i + 1);
     }
     return true;
@@ -87,7 +89,7 @@ static bool check_keys(GKeyFile *kf, const char *group, const char *const *known
 
     for (int i = 0; keys && keys[i]; i++)
         if (!g_strv_contains(known, keys[i]))
-            return config_error(error, group, keys[i], "unknown key: remove it");
+            return config_error(error, group, keys[i], _("unknown key: remove it"));
     return true;
 }
 
@@ -98,7 +100,7 @@ static bool get_string(GKeyFile *kf, const char *group, const char *key, bool re
 
     if (!g_key_file_has_key(kf, group, key, NULL)) {
         if (required)
-            return config_error(error, group, key, "missing: every machine needs it");
+            return config_error(error, group, key, _("missing: every machine needs it"));
         return true;
     }
     char *v = g_key_file_get_string(kf, group, key, &e);
@@ -106,7 +108,7 @@ static bool get_string(GKeyFile *kf, const char *group, const char *key, bool re
         return config_error(error, group, key, "%s", e->message);
     if (!g_utf8_validate(v, -1, NULL)) {
         g_free(v);
-        return config_error(error, group, key, "not valid UTF-8 text");
+        return config_error(error, group, key, _("not valid UTF-8 text"));
     }
     g_free(*out);
     *out = v;
@@ -119,10 +121,10 @@ static bool get_uint(GKeyFile *kf, const char *group, const char *key, guint64 m
     g_autofree char *v = g_key_file_get_value(kf, group, key, NULL);
 
     if (!v)
-        return config_error(error, group, key, "missing: every machine needs it");
+        return config_error(error, group, key, _("missing: every machine needs it"));
     if (!g_ascii_string_to_unsigned(v, 10, min, max, out, NULL))
-        return config_error(error, group, key, "'%s' is not a whole number from %"
-                            G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT, v, min, max);
+        return config_error(error, group, key, _("'%s' is not a whole number from %"
+                            PRIu64 " to %" PRIu64), v, min, max);
     return true;
 }
 
@@ -138,7 +140,7 @@ static bool get_bool(GKeyFile *kf, const char *group, const char *key, bool *out
     else if (!strcmp(v, "false"))
         *out = false;
     else
-        return config_error(error, group, key, "'%s' is neither true nor false", v);
+        return config_error(error, group, key, _("'%s' is neither true nor false"), v);
     return true;
 }
 
@@ -150,7 +152,7 @@ static bool get_choice(GKeyFile *kf, const char *group, const char *key,
 
     if (!v) {
         if (required)
-            return config_error(error, group, key, "missing: every machine needs it");
+            return config_error(error, group, key, _("missing: every machine needs it"));
         return true;
     }
     for (size_t i = 0; i < n_names; i++) {
@@ -163,7 +165,7 @@ static bool get_choice(GKeyFile *kf, const char *group, const char *key,
     for (size_t i = 0; i < n_names; i++)
         if (names[i])
             g_string_append_printf(list, "%s%s", list->len ? ", " : "", names[i]);
-    return config_error(error, group, key, "'%s' is not one of %s", v, list->str);
+    return config_error(error, group, key, _("'%s' is not one of %s"), v, list->str);
 }
 
 /* tcp:HOST:GUEST;udp:HOST:GUEST */
@@ -180,8 +182,8 @@ static bool parse_port_forwards(HgrMachineConfig *c, const char *v, GError **err
             || !g_ascii_string_to_unsigned(f[1], 10, 1, 65535, &host, NULL)
             || !g_ascii_string_to_unsigned(f[2], 10, 1, 65535, &guest, NULL))
             return config_error(error, "Machine", "port-forwards",
-                                "'%s' is not PROTOCOL:HOSTPORT:GUESTPORT "
-                                "(e.g. tcp:2222:22)", items[i]);
+                                _("'%s' is not PROTOCOL:HOSTPORT:GUESTPORT "
+                                "(e.g. tcp:2222:22)"), items[i]);
         hgr_machine_config_add_port_forward(c, !strcmp(f[0], "udp"), host, guest);
     }
     return true;
@@ -197,8 +199,8 @@ static bool check_media_path(const char *group, const char *key, const char *pat
     g_auto(GStrv) parts = g_strsplit(path, "/", -1);
     for (int i = 0; parts[i]; i++)
         if (!strcmp(parts[i], ".."))
-            return config_error(error, group, key, "'%s' leaves the machine's folder: give "
-                                "a path inside it, or an absolute path", path);
+            return config_error(error, group, key, _("'%s' leaves the machine's folder: give "
+                                "a path inside it, or an absolute path"), path);
     return true;
 }
 
@@ -223,7 +225,7 @@ static bool read_disk(GKeyFile *kf, const char *group, HgrMachineConfig *c, GErr
         || !get_bool(kf, group, "readonly", &readonly, error))
         return false;
     if (!*path)
-        return config_error(error, group, "path", "empty: name the disk image");
+        return config_error(error, group, "path", _("empty: name the disk image"));
     if (!check_media_path(group, "path", path, error))
         return false;
     hgr_machine_config_add_disk(c, path, format, bus)->readonly = readonly;
@@ -244,16 +246,16 @@ static bool check_groups(GKeyFile *kf, guint *n_disks, GError **error)
             *n_disks = MAX(*n_disks, (guint)n);
             continue;
         }
-        return config_error(error, groups[i], NULL, "unknown group: remove it");
+        return config_error(error, groups[i], NULL, _("unknown group: remove it"));
     }
     for (guint d = 1; d <= *n_disks; d++) {
         g_autofree char *g = g_strdup_printf("Disk %u", d);
         if (!g_key_file_has_group(kf, g))
-            return config_error(error, g, NULL, "missing, while [Disk %u] exists: "
-                                "number the disks from 1 without gaps", *n_disks);
+            return config_error(error, g, NULL, _("missing, while [Disk %u] exists: "
+                                "number the disks from 1 without gaps"), *n_disks);
     }
     if (!g_key_file_has_group(kf, "Machine"))
-        return config_error(error, "Machine", NULL, "missing: this is not a machine's file");
+        return config_error(error, "Machine", NULL, _("missing: this is not a machine's file"));
     return true;
 }
 
@@ -263,14 +265,14 @@ static bool check_version(GKeyFile *kf, GError **error)
     guint64 version;
 
     if (!v)
-        return config_error(error, "Hangar", "version", "missing: not a Hangar machine "
-                            "file, or one cut short");
+        return config_error(error, "Hangar", "version", _("missing: not a Hangar machine "
+                            "file, or one cut short"));
     if (!g_ascii_string_to_unsigned(v, 10, 1, G_MAXUINT32, &version, NULL))
-        return config_error(error, "Hangar", "version", "'%s' is not a version number", v);
+        return config_error(error, "Hangar", "version", _("'%s' is not a version number"), v);
     if (version > HGR_MACHINE_CONFIG_VERSION) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_VERSION,
-                    "written by a newer Hangar (file version %" G_GUINT64_FORMAT
-                    ", this Hangar reads up to %d): update Hangar to use this machine",
+                    _("written by a newer Hangar (file version %" PRIu64
+                      ", this Hangar reads up to %d): update Hangar to use this machine"),
                     version, HGR_MACHINE_CONFIG_VERSION);
         return false;
     }
@@ -307,7 +309,7 @@ static bool read_machine(GKeyFile *kf, HgrMachineConfig *c, GError **error)
     if (!hgr_machine_name_validate(c->name, &name_error))
         return config_error(error, g, "name", "%s", name_error->message);
     if (!g_uuid_string_is_valid(c->uuid))
-        return config_error(error, g, "uuid", "'%s' is not a UUID", c->uuid);
+        return config_error(error, g, "uuid", _("'%s' is not a UUID"), c->uuid);
     c->memory_mib = memory;
     c->cpus = (unsigned)cpus;
     c->firmware = firmware;
@@ -329,20 +331,20 @@ HgrMachineConfig *hgr_machine_config_from_data(const char *data, gsize length,
 
     if (length > FILE_MAX_BYTES) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG,
-                    "%" G_GSIZE_FORMAT " bytes is far too large for a machine's file "
-                    "(at most %d): it is not one", length, FILE_MAX_BYTES);
+                    _("%zu bytes is far too large for a machine's file "
+                      "(at most %d): it is not one"), length, FILE_MAX_BYTES);
         return NULL;
     }
     if (memchr(data, '\0', length)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG,
-                    "contains NUL bytes: it is not a text file");
+                    _("contains NUL bytes: it is not a text file"));
         return NULL;
     }
     if (!check_duplicates(data, length, error))
         return NULL;
     if (!g_key_file_load_from_data(kf, data, length, G_KEY_FILE_NONE, &e)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG,
-                    "not a key file: %s", e->message);
+                    _("not a key file: %s"), e->message);
         return NULL;
     }
     if (!check_version(kf, error) || !check_groups(kf, &n_disks, error)
@@ -417,8 +419,8 @@ HgrMachineConfig *hgr_machine_config_load(const char *path, GError **error)
     if (!S_ISREG(st.st_mode) || st.st_size > FILE_MAX_BYTES) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG,
                     "%s: %s", path, S_ISREG(st.st_mode)
-                    ? "far too large for a machine's file: it is not one"
-                    : "not a regular file");
+                    ? _("far too large for a machine's file: it is not one")
+                    : _("not a regular file"));
         return NULL;
     }
     if (!g_file_get_contents(path, &data, &length, &e)) {
@@ -442,7 +444,7 @@ bool hgr_machine_config_save(const HgrMachineConfig *c, const char *path, GError
                                   G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
                                   0644, &e)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
-                    "Cannot save the machine's settings: %s", e->message);
+                    _("Cannot save the machine's settings: %s"), e->message);
         return false;
     }
     return true;

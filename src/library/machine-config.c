@@ -2,6 +2,8 @@
  * configuration made from it. The file format is machine-config-file.c. */
 #include "machine-config.h"
 
+#include <glib/gi18n-lib.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -94,37 +96,37 @@ bool hgr_machine_name_validate(const char *name, GError **error)
 {
     if (!name || !*name) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NAME_INVALID,
-                    "The name is empty: give the machine a name");
+                    _("The name is empty: give the machine a name"));
         return false;
     }
     if (!g_utf8_validate(name, -1, NULL)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NAME_INVALID,
-                    "The name is not valid UTF-8 text: type it again");
+                    _("The name is not valid UTF-8 text: type it again"));
         return false;
     }
     if (strchr(name, '/')) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NAME_INVALID,
-                    "The name \"%s\" contains a '/': names become folder names, "
-                    "so leave out the slash", name);
+                    _("The name \"%s\" contains a '/': names become folder names, "
+                    "so leave out the slash"), name);
         return false;
     }
     if (name[0] == '.') {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NAME_INVALID,
-                    "The name \"%s\" starts with a '.', which would hide its folder: "
-                    "start it with another character", name);
+                    _("The name \"%s\" starts with a '.', which would hide its folder: "
+                    "start it with another character"), name);
         return false;
     }
     for (const char *p = name; *p; p = g_utf8_next_char(p)) {
         if (g_unichar_iscntrl(g_utf8_get_char(p))) {
             g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NAME_INVALID,
-                        "The name contains a control character (such as a tab or a "
-                        "line break): use only printable characters");
+                        _("The name contains a control character (such as a tab or a "
+                        "line break): use only printable characters"));
             return false;
         }
     }
     if (g_utf8_strlen(name, -1) > NAME_MAX_CHARS) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NAME_INVALID,
-                    "The name is %ld characters long: shorten it to at most %d",
+                    _("The name is %ld characters long: shorten it to at most %d"),
                     g_utf8_strlen(name, -1), NAME_MAX_CHARS);
         return false;
     }
@@ -147,15 +149,15 @@ static bool validate_port_forwards(const HgrMachineConfig *c, GError **error)
         const HgrPortForward *f = &g_array_index(c->port_forwards, HgrPortForward, i);
         if (!f->host_port || !f->guest_port) {
             g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG,
-                        "Port forward %u: port 0 is not a port (use 1 to 65535)", i + 1);
+                        _("Port forward %u: port 0 is not a port (use 1 to 65535)"), i + 1);
             return false;
         }
         for (guint j = 0; j < i; j++) {
             const HgrPortForward *g = &g_array_index(c->port_forwards, HgrPortForward, j);
             if (g->udp == f->udp && g->host_port == f->host_port) {
                 g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG,
-                            "Host port %s %u is forwarded twice: give each forward its "
-                            "own host port", f->udp ? "UDP" : "TCP", f->host_port);
+                            _("Host port %s %u is forwarded twice: give each forward its "
+                            "own host port"), f->udp ? "UDP" : "TCP", f->host_port);
                 return false;
             }
         }
@@ -170,49 +172,49 @@ bool hgr_machine_config_validate(const HgrMachineConfig *c, GError **error)
     uint64_t host = host_memory_mib();
     if (c->memory_mib < MEMORY_MIN_MIB || c->memory_mib > host) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG,
-                    "Memory of %" G_GUINT64_FORMAT " MiB is not possible: give between %d "
-                    "and %" G_GUINT64_FORMAT " MiB (this computer's memory)",
+                    _("Memory of %" PRIu64 " MiB is not possible: give between %d "
+                      "and %" PRIu64 " MiB (this computer's memory)"),
                     c->memory_mib, MEMORY_MIN_MIB, host);
         return false;
     }
     if (c->cpus < 1 || c->cpus > CPUS_MAX) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG,
-                    "%u CPUs is not possible: give between 1 and %d", c->cpus, CPUS_MAX);
+                    _("%u CPUs is not possible: give between 1 and %d"), c->cpus, CPUS_MAX);
         return false;
     }
     if (c->firmware != HGR_FIRMWARE_BIOS && c->firmware != HGR_FIRMWARE_UEFI) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG,
-                    "The firmware must be BIOS or UEFI");
+                    _("The firmware must be BIOS or UEFI"));
         return false;
     }
     if (c->boot > HGR_BOOT_CDROM) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG,
-                    "The boot device must be the default, the disk or the CD-ROM");
+                    _("The boot device must be the default, the disk or the CD-ROM"));
         return false;
     }
     if (c->boot == HGR_BOOT_DISK && c->disks->len == 0) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG,
-                    "The machine boots from its disk but has none: add a disk or boot "
-                    "from the CD-ROM");
+                    _("The machine boots from its disk but has none: add a disk or boot "
+                    "from the CD-ROM"));
         return false;
     }
     for (guint i = 0; i < c->disks->len; i++) {
         const HgrMachineDisk *d = c->disks->pdata[i];
         if (!d->path || !*d->path) {
             g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG,
-                        "Disk %u has no file: choose its image", i + 1);
+                        _("Disk %u has no file: choose its image"), i + 1);
             return false;
         }
         if (d->format > HGR_DISK_FORMAT_QCOW2 || d->bus > HGR_DISK_BUS_NVME) {
             g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG,
-                        "Disk %u has an unknown format or bus", i + 1);
+                        _("Disk %u has an unknown format or bus"), i + 1);
             return false;
         }
     }
     if (c->cdrom && !*c->cdrom) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG,
-                    "The CD-ROM drive names an empty file name: choose an ISO or empty "
-                    "the drive");
+                    _("The CD-ROM drive names an empty file name: choose an ISO or empty "
+                    "the drive"));
         return false;
     }
     return validate_port_forwards(c, error);
@@ -229,18 +231,18 @@ static char *resolve_media(const char *path, const char *dir, const char *what,
 
     if (!g_file_test(full, G_FILE_TEST_EXISTS)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA,
-                    "The %s %s does not exist: put it back, or change the machine's "
-                    "settings", what, full);
+                    _("The %s %s does not exist: put it back, or change the machine's "
+                    "settings"), what, full);
         return NULL;
     }
     if (!g_file_test(full, G_FILE_TEST_IS_REGULAR)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA,
-                    "The %s %s is not a regular file: choose an image file", what, full);
+                    _("The %s %s is not a regular file: choose an image file"), what, full);
         return NULL;
     }
     if (access(full, R_OK) != 0) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA,
-                    "The %s %s cannot be read: check its permissions", what, full);
+                    _("The %s %s cannot be read: check its permissions"), what, full);
         return NULL;
     }
     return g_steal_pointer(&full);
@@ -260,8 +262,8 @@ static bool check_disc_image(const char *path, GError **error)
         fclose(f);
     if (!ok)
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA,
-                    "%s is not a CD/DVD image (no ISO 9660 or UDF header): choose an "
-                    "installation ISO, or empty the drive", path);
+                    _("%s is not a CD/DVD image (no ISO 9660 or UDF header): choose an "
+                    "installation ISO, or empty the drive"), path);
     return ok;
 }
 
@@ -281,13 +283,13 @@ HgrVmConfig *hgr_machine_config_to_vm(const HgrMachineConfig *c, const char *dir
         vm->nvram_path = g_build_filename(dir, "nvram.fd", NULL);
     for (guint i = 0; i < c->disks->len; i++) {
         const HgrMachineDisk *d = c->disks->pdata[i];
-        g_autofree char *path = resolve_media(d->path, dir, "disk image", error);
+        g_autofree char *path = resolve_media(d->path, dir, _("disk image"), error);
         if (!path)
             return NULL;
         hgr_vm_config_add_disk(vm, path, d->format, d->readonly)->bus = d->bus;
     }
     if (c->cdrom) {
-        vm->cdrom = resolve_media(c->cdrom, dir, "ISO image", error);
+        vm->cdrom = resolve_media(c->cdrom, dir, _("ISO image"), error);
         if (!vm->cdrom || !check_disc_image(vm->cdrom, error))
             return NULL;
     }

@@ -27,6 +27,7 @@ struct _HgrMachine {
     char *remote_stuck;           /* why the process running it cannot answer (stopped) */
     guint remote_signal;
     gulong remote_closed;
+    bool refreshing;              /* an asynchronous state query is under way */
 };
 
 enum {
@@ -42,12 +43,19 @@ extern GParamSpec *hgr_machine_props[N_PROPS];
 void hgr_machine_set_state(HgrMachine *m, HgrMachineState state, const char *failure);
 
 /* machine-remote.c: true when the VM answers on its control socket
- * (m->remote is then set and m->state follows it). */
+ * (m->remote is then set and m->state follows it). Waits for the answer
+ * (at most HGR_CONTROL_ANSWER_MS twice); a connected machine returns at once. */
 bool hgr_machine_remote_probe(HgrMachine *m);
+/* The same without waiting: m->state follows when the answer comes. */
+void hgr_machine_remote_refresh(HgrMachine *m);
 void hgr_machine_remote_drop(HgrMachine *m);
 /* Calls a method of org.hangar.Machine1 on the other process. */
 bool hgr_machine_remote_call(HgrMachine *m, const char *method, GVariant *args,
                              GError **error);
+/* The same without waiting; a GTask of m, finished with g_task_propagate_boolean. */
+void hgr_machine_remote_call_async(HgrMachine *m, const char *method, GVariant *args,
+                                   GCancellable *cancellable, GAsyncReadyCallback callback,
+                                   gpointer user_data);
 
 /* The D-Bus names of the states (State property). */
 const char *hgr_machine_state_id(HgrMachineState s);

@@ -3,6 +3,7 @@
  * machine-remote.c's; both answer the same calls. */
 #include "machine.h"
 
+#include <glib/gi18n-lib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -257,12 +258,26 @@ HgrMachineState hgr_machine_get_state(HgrMachine *m)
     if (m->vm || m->server)
         return m->state;
     g_autoptr(HgrMachine) r = runner(m);
-    if (r)
-        return r->state;
-    if (hgr_machine_remote_probe(m) || m->remote_stuck)
-        return m->state;
-    /* Not running anywhere: stopped, or failed if our own last run did. */
-    return m->state == HGR_MACHINE_FAILED ? HGR_MACHINE_FAILED : HGR_MACHINE_STOPPED;
+    return r ? r->state : m->state;
+}
+
+void hgr_machine_refresh_state(HgrMachine *m)
+{
+    if (m->vm || m->server)
+        return;
+    g_autoptr(HgrMachine) r = runner(m);
+    if (!r)
+        hgr_machine_remote_refresh(m);
+}
+
+HgrMachineState hgr_machine_query_state(HgrMachine *m)
+{
+    if (!m->vm && !m->server) {
+        g_autoptr(HgrMachine) r = runner(m);
+        if (!r)
+            hgr_machine_remote_probe(m);
+    }
+    return hgr_machine_get_state(m);
 }
 
 const char *hgr_machine_get_failure(HgrMachine *m)
@@ -277,7 +292,7 @@ bool hgr_machine_is_running_here(HgrMachine *m)
 
 bool hgr_machine_is_active(HgrMachine *m)
 {
-    HgrMachineState s = hgr_machine_get_state(m);
+    HgrMachineState s = hgr_machine_query_state(m);
     return s == HGR_MACHINE_RUNNING || s == HGR_MACHINE_PAUSED;
 }
 
@@ -317,8 +332,8 @@ static bool rename_machine(HgrMachine *m, HgrMachineConfig *c, GError **error)
         g_unlink(new_file);
         g_set_error(error, HGR_LIBRARY_ERROR,
                     e == EEXIST ? HGR_LIBRARY_ERROR_NAME_EXISTS : HGR_LIBRARY_ERROR_IO,
-                    "Cannot rename the folder to %s: %s", new_dir,
-                    e == EEXIST ? "a file of that name exists" : g_strerror(e));
+                    _("Cannot rename the folder to %s: %s"), new_dir,
+                    e == EEXIST ? _("a file of that name exists") : g_strerror(e));
         return false;
     }
     g_autofree char *old_file = g_build_filename(new_dir, old_name, NULL);
@@ -339,7 +354,7 @@ bool hgr_machine_set_config(HgrMachine *m, const HgrMachineConfig *config, GErro
         return false;
     if (hgr_machine_is_active(m) && !same_but_name(m->config, c)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
-                    "\"%s\" is running: shut it down to change anything but its name",
+                    _("\"%s\" is running: shut it down to change anything but its name"),
                     m->config->name);
         return false;
     }
@@ -352,10 +367,10 @@ bool hgr_machine_set_config(HgrMachine *m, const HgrMachineConfig *config, GErro
     if (renamed) {
         if (!m->library) {
             g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NOT_FOUND,
-                        "\"%s\" is no longer in a library", m->config->name);
+                        _("\"%s\" is no longer in a library"), m->config->name);
             return false;
         }
-        if (!hgr_library_check_new_name(m->library, c->name, error))
+        if (!hgr_library_check_name_for(m->library, c->name, m, error))
             return false;
         if (!rename_machine(m, c, error))
             return false;
@@ -429,7 +444,7 @@ static gboolean apply_vm_state(gpointer data)
     case HGR_VM_STATE_FAILED: {
         g_autofree char *why = g_strdup(hgr_vm_failure(m->vm));
         hgr_vm_wait(m->vm);
-        finish_run(m, HGR_MACHINE_FAILED, why ? why : "the VM failed");
+        finish_run(m, HGR_MACHINE_FAILED, why ? why : _("the VM failed"));
         break;
     }
     case HGR_VM_STATE_CREATED:
@@ -490,15 +505,19 @@ static bool connect_serial(HgrMachine *m, HgrVmConfig *vc, const HgrMachineStart
 static bool check_not_running(HgrMachine *m, GError **error)
 {
     if (hgr_machine_is_active(m)) {
-        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
-                    "\"%s\" is already running%s", m->config->name,
-                    m->vm ? "" : " (in another window or hangarctl)");
+        if (m->vm)
+            g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
+                        _("\"%s\" is already running"), m->config->name);
+        else
+            g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
+                        _("\"%s\" is already running (in another window or hangarctl)"),
+                        m->config->name);
         return false;
     }
     if (m->vm || m->server) {
         /* Its last run is being wound up (we are in a notify handler). */
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY,
-                    "\"%s\" is still stopping: start it again in a moment",
+                    _("\"%s\" is still stopping: start it again in a moment"),
                     m->config->name);
         return false;
     }
@@ -549,7 +568,7 @@ bool hgr_machine_start(HgrMachine *m, const HgrMachineStartOptions *opts, GError
 static bool not_running_error(HgrMachine *m, GError **error)
 {
     g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NOT_RUNNING,
-                "\"%s\" is not running: start it first", m->config->name);
+                _("\"%s\" is not running: start it first"), m->config->name);
     return false;
 }
 
@@ -560,11 +579,17 @@ static bool vm_failed(HgrMachine *m, GError *e, GError **error)
         translate_vm_error(error, e);
     else
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
-                    "\"%s\" did not do that (no reason given)", m->config->name);
+                    _("\"%s\" did not do that (no reason given)"), m->config->name);
     return false;
 }
 
-typedef enum { OP_PAUSE, OP_RESUME, OP_SHUTDOWN, OP_FORCE_OFF, OP_RESET } Op;
+typedef enum {
+    OP_PAUSE = HGR_MACHINE_ACTION_PAUSE,
+    OP_RESUME = HGR_MACHINE_ACTION_RESUME,
+    OP_SHUTDOWN = HGR_MACHINE_ACTION_SHUTDOWN,
+    OP_FORCE_OFF = HGR_MACHINE_ACTION_FORCE_OFF,
+    OP_RESET = HGR_MACHINE_ACTION_RESET,
+} Op;
 static const char *const op_methods[] = {
     [OP_PAUSE] = "Pause", [OP_RESUME] = "Resume", [OP_SHUTDOWN] = "Shutdown",
     [OP_FORCE_OFF] = "ForceOff", [OP_RESET] = "Reset",
@@ -612,6 +637,35 @@ static bool machine_op(HgrMachine *m, Op op, GError **error)
     return hgr_machine_remote_call(m, op_methods[op], NULL, error);
 }
 
+void hgr_machine_act_async(HgrMachine *m, HgrMachineAction action, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+    Op op = (Op)action;
+
+    g_return_if_fail(action <= HGR_MACHINE_ACTION_RESET);
+    /* Only another process can keep us waiting: what runs here (or in
+     * another object of this process) answers at once. */
+    g_autoptr(HgrMachine) r = m->vm || m->server ? NULL : runner(m);
+    if (m->vm || m->server || r) {
+        g_autoptr(GTask) task = g_task_new(m, cancellable, callback, user_data);
+        GError *error = NULL;
+        if (machine_op(m, op, &error))
+            g_task_return_boolean(task, TRUE);
+        else
+            g_task_return_error(task, error);
+        return;
+    }
+    /* Not connected: the periodic refresh would have found it, so it is
+     * not running, or its process does not answer (the call says which). */
+    hgr_machine_remote_call_async(m, op_methods[op], NULL, cancellable, callback, user_data);
+}
+
+bool hgr_machine_act_finish(HgrMachine *m, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, m), false);
+    return g_task_propagate_boolean(G_TASK(result), error);
+}
+
 bool hgr_machine_pause(HgrMachine *m, GError **error)
 {
     return machine_op(m, OP_PAUSE, error);
@@ -645,7 +699,7 @@ bool hgr_machine_screenshot(HgrMachine *m, const char *png_path, GError **error)
         if (hgr_vm_screenshot(m->vm, png_path, &e))
             return true;
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL,
-                    "No screenshot of \"%s\": %s", m->config->name, e->message);
+                    _("No screenshot of \"%s\": %s"), m->config->name, e->message);
         return false;
     }
     if (m->server)

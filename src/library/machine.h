@@ -38,7 +38,16 @@ const char *hgr_machine_get_name(HgrMachine *m);
 const char *hgr_machine_get_uuid(HgrMachine *m);
 const char *hgr_machine_get_dir(HgrMachine *m);          /* the machine's folder */
 const HgrMachineConfig *hgr_machine_get_config(HgrMachine *m);
+/* Never waits: the state as last known. For a VM that another process
+ * runs, that is its last answer; hgr_machine_refresh_state() asks again. */
 HgrMachineState hgr_machine_get_state(HgrMachine *m);
+/* Asks the process running it, without waiting: "state" notifies when the
+ * answer differs. A process that does not answer counts as paused (its
+ * calls are refused with the reason). At most one question at a time. */
+void hgr_machine_refresh_state(HgrMachine *m);
+/* Asks and waits for the answer (up to a few seconds when the other
+ * process hangs): for command-line tools, not for a UI thread. */
+HgrMachineState hgr_machine_query_state(HgrMachine *m);
 const char *hgr_machine_get_failure(HgrMachine *m);      /* NULL unless FAILED */
 bool hgr_machine_is_running_here(HgrMachine *m);
 
@@ -65,6 +74,20 @@ bool hgr_machine_shutdown(HgrMachine *m, GError **error);
 bool hgr_machine_force_off(HgrMachine *m, GError **error);
 bool hgr_machine_reset(HgrMachine *m, GError **error);
 bool hgr_machine_screenshot(HgrMachine *m, const char *png_path, GError **error);
+
+/* The calls above without waiting on another process (for a UI): the
+ * callback comes when it has answered, on the thread-default context. */
+typedef enum {
+    HGR_MACHINE_ACTION_PAUSE,
+    HGR_MACHINE_ACTION_RESUME,
+    HGR_MACHINE_ACTION_SHUTDOWN,
+    HGR_MACHINE_ACTION_FORCE_OFF,
+    HGR_MACHINE_ACTION_RESET,
+} HgrMachineAction;
+
+void hgr_machine_act_async(HgrMachine *m, HgrMachineAction action, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data);
+bool hgr_machine_act_finish(HgrMachine *m, GAsyncResult *result, GError **error);
 
 /* While running here: the vmm-core VM, for the display and input (the
  * frontend calls hgr_vm_display_update, hgr_vm_input_key, ...). NULL

@@ -6,6 +6,7 @@
  */
 #include "os-templates.h"
 
+#include <glib/gi18n-lib.h>
 #include <gio/gio.h>
 #include <osinfo/osinfo.h>
 #include <stdio.h>
@@ -41,9 +42,9 @@ static OsinfoDb *load_db(GError **error)
     g_autoptr(OsinfoOsList) all = osinfo_db_get_os_list(osinfo_loader_get_db(l));
     if (local || osinfo_list_get_length(OSINFO_LIST(all)) == 0) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
-                    "The operating system database could not be loaded (%s): install the "
-                    "osinfo-db package (`sudo apt install osinfo-db`)",
-                    local ? local->message : "it is empty");
+                    _("The operating system database could not be loaded (%s): install the "
+                    "osinfo-db package (`sudo apt install osinfo-db`)"),
+                    local ? local->message : _("it is empty"));
         return NULL;
     }
     loader = g_steal_pointer(&l);
@@ -401,14 +402,14 @@ static bool has_iso9660_signature(const char *path, GError **error)
                                 &local);
     if (local) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA,
-                    "'%s' cannot be read (%s): check the file and its permissions", path,
+                    _("'%s' cannot be read (%s): check the file and its permissions"), path,
                     local->message);
         return false;
     }
     if (got < sizeof(sector) || memcmp(sector + 1, "CD001", 5) != 0) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA,
-                    "'%s' is not an ISO 9660 image (no CD001 volume descriptor): choose "
-                    "an installation ISO file", path);
+                    _("'%s' is not an ISO 9660 image (no CD001 volume descriptor): choose "
+                    "an installation ISO file"), path);
         return false;
     }
     return true;
@@ -418,12 +419,12 @@ HgrOsTemplate *hgr_os_template_identify_iso(const char *iso_path, GError **error
 {
     if (!g_file_test(iso_path, G_FILE_TEST_EXISTS)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA,
-                    "'%s' does not exist: choose the installation ISO file again", iso_path);
+                    _("'%s' does not exist: choose the installation ISO file again"), iso_path);
         return NULL;
     }
     if (!g_file_test(iso_path, G_FILE_TEST_IS_REGULAR)) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA,
-                    "'%s' is not a file: choose the installation ISO file itself", iso_path);
+                    _("'%s' is not a file: choose the installation ISO file itself"), iso_path);
         return NULL;
     }
     if (!has_iso9660_signature(iso_path, error))
@@ -445,8 +446,8 @@ HgrOsTemplate *hgr_os_template_identify_iso(const char *iso_path, GError **error
     g_main_context_pop_thread_default(context);
     if (!media) {
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA,
-                    "'%s' is not an ISO 9660 image (%s): choose an installation ISO file",
-                    iso_path, local ? local->message : "unreadable");
+                    _("'%s' is not an ISO 9660 image (%s): choose an installation ISO file"),
+                    iso_path, local ? local->message : _("unreadable"));
         return NULL;
     }
     if (!osinfo_db_identify_media(db, media))

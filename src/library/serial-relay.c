@@ -3,6 +3,7 @@
  * the caller's fd stays the caller's, so a socket pair stands between. */
 #include "serial-relay.h"
 
+#include <glib/gi18n-lib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -139,7 +140,7 @@ HgrSerialRelay *hgr_serial_relay_new(int user_fd, const char *log_path, int *vm_
     if (log_fd < 0) {
         int e = errno;
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
-                    "Cannot write the serial log %s: %s", log_path, g_strerror(e));
+                    _("Cannot write the serial log %s: %s"), log_path, g_strerror(e));
         return NULL;
     }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0
@@ -147,7 +148,7 @@ HgrSerialRelay *hgr_serial_relay_new(int user_fd, const char *log_path, int *vm_
         int e = errno;
         close(log_fd);
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
-                    "Cannot connect the serial port: %s", g_strerror(e));
+                    _("Cannot connect the serial port: %s"), g_strerror(e));
         return NULL;
     }
     if (pipe2(stop, O_CLOEXEC) != 0) {
@@ -156,7 +157,7 @@ HgrSerialRelay *hgr_serial_relay_new(int user_fd, const char *log_path, int *vm_
         close(pair[0]);
         close(pair[1]);
         g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
-                    "Cannot connect the serial port: %s", g_strerror(e));
+                    _("Cannot connect the serial port: %s"), g_strerror(e));
         return NULL;
     }
     HgrSerialRelay *r = g_new0(HgrSerialRelay, 1);

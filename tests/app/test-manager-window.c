@@ -4,8 +4,13 @@
  * nothing on disk while an accepted one is written. */
 #include <adwaita.h>
 #include <glib/gstdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "application.h"
+#include "control.h"
+#include "machine-private.h"
 #include "new-vm-wizard.h"
 #include "manager-window-private.h"
 #include "settings-dialog.h"
@@ -316,6 +321,53 @@ static void test_open_file(Fixture *f, gconstpointer data)
     g_object_unref(files[0]);
 }
 
+static gboolean count_tick(gpointer data)
+{
+    (*(guint *)data)++;
+    return G_SOURCE_CONTINUE;
+}
+
+/* A VM whose process (`hangarctl start`) hangs: it takes the connection
+ * and never answers. The window asks for its state all the same, and goes
+ * on drawing and answering clicks meanwhile; once the question gives up,
+ * the VM shows as stuck (paused), not as stopped, so Start stays off. */
+static void test_hung_process(Fixture *f, gconstpointer data)
+{
+    make_vm(f->dir, "Stuck");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HgrLibrary) lib = hgr_library_new(f->dir, &error);
+    g_assert_no_error(error);
+    g_autoptr(HgrMachine) probe = g_list_model_get_item(hgr_library_get_machines(lib), 0);
+    g_autofree char *sock = hgr_control_socket_path(hgr_machine_get_uuid(probe));
+    g_autofree char *sock_dir = g_path_get_dirname(sock);
+    g_mkdir_with_parents(sock_dir, 0700);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    g_strlcpy(addr.sun_path, sock, sizeof(addr.sun_path));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(fd, 16), ==, 0);
+
+    open_app(f, f->dir);
+    HgrMachine *m = hgr_manager_window_get_selected(f->win);
+    g_assert_nonnull(m);
+    g_assert_true(m->refreshing);            /* the window asked at once */
+    guint ticks = 0;
+    guint source = g_timeout_add(1, count_tick, &ticks);
+    while (m->refreshing && ticks == 0)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_true(m->refreshing);            /* unanswered, and the loop turned */
+    while (m->refreshing)
+        g_main_context_iteration(NULL, TRUE);
+    g_source_remove(source);
+    spin();
+
+    g_assert_cmpint(hgr_machine_get_state(m), ==, HGR_MACHINE_PAUSED);
+    g_assert_false(gtk_widget_get_sensitive(f->win->start_button));
+    g_assert_true(gtk_widget_get_visible(f->win->resume_button));
+    close(fd);
+    g_unlink(sock);
+}
+
 int main(int argc, char **argv)
 {
     gtk_test_init(&argc, &argv, NULL);
@@ -326,6 +378,7 @@ int main(int argc, char **argv)
     ADD("/app/manager/library-error", test_library_error);
     ADD("/app/manager/drop", test_drop);
     ADD("/app/manager/open-file", test_open_file);
+    ADD("/app/manager/hung-process", test_hung_process);
     ADD("/app/settings/name", test_settings_name);
     ADD("/app/settings/apply", test_settings_apply);
     return g_test_run();

@@ -6,13 +6,20 @@
  * Also a small update (one 400x40 line of text) to show that only dirty
  * areas cost, and what vmm-core's VGA spends per hgr_vm_display_update()
  * (the view calls it on every frame-clock tick) to render the frame and
- * find what changed. Not pass/fail: meson suite `bench`.
+ * find what changed: comparing whole frames, and with VRAM as a real KVM
+ * memory slot whose dirty log names what the guest wrote. Not pass/fail:
+ * meson suite `bench`.
  *
  * The GL rows use whatever EGL gives offscreen: Mesa's llvmpipe (software)
  * on a machine without a GPU, where upload and draw cost CPU that a GPU
  * would take. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "display-gl.h"
 #include "egl-context.h"
@@ -143,11 +150,82 @@ static void bench_vga(void)
     dispi_write(&v, VBE_ENABLE, VBE_ENABLED | VBE_LFB_ENABLED);
     for (size_t i = 0; i < (size_t)W * H; i++)
         ((uint32_t *)v.vram)[i] = (uint32_t)(i * 2654435761u) & 0xffffff;
-    measure_fn("vmm-core VGA update, nothing changed", vga_frame, &v);
+    measure_fn("vmm-core VGA update, nothing changed", vga_frame, &v);   /* no log: compared */
     v.change = true;
     measure_fn("vmm-core VGA update, every row changed", vga_frame, &v);
     hgr_device_free(v.dev);
     test_board_free(v.tb, true);
+}
+
+/* A KVM VM with no vCPU, only the VGA's VRAM as a dirty-logged slot, as
+ * vmm-core's VM maps it: the log's cost is the real ioctl's. */
+typedef struct {
+    int vm_fd;
+    const void *hva;
+} KvmSlot;
+
+static bool kvm_map_ram(void *opaque, void *hva, uint64_t gpa, uint64_t size)
+{
+    KvmSlot *k = opaque;
+    bool unmap = gpa == HGR_BOARD_UNMAPPED;
+    struct kvm_userspace_memory_region r = {
+        .slot = 0, .flags = KVM_MEM_LOG_DIRTY_PAGES, .guest_phys_addr = unmap ? 0 : gpa,
+        .memory_size = unmap ? 0 : size, .userspace_addr = (uintptr_t)hva };
+
+    k->hva = unmap ? NULL : hva;
+    return ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) == 0;
+}
+
+static bool kvm_get_dirty_log(void *opaque, const void *hva, uint64_t *bitmap, size_t n_pages)
+{
+    KvmSlot *k = opaque;
+    struct kvm_dirty_log log = { .slot = 0, .dirty_bitmap = bitmap };
+
+    (void)n_pages;
+    return hva == k->hva && ioctl(k->vm_fd, KVM_GET_DIRTY_LOG, &log) == 0;
+}
+
+static void bench_vga_dirty_log(void)
+{
+    g_autoptr(GError) error = NULL;
+    KvmSlot k = { -1, NULL };
+    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    size_t size;
+
+    if (kvm >= 0)
+        k.vm_fd = ioctl(kvm, KVM_CREATE_VM, 0);
+    if (k.vm_fd < 0) {
+        printf("SKIP: vmm-core VGA update with KVM's dirty log: no KVM VM here (%s)\n",
+               g_strerror(errno));
+        if (kvm >= 0)
+            close(kvm);
+        return;
+    }
+    VgaJob v = { .tb = test_board_new(NULL), .dev = hgr_vga_new("vga") };
+    v.tb->board.map_ram = kvm_map_ram;
+    v.tb->board.get_dirty_log = kvm_get_dirty_log;
+    v.tb->board.opaque = &k;
+    if (!v.dev->ops->realize(v.dev, &v.tb->board, &error)) {
+        printf("VGA: cannot make one: %s\n", error->message);
+    } else {
+        /* The firmware's memory decode maps BAR0, hence the slot. */
+        test_cfg_write(v.tb, ((HgrPciDevice *)v.dev)->slot << 3, PCI_COMMAND, 2,
+                       PCI_COMMAND_MEMORY);
+        v.vram = hgr_vga_vram(v.dev, &size);
+        dispi_write(&v, VBE_ENABLE, 0);
+        dispi_write(&v, VBE_XRES, W);
+        dispi_write(&v, VBE_YRES, H);
+        dispi_write(&v, VBE_BPP, 32);
+        dispi_write(&v, VBE_ENABLE, VBE_ENABLED | VBE_LFB_ENABLED);
+        if (!k.hva)
+            printf("SKIP: vmm-core VGA update with KVM's dirty log: KVM refused the slot\n");
+        else
+            measure_fn("vmm-core VGA update, KVM dirty log, no change", vga_frame, &v);
+    }
+    hgr_device_free(v.dev);
+    test_board_free(v.tb, true);
+    close(k.vm_fd);
+    close(kvm);
 }
 
 int main(void)
@@ -191,6 +269,7 @@ int main(void)
         test_egl_fini(&b.egl);
     }
     bench_vga();
+    bench_vga_dirty_log();
     hgr_display_staging_clear(&b.st);
     g_free(b.frame);
     g_free(b.copy);

@@ -117,12 +117,19 @@ def judge(path):
     return f"menu row={top // cell + 1} entries={entries}"
 
 
-found = False
-for path in sys.argv[1:]:
-    try:
-        verdict = judge(path)
-    except (OSError, ValueError, zlib.error, struct.error) as e:
-        verdict = f"no-menu (unreadable: {e})"
-    found = found or verdict.startswith("menu")
-    print(path, verdict)
-sys.exit(0 if found else 1)
+
+def main():
+    found = False
+    for path in sys.argv[1:]:
+        try:
+            verdict = judge(path)
+        except (OSError, ValueError, zlib.error, struct.error) as e:
+            verdict = f"no-menu (unreadable: {e})"
+        found = found or verdict.startswith("menu")
+        print(path, verdict)
+    return 0 if found else 1
+
+
+# fb-pattern.py imports decode() from here.
+if __name__ == "__main__":
+    sys.exit(main())

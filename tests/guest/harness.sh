@@ -79,8 +79,11 @@ if [ "$scenario" = firmware-iso-uefi ]; then
     fi
 fi
 
-initrd=$build/guest-initramfs.cpio.gz
-kernel=$("$here/build-initramfs.sh" "$initrd" "$kver" 2> "$build/initramfs.log") ||
+initrd=$build/guest-initramfs.cpio.gz extra_modules=""
+# The ISO's guest also drives the VGA with Linux's bochs DRM driver; only its
+# initramfs carries the DRM modules.
+[ "$scenario" = basic ] || { initrd=$build/guest-initramfs-iso.cpio.gz; extra_modules=bochs; }
+kernel=$("$here/build-initramfs.sh" "$initrd" "$kver" "$extra_modules" 2> "$build/initramfs.log") ||
     fail "build the guest initramfs" "$(cat "$build/initramfs.log")"
 if [ "$scenario" != basic ]; then
     iso=$build/firmware-iso.iso

@@ -4,7 +4,9 @@
 # (SeaBIOS, or OVMF with --firmware uefi) and GRUB, with a raw SATA disk and
 # a qcow2 NVMe disk attached; takes screenshots during the boot; then checks
 # what the guest reported, what it left on both disks (the qcow2 judged by
-# qemu-img), and that a screenshot shows GRUB's menu.  Prints TAP.
+# qemu-img), that a screenshot shows GRUB's menu, and that Linux's bochs DRM
+# driver drove the VGA: what the guest drew into /dev/fb0 is what a
+# screenshot shows, at the mode the driver set.  Prints TAP.
 # usage: run-firmware-iso.sh --hangarctl PATH --iso ISO --firmware bios|uefi
 #                            --workdir DIR [--timeout S]
 set -uo pipefail
@@ -57,7 +59,7 @@ while kill -0 $vmm_pid 2>/dev/null; do
     if awk -v a="$start" -v b="$now" -v t="$timeout" 'BEGIN { exit !(b - a > t) }'; then
         timed_out=1; kill $vmm_pid; break
     fi
-    for m in grub-menu grub-loading init; do
+    for m in grub-menu grub-loading init fb-drawn; do
         [ -z "${seen[$m]:-}" ] && grep -q "HANGAR $m" serial.log 2>/dev/null &&
             seen[$m]=$(elapsed "$start" "$now")
     done
@@ -67,9 +69,9 @@ wait $vmm_pid; rc=$?
 [ $timed_out = 1 ] && rc=timeout
 end=$(date +%s.%N)
 
-echo "1..8"
+echo "1..10"
 echo "# firmware $firmware: GRUB's menu at ${seen[grub-menu]:-?}s, GRUB loading Linux at ${seen[grub-loading]:-?}s," \
-     "init at ${seen[init]:-?}s, powered off at $(elapsed "$start" "$end")s (wall clock from the VMM's start)"
+     "init at ${seen[init]:-?}s, bochs fb drawn at ${seen[fb-drawn]:-?}s, powered off at $(elapsed "$start" "$end")s (wall clock from the VMM's start)"
 sed -n 's/^\(boot-time-ms: .*\)/# hangarctl reported \1 (init'"'"'s write to the boot timer port)/p' vmm.err
 tap "$( [ "$(report firmware)" = "$firmware" ] && echo 1 || echo 0)" \
     "$firmware firmware boots the ISO from the SATA CD-ROM through GRUB to Linux" \
@@ -100,6 +102,18 @@ tap "$( [ -n "$menu" ] && echo 1 || echo 0)" \
     "${menu:-none of ${#shots[@]} screenshots shows it}"
 tap "$(echo "$menu" | grep -q 'entries=3' && echo 1 || echo 0)" \
     "GRUB's menu shows its three entries, one text row each" "${menu:-no menu}"
+# Linux's bochs DRM driver on Hangar's VGA (guest part: scenarios/firmware-iso.sh).
+bound=$(report bochs-bound)
+tap "$( [ -n "$bound" ] && [ "${bound##* }" = 1234:1111 ] &&
+        [ "$(report bochs-nodes)" = "/dev/dri/card0 /dev/fb0 " ] && [ "$(report bochs-qext)" = 8 ] &&
+        echo 1 || echo 0)" \
+    "Linux's bochs DRM driver binds the VGA (1234:1111), finds QEMU's extended registers and makes /dev/dri/card0 and /dev/fb0" \
+    "bound: ${bound:-nothing}; nodes: $(report bochs-nodes); mode: $(report fb-mode); driver: $(report bochs-hw)$(report bochs-error | sed 's/^./; error: &/')"
+mode=$(report fb-mode | cut -d' ' -f1)
+fb=$(python3 "$here/fb-pattern.py" "${mode%x*}" "${shots[@]}" shots/end.png 2>&1 | grep ' pattern ' | head -1)
+tap "$( [ -n "$fb" ] && [ "$mode" = 1280x720x32 ] && echo 1 || echo 0)" \
+    "a screenshot shows the four quadrants the guest wrote to /dev/fb0, at the mode it asked the driver for (1280x720x32; set: ${mode:-none})" \
+    "${fb:-none of ${#shots[@]} screenshots nor the one at power-off shows them$(python3 "$here/fb-pattern.py" "${mode%x*}" shots/end.png 2>&1 | sed 's/^[^ ]* /; at power-off: /')}"
 if [ $failed = 1 ]; then
     echo "# serial log (tail):"; tr -d '\r' < serial.log | grep -a HANGAR | tail -30 | sed 's/^/#   /'
     echo "# hangarctl (tail):"; tail -20 vmm.err | sed 's/^/#   /'

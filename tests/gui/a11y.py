@@ -84,7 +84,26 @@ def find_all(parent, roles=None, name=None, only_showing=True):
     return parent.findChildren(pred)
 
 
-def find(parent, roles=None, name=None, what=None, timeout=20, only_showing=True):
+CONTROL_ROLES = ["push button", "toggle button", "check box", "radio button", "spin button",
+                 "text", "password text", "entry", "combo box", "slider", "switch",
+                 "menu item", "check menu item", "radio menu item", "link", "list item"]
+
+
+def unnamed_controls(parent):
+    """The showing controls under parent that a screen reader could not name:
+    no accessible name, or only GTK's class name (what AT-SPI falls back to)."""
+    bad = []
+    for n in find_all(parent, CONTROL_ROLES, None):
+        try:
+            name = (n.name or "").strip()
+            if not name or re.match(r"^(Gtk|Adw|Vte)[A-Z]\w*$", name):
+                bad.append(f"{n.roleName}:{name!r} under {n.parent.roleName}:{n.parent.name!r}")
+        except Exception:
+            continue
+    return bad
+
+
+def find(parent, roles=None, name=None, what=None, timeout=40, only_showing=True):
     """The first matching descendant of parent; waits for it to appear."""
     desc = what or f"{'/'.join(roles) if isinstance(roles, list) else roles or 'widget'} " \
                    f"named {name.pattern if hasattr(name, 'pattern') else name!r}"
@@ -165,14 +184,14 @@ def sensitive(node):
         return False
 
 
-def window(app, name, timeout=30):
+def window(app, name, timeout=60):
     """A top-level frame or dialog of the app whose title matches name."""
     return find(app, ["frame", "dialog", "window", "alert"], name,
                 what=f"a window titled {name.pattern if hasattr(name, 'pattern') else name!r}",
                 timeout=timeout)
 
 
-def label_text(parent, pattern, timeout=20, what=None):
+def label_text(parent, pattern, timeout=40, what=None):
     """A showing label (or other text) whose name matches the regex pattern."""
     rx = re.compile(pattern, re.I) if isinstance(pattern, str) else pattern
     return find(parent, None, rx, what=what or f"text matching /{rx.pattern}/", timeout=timeout)

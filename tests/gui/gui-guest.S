@@ -7,7 +7,8 @@
  *  - says one line on COM1 (the test reads it in the serial console);
  *  - then idles with hlt, woken by the timer tick, and on each
  *    tick echoes what arrived on COM1 (typed into the serial console), says
- *    each line back after Enter ("HANGAR-GUI-GUEST: the host typed: ...") and
+ *    each line back after Enter ("HANGAR-GUI-GUEST: the host typed: ..."),
+ *    says each scan code the keyboard sent ("HANGAR-GUI-GUEST: key 1e"), and
  *    looks at PM1 PWRBTN_STS: when the power button was pressed it says so
  *    and powers off through ACPI S5, as an OS that listens would.
  * Linked at 0; the far jump makes CS = DS = 0x07c0 however it was entered. */
@@ -101,6 +102,10 @@ _start:
     mov %ax, %es
     movw $tick, %es:(8 * 4)
     mov %cs, %es:(8 * 4 + 2)
+    /* And our own keyboard handler: scan codes typed into the display are
+     * queued here and said on COM1, not eaten by the BIOS. */
+    movw $kbd, %es:(9 * 4)
+    mov %cs, %es:(9 * 4 + 2)
 
 idle:
     sti
@@ -135,8 +140,25 @@ idle:
     mov $crlf, %si
     call puts
     jmp 9b
+    /* Say each queued scan code: "HANGAR-GUI-GUEST: key 1e". */
+10: mov kq_tail, %bx
+    cmp kq_head, %bx
+    je 14f
+    and $15, %bx
+    mov kq(%bx), %cl
+    incw kq_tail
+    mov $keymsg, %si
+    call puts
+    mov %cl, %al
+    shr $4, %al
+    call puthex
+    mov %cl, %al
+    call puthex
+    mov $crlf, %si
+    call puts
+    jmp 10b
     /* The power button: clear its status (write 1) and power off. */
-10: mov $0x600, %dx
+14: mov $0x600, %dx
     in %dx, %ax
     test $0x0100, %ax
     jz idle
@@ -156,6 +178,35 @@ tick:
     out %al, $0x20
     pop %ax
     iret
+
+/* IRQ1: a byte from the keyboard (not the mouse: AUXB clear) into the queue. */
+kbd:
+    push %ax
+    push %bx
+    in $0x64, %al
+    test $0x01, %al
+    jz 15f
+    test $0x20, %al
+    in $0x60, %al
+    jnz 15f
+    mov %cs:kq_head, %bx
+    and $15, %bx
+    mov %al, %cs:kq(%bx)
+    incw %cs:kq_head
+15: mov $0x20, %al
+    out %al, $0x20
+    pop %bx
+    pop %ax
+    iret
+
+/* al's low nibble to COM1 as a hex digit. */
+puthex:
+    and $0x0f, %al
+    add $'0', %al
+    cmp $'9', %al
+    jbe 16f
+    add $('a' - '9' - 1), %al
+16: jmp putc
 
 /* bx: dispi index, cx: value */
 dispi:
@@ -201,6 +252,10 @@ crlf:  .asciz "\r\n"
 hello: .asciz "HANGAR-GUI-GUEST: hello on COM1, screen painted\r\n"
 bye:   .asciz "HANGAR-GUI-GUEST: power button pressed, powering off\r\n"
 nodev: .asciz "HANGAR-GUI-GUEST: no Bochs VGA on bus 0\r\n"
+keymsg: .asciz "HANGAR-GUI-GUEST: key "
+kq_head: .word 0
+kq_tail: .word 0
+kq:    .space 16
 .equ LINE_MAX, 60
 len:   .word 0
 line:  .space LINE_MAX + 1

@@ -180,12 +180,16 @@ class Session:
         return path
 
     def find_x_window(self, title):
-        """The X window id whose title is exactly title, or None."""
+        """The id of the mapped X window whose title is exactly title, or
+        None (a window the app hid keeps existing, unmapped)."""
         r = self.run(["xwininfo", "-display", self.display, "-root", "-tree"], timeout=30)
         for line in r.stdout.splitlines():
             line = line.strip()
             if line.startswith("0x") and f'"{title}"' in line:
-                return line.split()[0]
+                wid = line.split()[0]
+                info = self.run(["xwininfo", "-display", self.display, "-id", wid], timeout=30)
+                if "Map State: IsViewable" in info.stdout:
+                    return wid
         return None
 
 

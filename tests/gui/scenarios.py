@@ -50,13 +50,7 @@ class Context:
         return self.app
 
     def manager(self):
-        return a11y.window(self.app, re.compile(r"^Hangar$|Hangar|Virtual Machines", re.I),
-                           timeout=60)
-
-    def alive(self):
-        if self.proc and self.proc.poll() is not None:
-            raise Missing(f"hangar died (status {self.proc.returncode}); "
-                          f"see {self.name}-app.log")
+        return a11y.window(self.app, "Hangar", timeout=60)
 
     def close(self):
         for p in self.vars.get("helpers", []):      # e.g. a headless hangarctl start
@@ -67,7 +61,18 @@ class Context:
         self.proc = None
 
     def on_failure(self, label):
-        """Leaves a screenshot and the accessible tree for the failed step."""
+        """Leaves a screenshot and the accessible tree for the failed step,
+        and says whether the app is still alive and what it printed last."""
+        if self.proc:
+            if self.proc.poll() is not None:
+                log(f"hangar is gone: exit status {self.proc.returncode}")
+            path = os.path.join(self.s.artifacts, f"{self.name}-app.log")
+            try:
+                with open(path, errors="replace") as f:
+                    tail = [l for l in f.read().splitlines() if l.strip()][-12:]
+                log(f"the app's last output ({path}):\n" + "\n".join(tail))
+            except OSError:
+                pass
         try:
             shot = self.s.screenshot(f"{self.name}-{label}-failed")
             log(f"screenshot of the failure: {shot}")
@@ -132,7 +137,7 @@ def quadrant_layout(png):
 
 
 def vm_window_xid(ctx):
-    return wait_for(f"the X window titled {VM!r}", lambda: ctx.s.find_x_window(VM), 30)
+    return wait_for(f"the X window titled {VM!r}", lambda: ctx.s.find_x_window(VM), 60)
 
 
 NAME_ENTRY = re.compile(r"^Name( Name)?$", re.I)
@@ -161,23 +166,20 @@ def walk_wizard_to_create(ctx, name):
             a11y.click(nxt[0])
         return None
     try:
-        return wait_for("the wizard's Create button, sensitive", step, 30, step=0.5)
+        return wait_for("the wizard's Create button, sensitive", step, 60, step=0.5)
     except Missing as e:
         raise Missing(f"{e}; the wizard shows: {a11y.summary(wiz)}") from None
 
 
 def row_of(ctx, name):
-    return a11y.find(ctx.manager(), ["list item", "table row", "row", "label"], name,
-                     what=f"the VM {name!r} in the manager's list", timeout=30)
+    """The manager list's row of the VM called name (a row reads "Name, State")."""
+    rx = re.compile("^" + re.escape(name) + "(,|$)")
+    return a11y.find(ctx.manager(), ["list item", "table row", "row"], rx,
+                     what=f"the VM {name!r} in the manager's list", timeout=60)
 
 
 def select_vm(ctx, name):
-    row = row_of(ctx, name)
-    node = row
-    # The label is inside the row: select the row that holds it.
-    while node is not None and node.roleName not in ("list item", "table row", "row"):
-        node = node.parent
-    target = node or row
+    target = row_of(ctx, name)
     acts = target.actions
     if "activate" in acts or "click" in acts or "select" in acts:
         a11y.click(target)
@@ -199,7 +201,7 @@ def state_of(ctx, name, pattern):
             if any(t == name or name in t for t in texts) and any(rx.search(t) for t in texts):
                 return True
         return False
-    wait_for(f"the manager's list showing {name!r} as /{pattern}/", look, 60)
+    wait_for(f"the manager's list showing {name!r} as /{pattern}/", look, 120)
 
 
 # --- 1. end to end ---------------------------------------------------------
@@ -225,7 +227,7 @@ def e2e_create(ctx):
     a11y.click(create)
     row_of(ctx, VM)
     wait_for(f"the VM's folder {VM!r} in the library", lambda: os.path.isdir(
-        os.path.join(ctx.lib, VM)), 20)
+        os.path.join(ctx.lib, VM)), 40)
     ctx.s.screenshot("e2e-vm-listed")
 
 
@@ -239,7 +241,7 @@ def e2e_cli_sees(ctx):
 def e2e_start(ctx):
     select_vm(ctx, VM)
     start = button(ctx.manager(), re.compile(r"^Start$", re.I))
-    wait_for("Start to become sensitive for the selected VM", lambda: a11y.sensitive(start), 20)
+    wait_for("Start to become sensitive for the selected VM", lambda: a11y.sensitive(start), 40)
     a11y.click(start)
     ctx.vars["vmwin"] = a11y.window(ctx.app, re.compile(re.escape(VM)), timeout=60)
 
@@ -257,7 +259,7 @@ def e2e_display(ctx):
             ctx.s.shots -= 1
         return ok
     try:
-        wait_for("the guest's four quadrants in the VM window", painted, 120, step=3)
+        wait_for("the guest's four quadrants in the VM window", painted, 240, step=3)
     except Missing as e:
         raise Missing(f"{e}; last look: {last[0]}") from None
     log(last[0])
@@ -288,7 +290,7 @@ def e2e_serial(ctx):
                                      what="the serial console's terminal")
     try:
         wait_for("the guest's COM1 line in the serial console (read from the screen)",
-                 lambda: norm(GUEST_HELLO) in norm(serial_text(ctx)), 60, step=2)
+                 lambda: norm(GUEST_HELLO) in norm(serial_text(ctx)), 120, step=2)
     except Missing as e:
         raise Missing(f"{e}; it read: {ctx.vars.get('ocr', '')!r}") from None
 
@@ -303,7 +305,7 @@ def e2e_serial_typing(ctx):
     try:
         wait_for("the guest saying back the line typed into the serial console",
                  lambda: norm("the host typed: ping from the host") in norm(serial_text(ctx)),
-                 30, step=2)
+                 90, step=2)
     except Missing as e:
         raise Missing(f"{e}; it read: {ctx.vars.get('ocr', '')!r}") from None
 
@@ -315,7 +317,7 @@ def vm_action(ctx, name):
     rx = re.compile(name, re.I)
     found = a11y.find_all(win, ["push button", "menu item", "button"], rx)
     if not found:
-        a11y.click(button(win, re.compile(r"menu|power|more", re.I)))
+        a11y.click(button(win, re.compile(r"menu|power|more|force off or reset|options", re.I)))
         found = [button(ctx.app, rx)]
     a11y.click(found[0])
 

@@ -1,6 +1,6 @@
 """scenarios_more.py — errors shown in the UI, the host check, the CLI and
-the app seeing (and driving) the same VMs, and the VM window's controls on a
-running VM."""
+the app seeing (and driving) the same VMs, the VM window's controls on a
+running VM, the wizard on a known OS's media, and a VM's settings."""
 import os
 import re
 
@@ -41,7 +41,7 @@ def toast_text(ctx, rx, what):
                 return False
         return False
     try:
-        wait_for(what, look, 30, step=1)
+        wait_for(what, look, 60, step=1)
     except Missing as e:
         raise Missing(f"{e}; toasts seen and dismissed first: {dismissed}") from None
     if dismissed:
@@ -159,10 +159,10 @@ def cli_stop_from_gui(ctx):
     select_vm(ctx, "CLI VM")
     shut = button(ctx.manager(), re.compile(r"^Shut ?down$", re.I))
     wait_for("Shut Down to become sensitive for the VM hangarctl runs",
-             lambda: a11y.sensitive(shut), 20)
+             lambda: a11y.sensitive(shut), 40)
     a11y.click(shut)
     wait_for("hangarctl start to end after the guest powered off",
-             lambda: headless.poll() is not None, 60)
+             lambda: headless.poll() is not None, 120)
     if headless.returncode != 0:
         raise AssertionError(f"hangarctl start ended with status {headless.returncode}")
     log_path = os.path.join(ctx.lib, "CLI VM", "logs", "serial.log")
@@ -197,6 +197,16 @@ def run_started(ctx):
     state_of(ctx, RUN, r"running")
 
 
+def run_names(ctx):
+    """Every control a person can reach in the VM window and the manager
+    window has a name a screen reader can say."""
+    bad = []
+    for what, win in (("VM window", ctx.vars["vmwin"]), ("manager window", ctx.manager())):
+        bad += [f"{what}: {b}" for b in a11y.unnamed_controls(win)]
+    if bad:
+        raise AssertionError("controls without an accessible name: " + "; ".join(bad))
+
+
 def typed_line_answered(ctx, xid, text):
     term = ctx.vars["terminal"]
     a11y.click_at(ctx.s, xid, term)
@@ -205,7 +215,7 @@ def typed_line_answered(ctx, xid, text):
     want = norm(f"the host typed: {text}")
     try:
         wait_for(f"the guest saying back {text!r}", lambda: want in norm(serial_text(ctx, xid)),
-                 30, step=2)
+                 90, step=2)
     except Missing as e:
         raise Missing(f"{e}; it read: {ctx.vars.get('ocr', '')!r}") from None
 
@@ -227,6 +237,27 @@ def run_pause_resume(ctx):
     typed_line_answered(ctx, xid, "after resume")
 
 
+def run_display_keys(ctx):
+    win = ctx.vars["vmwin"]
+    xid = ctx.s.find_x_window(RUN)
+    a11y.click(button(win, re.compile(r"^Display$", re.I)))
+    display = a11y.find(win, ["image", "drawing area", "canvas", "filler", "panel"],
+                        re.compile(r"^Guest display$", re.I), what="the guest's display")
+    a11y.click_at(ctx.s, xid, display)          # a click gives the guest the keyboard
+    a11y.type_keys(ctx.s, xid, "a")
+    log_path = os.path.join(ctx.lib, RUN, "logs", "serial.log")
+
+    def said():
+        with open(log_path, errors="replace") as f:
+            return "HANGAR-GUI-GUEST: key 1e" in f.read()
+    # 0x1e: A's make code in scan code set 1, as the i8042 hands it to the guest.
+    wait_for("the guest saying it got the A key's scan code (1e) typed into the display",
+             said, 60, step=1)
+    with open(log_path, errors="replace") as f:
+        log("the guest said: " + "; ".join(l.strip() for l in f if "key " in l))
+    a11y.key(ctx.s, xid, "Control_R")           # the host key gives the keyboard back
+
+
 def run_close_keep(ctx):
     win = ctx.vars["vmwin"]
     a11y.click(button(win, re.compile(r"^Close$", re.I)))
@@ -235,14 +266,14 @@ def run_close_keep(ctx):
                     what="the question naming the running VM")
     ctx.s.screenshot("run-close-asks")
     a11y.click(keep)
-    wait_for("the VM window to close", lambda: not ctx.s.find_x_window(RUN), 20)
+    wait_for("the VM window to close", lambda: not ctx.s.find_x_window(RUN), 40)
     state_of(ctx, RUN, r"running")
 
 
 def run_manager_shutdown(ctx):
     select_vm(ctx, RUN)
     shut = button(ctx.manager(), re.compile(r"^Shut ?down$", re.I))
-    wait_for("Shut Down to become sensitive", lambda: a11y.sensitive(shut), 20)
+    wait_for("Shut Down to become sensitive", lambda: a11y.sensitive(shut), 40)
     a11y.click(shut)
     state_of(ctx, RUN, r"stopped|powered off|^off$")
     with open(os.path.join(ctx.lib, RUN, "logs", "serial.log"), errors="replace") as f:
@@ -252,10 +283,185 @@ def run_manager_shutdown(ctx):
 
 RUNNING = Scenario("vm window", [
     ("a VM made by hangarctl is started from the manager; its window opens", run_started),
+    ("every control of the VM window and the manager has an accessible name", run_names),
     ("Pause: the list and the window say Paused; Resume: the guest answers again",
      run_pause_resume),
+    ("a key typed into the display reaches the guest as its scan code", run_display_keys),
     ("closing the window of a running VM asks what to do; Keep Running keeps it running",
      run_close_keep),
     ("Shut Down in the manager stops the VM whose window was closed", run_manager_shutdown),
 ])
 ALL.append(RUNNING)
+
+
+# --- 6. the wizard knows an OS from its installation media -------------------
+WIN = "Win 11"
+
+
+def make_win11_iso(ctx):
+    """An ISO with Windows 11's volume ID and publisher, as the database
+    knows them (the content does not matter to the identification)."""
+    root = os.path.join(ctx.s.tmp, "win11-content")
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "README.TXT"), "w") as f:
+        f.write("Hangar test media\n")
+    iso = os.path.join(ctx.s.tmp, "win11.iso")
+    r = ctx.s.run(["xorriso", "-as", "mkisofs", "-quiet", "-V", "CCCOMA_X64FRE_EN-US_DV9",
+                   "-publisher", "MICROSOFT CORPORATION", "-o", iso, root])
+    if r.returncode != 0:
+        raise Missing(f"xorriso could not make the Windows 11 style ISO: {r.stderr.strip()}")
+    return iso
+
+
+def wiz_identifies(ctx):
+    iso = make_win11_iso(ctx)
+    ctx.launch()
+    wiz = open_wizard(ctx)
+    give_iso(ctx, iso)
+    a11y.label_text(wiz, r"Microsoft Windows 11", what="the wizard naming the OS it found")
+    if a11y.find_all(wiz, None, re.compile(r"not recogni[sz]ed", re.I)):
+        raise AssertionError("the wizard names Windows 11 but still says 'not recognised'")
+    ctx.s.screenshot("wizard-found-windows-11")
+    bad = a11y.unnamed_controls(wiz)
+    if bad:
+        raise AssertionError("wizard controls without an accessible name: " + "; ".join(bad))
+
+
+def summary_texts(wiz):
+    return [n.name for n in a11y.find_all(wiz, ["label"], re.compile(r"\S"))]
+
+
+def wiz_summary(ctx):
+    wiz = ctx.vars["wizard"]
+    a11y.set_text(name_entry(wiz), WIN)
+    nxt = re.compile(r"^Next$", re.I)
+
+    def at_summary():
+        if a11y.find_all(wiz, ["label"], re.compile(r"(?m)^Firmware: ", re.I)):
+            return True
+        for b in a11y.find_all(wiz, ["push button"], nxt):
+            if a11y.sensitive(b):
+                a11y.click(b)
+        return False
+    wait_for("the wizard's summary page", at_summary, 60, step=1)
+    texts = summary_texts(wiz)
+    joined = " | ".join(texts)
+
+    def number(pattern):
+        m = re.search(pattern, joined, re.I)
+        if not m:
+            raise AssertionError(f"the summary has no /{pattern}/: {joined}")
+        return int(m.group(1))
+    problems = []
+    if not re.search(r"Firmware: UEFI", joined):
+        problems.append("firmware is not UEFI")
+    if number(r"Memory: (\d+) MiB") < 4096:
+        problems.append("less than 4 GiB of memory")
+    if number(r"CPUs: (\d+)") < 2:
+        problems.append("fewer than 2 CPUs")
+    if number(r"Disk: (\d+) GiB") < 64:
+        problems.append("a disk under 64 GiB")
+    if not re.search(r"TPM", joined):
+        problems.append("no word on the missing TPM 2.0")
+    ctx.s.screenshot("wizard-windows-11-summary")
+    if problems:
+        raise AssertionError(f"the Windows 11 summary: {', '.join(problems)}; it says: {joined}")
+
+
+def wiz_create(ctx):
+    wiz = ctx.vars["wizard"]
+    create = button(wiz, re.compile(r"^Create$", re.I))
+    wait_for("Create to become sensitive", lambda: a11y.sensitive(create), 40)
+    a11y.click(create)
+    row_of(ctx, WIN)
+    rc, out, err = ctx.hangarctl("info", WIN)
+    if rc != 0 or not re.search(r"firmware\W+uefi", out, re.I):
+        raise AssertionError(f"hangarctl info {WIN!r} does not say UEFI: status {rc}: "
+                             f"{out.strip()!r} {err.strip()!r}")
+    if not os.path.exists(os.path.join(ctx.lib, WIN, "nvram.fd")):
+        raise AssertionError("the UEFI VM has no nvram.fd in its folder")
+
+
+WIZARD = Scenario("wizard", [
+    ("a Windows 11 ISO: the wizard names the OS it found (and every control has a name)", wiz_identifies),
+    ("its summary gives UEFI, >= 4 GiB, >= 2 CPUs, >= 64 GiB and says there is no TPM",
+     wiz_summary),
+    ("Create: listed, and hangarctl info says UEFI; the folder has its nvram.fd", wiz_create),
+])
+ALL.append(WIZARD)
+
+
+# --- 7. settings of an existing VM, seen by the CLI -------------------------
+SET = "Set VM"
+
+
+def hangarctl_info(ctx, name):
+    rc, out, err = ctx.hangarctl("info", name)
+    return out if rc == 0 else f"status {rc}: {err.strip()}"
+
+
+def settings_window(ctx, name):
+    select_vm(ctx, name)
+    a11y.click(button(ctx.manager(), re.compile(r"^Settings$", re.I)))
+    dlg = a11y.window(ctx.app, re.compile(r"Settings.*" + re.escape(name)))
+    ctx.vars["settings"] = dlg
+    ctx.vars["settings_x"] = wait_for("the settings window on screen", lambda: ctx.s.find_x_window(
+        dlg.name), 60)
+    return dlg
+
+
+def type_into(ctx, field, text):
+    """Clicks into field, selects what is there and types text, then Enter:
+    real key presses, as a person edits a value."""
+    xid = ctx.vars["settings_x"]
+    a11y.click_at(ctx.s, xid, field)
+    a11y.key(ctx.s, xid, "ctrl+a")
+    a11y.type_keys(ctx.s, xid, text)
+    a11y.key(ctx.s, xid, "Return")
+
+
+def set_memory(ctx):
+    cli_create(ctx, SET)
+    cli_create(ctx, "Other VM")
+    ctx.launch()
+    dlg = settings_window(ctx, SET)
+    spin = a11y.find(dlg, ["spin button"], re.compile(r"^Memory in MiB"),
+                     what="the Memory field")
+    type_into(ctx, spin, "512")
+    wait_for("hangarctl info to show 512 MiB", lambda: re.search(
+        r"Memory:\s+512 MiB", hangarctl_info(ctx, SET)), 40)
+    ctx.s.screenshot("settings-memory-512", ctx.vars["settings_x"])
+
+
+def name_row(dlg):
+    return a11y.find(dlg, ["text", "entry"], re.compile(r"^Name( Name)?$"),
+                     what="the Name field")
+
+
+def rename_taken(ctx):
+    dlg = ctx.vars["settings"]
+    type_into(ctx, name_row(dlg), "Other VM")
+    a11y.label_text(dlg, r"exists|already|taken", what="the settings saying the name is taken")
+    ctx.s.screenshot("settings-name-taken", ctx.vars["settings_x"])
+    if not os.path.isdir(os.path.join(ctx.lib, SET)):
+        raise AssertionError(f"the refused rename moved {SET!r}'s folder")
+    if not re.search(r"Name:\s+" + re.escape(SET), hangarctl_info(ctx, SET)):
+        raise AssertionError(f"hangarctl no longer finds {SET!r} as it was")
+
+
+def rename(ctx):
+    dlg = ctx.vars["settings"]
+    type_into(ctx, name_row(dlg), "Renamed VM")
+    wait_for("hangarctl info to find 'Renamed VM'", lambda: re.search(
+        r"Name:\s+Renamed VM", hangarctl_info(ctx, "Renamed VM")), 40)
+    if os.path.isdir(os.path.join(ctx.lib, SET)):
+        raise AssertionError(f"the old folder {SET!r} is still there after the rename")
+    row_of(ctx, "Renamed VM")
+
+
+SETTINGS = Scenario("settings", [
+    ("memory typed into Settings is saved: hangarctl info shows it", set_memory),
+    ("renaming to a taken name is refused in the window; nothing moves", rename_taken),
+    ("renaming: hangarctl and the list know the new name; the folder moved", rename),
+])
+ALL.append(SETTINGS)

@@ -11,7 +11,7 @@ trap 'rm -rf "$tmp"' EXIT
 case "$src" in
 *.S)
     base=0
-    case "$src" in *boot-sector.S|*vbe-lfb.S) base=0x7c00;; esac
+    case "$src" in *boot-sector.S|*vbe-lfb.S|*vbe-dirty.S) base=0x7c00;; esac
     $cc -c "$src" -o "$tmp/g.o"
     ld -m elf_x86_64 -Ttext=$base -e _start "$tmp/g.o" -o "$tmp/g.elf"
     ;;

@@ -363,32 +363,26 @@ static void test_bios_with_kernel_refused(void)
     g_assert_error(err, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG);
 }
 
-/* A boot sector sets an 800x600x32 VBE mode and paints the top half of the
- * linear framebuffer, which Hangar maps as a KVM RAM slot where BAR0
- * decodes: the screenshot has exactly that picture. */
-static void test_vbe_lfb(void)
+/* Boots the boot sector guest bin (from a 1 MiB raw disk in tmp) with its
+ * serial port on sv[1], and waits until it says "LFB: painted". */
+static HgrVm *start_painter(const char *bin, const char *tmp, int sv[2])
 {
-    if (!kvm_available() || !seabios_available())
-        return;
-    g_autofree char *mbr_path = guest_path("vbe-lfb.bin");
+    g_autofree char *mbr_path = guest_path(bin);
     g_autofree char *mbr = NULL;
     gsize mbr_len = 0;
     g_assert_true(g_file_get_contents(mbr_path, &mbr, &mbr_len, NULL));
     g_assert_cmpuint(mbr_len, ==, 512);
-    g_autofree char *tmp = g_dir_make_tmp("hangar-fw-XXXXXX", NULL);
     g_autofree char *disk = g_build_filename(tmp, "disk.img", NULL);
-    g_autofree char *png = g_build_filename(tmp, "lfb.png", NULL);
     g_autoptr(GByteArray) img = g_byte_array_new();
     g_byte_array_set_size(img, 1 << 20);
     memset(img->data, 0, img->len);
     memcpy(img->data, mbr, 512);
     g_assert_true(g_file_set_contents(disk, (char *)img->data, img->len, NULL));
 
-    int sv[2];
     g_autoptr(HgrVmConfig) c = bios_config(sv);
     g_autoptr(GError) err = NULL;
     hgr_vm_config_add_disk(c, disk, HGR_DISK_FORMAT_RAW, false);
-    g_autoptr(HgrVm) vm = hgr_vm_new(c, &err);
+    HgrVm *vm = hgr_vm_new(c, &err);
     g_assert_no_error(err);
     gint64 t0 = g_get_monotonic_time();
     g_assert_true(hgr_vm_start(vm, &err));
@@ -398,9 +392,24 @@ static void test_vbe_lfb(void)
         hgr_vm_stop(vm);
         g_error("the boot sector did not paint; serial output:\n%s", out->str);
     }
+    g_test_message("%s painted; %.1f s from start", bin, (g_get_monotonic_time() - t0) / 1e6);
+    return vm;
+}
+
+/* A boot sector sets an 800x600x32 VBE mode and paints the top half of the
+ * linear framebuffer, which Hangar maps as a KVM RAM slot where BAR0
+ * decodes: the screenshot has exactly that picture. */
+static void test_vbe_lfb(void)
+{
+    if (!kvm_available() || !seabios_available())
+        return;
+    g_autofree char *tmp = g_dir_make_tmp("hangar-fw-XXXXXX", NULL);
+    g_autofree char *disk = g_build_filename(tmp, "disk.img", NULL);
+    g_autofree char *png = g_build_filename(tmp, "lfb.png", NULL);
+    int sv[2];
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HgrVm) vm = start_painter("vbe-lfb.bin", tmp, sv);
     g_assert_cmpint(hgr_vm_wait(vm), ==, HGR_VM_STATE_POWERED_OFF);
-    g_test_message("boot sector painted 800x300 pixels; %.1f s from start",
-                   (g_get_monotonic_time() - t0) / 1e6);
 
     g_assert_true(hgr_vm_screenshot(vm, png, &err));
     g_assert_no_error(err);
@@ -419,6 +428,93 @@ static void test_vbe_lfb(void)
     rmdir(tmp);
 }
 
+/* What one hgr_vm_display_update() reported. */
+typedef struct {
+    unsigned width, height, n_dirty;
+    HgrConsoleRect dirty[16];
+    uint32_t block_pixel;              /* at (408, 508) */
+} DisplaySeen;
+
+static void see_display(const HgrConsoleSurface *s, const HgrConsoleRect *dirty,
+                        unsigned n_dirty, void *user_data)
+{
+    DisplaySeen *seen = user_data;
+
+    seen->width = s->width;
+    seen->height = s->height;
+    seen->n_dirty = MIN(n_dirty, G_N_ELEMENTS(seen->dirty));
+    memcpy(seen->dirty, dirty, seen->n_dirty * sizeof(*dirty));
+    seen->block_pixel = 0;
+    if (s->data && s->width > 408 && s->height > 508)
+        memcpy(&seen->block_pixel, s->data + 508 * (size_t)s->stride + 408 * 4, 4);
+}
+
+/* The guest paints its 800x600 screen, then a 16x16 block while the VM
+ * runs: the live view's update reports that block alone (Hangar finds it
+ * in KVM's dirty log of the VRAM slot), nothing when nothing changed, and
+ * the screenshot is still the whole right picture. */
+static void test_vbe_dirty(void)
+{
+    if (!kvm_available() || !seabios_available())
+        return;
+    g_autofree char *tmp = g_dir_make_tmp("hangar-fw-XXXXXX", NULL);
+    g_autofree char *disk = g_build_filename(tmp, "disk.img", NULL);
+    g_autofree char *png = g_build_filename(tmp, "lfb.png", NULL);
+    int sv[2];
+    g_autoptr(GError) err = NULL;
+    g_autoptr(HgrVm) vm = start_painter("vbe-dirty.bin", tmp, sv);
+
+    DisplaySeen seen;
+    g_assert_true(hgr_vm_display_update(vm, false, see_display, &seen));
+    g_assert_cmpuint(seen.width, ==, 800);
+    g_assert_cmpuint(seen.height, ==, 600);
+    /* The guest now only polls COM1: nothing to redraw. */
+    g_assert_true(hgr_vm_display_update(vm, false, see_display, &seen));
+    g_assert_cmpuint(seen.n_dirty, ==, 0);
+
+    /* How long an update takes when nothing changed (not asserted). */
+    const unsigned rounds = 200;
+    gint64 t1 = g_get_monotonic_time();
+    for (unsigned i = 0; i < rounds; i++)
+        hgr_vm_display_update(vm, false, see_display, &seen);
+    g_test_message("800x600x32, an update with nothing changed: %.1f us",
+                   (double)(g_get_monotonic_time() - t1) / rounds);
+    g_assert_cmpuint(seen.n_dirty, ==, 0);
+
+    g_assert_cmpint(write(sv[0], "b", 1), ==, 1);
+    const char *block[] = { "LFB: block", NULL };
+    g_autoptr(GString) out2 = read_until(sv[0], block, g_get_monotonic_time() +
+                                                          DEADLINE_S * G_TIME_SPAN_SECOND);
+    g_assert_nonnull(strstr(out2->str, "LFB: block"));
+    g_assert_true(hgr_vm_display_update(vm, false, see_display, &seen));
+    g_assert_cmpuint(seen.n_dirty, ==, 1);
+    g_assert_cmpuint(seen.dirty[0].x, ==, 400);
+    g_assert_cmpuint(seen.dirty[0].y, ==, 500);
+    g_assert_cmpuint(seen.dirty[0].width, ==, 16);
+    g_assert_cmpuint(seen.dirty[0].height, ==, 16);
+    g_assert_cmphex(seen.block_pixel & 0xffffff, ==, 0x0000ff);
+    g_assert_true(hgr_vm_display_update(vm, false, see_display, &seen));
+    g_assert_cmpuint(seen.n_dirty, ==, 0);
+
+    g_assert_cmpint(write(sv[0], "b", 1), ==, 1);
+    g_assert_cmpint(hgr_vm_wait(vm), ==, HGR_VM_STATE_POWERED_OFF);
+    g_assert_true(hgr_vm_screenshot(vm, png, &err));
+    g_assert_no_error(err);
+    unsigned w, h, lit_above, lit_all;
+    png_stats(png, 500, &w, &h, &lit_above);
+    png_stats(png, 600, &w, &h, &lit_all);
+    g_assert_cmpuint(w, ==, 800);
+    g_assert_cmpuint(h, ==, 600);
+    g_assert_cmpuint(lit_above, ==, 0);               /* all orange, like pixel (0,0) */
+    g_assert_cmpuint(lit_all, ==, 16 * 16);           /* and the block */
+    close(sv[0]);
+    close(sv[1]);
+    g_clear_pointer(&vm, hgr_vm_free);
+    unlink(png);
+    unlink(disk);
+    rmdir(tmp);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -428,6 +524,7 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm/firmware/boot-order-disk-first", test_boot_disk);
     g_test_add_func("/kvm/firmware/boot-choice-checked", test_boot_choice_checked);
     g_test_add_func("/kvm/firmware/vbe-linear-framebuffer", test_vbe_lfb);
+    g_test_add_func("/kvm/firmware/vbe-dirty-areas", test_vbe_dirty);
     g_test_add_func("/kvm/firmware/bad-image", test_bad_firmware);
     g_test_add_func("/kvm/firmware/bios-with-kernel", test_bios_with_kernel_refused);
     return g_test_run();

@@ -431,6 +431,45 @@ static void test_follows_other_process(Fixture *f, gconstpointer data)
     g_assert_true(wait_for_count(f, 0));
 }
 
+/* "windows 11" beside "Windows 11": the list sorts them as one, and on a
+ * case-insensitive file system their folders are one. */
+static void test_names_unique_ignoring_case(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    create(f, "Windows 11");
+    HgrMachine *m = create(f, "Debian");
+
+    g_autoptr(HgrMachineConfig) dup = small_config("windows 11");
+    g_assert_null(hgr_library_create(f->lib, dup, 1 << 20, &error));
+    g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NAME_EXISTS);
+    g_assert_nonnull(strstr(error->message, "Windows 11"));
+    g_clear_error(&error);
+
+    g_autoptr(HgrMachineConfig) c = hgr_machine_config_copy(hgr_machine_get_config(m));
+    g_free(c->name);
+    c->name = g_strdup("WINDOWS 11");
+    g_assert_false(hgr_machine_set_config(m, c, &error));
+    g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NAME_EXISTS);
+    g_clear_error(&error);
+    g_assert_cmpstr(hgr_machine_get_name(m), ==, "Debian");
+
+    /* A stray folder differing only in case also takes the name. */
+    g_autofree char *stray = g_build_filename(f->root, "Stray", NULL);
+    g_mkdir(stray, 0755);
+    g_assert_false(hgr_library_check_new_name(f->lib, "sTRAY", &error));
+    g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NAME_EXISTS);
+    g_clear_error(&error);
+    g_rmdir(stray);
+
+    /* A machine may change the case of its own name. */
+    g_free(c->name);
+    c->name = g_strdup("DEBIAN");
+    g_assert_true(hgr_machine_set_config(m, c, &error));
+    g_assert_no_error(error);
+    g_assert_cmpstr(hgr_machine_get_name(m), ==, "DEBIAN");
+    g_assert_cmpuint(n_machines(f), ==, 2);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -444,6 +483,7 @@ int main(int argc, char **argv)
     ADD("/library/problems-listed", test_problems_listed);
     ADD("/library/rename-moves-folder", test_rename_moves_folder);
     ADD("/library/delete", test_delete);
+    ADD("/library/names-unique-ignoring-case", test_names_unique_ignoring_case);
     ADD("/library/reload-sees-other-process", test_reload_sees_other_process);
     ADD("/library/follows-other-process", test_follows_other_process);
     return g_test_run();

@@ -38,8 +38,16 @@ struct HgrBoard {
      * gpa, so guest accesses need no exits; gpa HGR_BOARD_UNMAPPED removes
      * it. Calling again with the same hva moves it. False when KVM refuses
      * (say, gpa overlaps RAM): the device then serves accesses itself.
-     * NULL on boards without KVM (unit tests). */
+     * NULL on boards without KVM (unit tests). KVM logs the guest's
+     * writes to it (see get_dirty_log). */
     bool (*map_ram)(void *opaque, void *hva, uint64_t gpa, uint64_t size);
+    /* Fetches and clears the log of guest writes to what map_ram mapped at
+     * hva: bit i of bitmap (n_pages bits, rounded up to whole uint64_t) is
+     * set when page i was written since the last call. Callable from any
+     * thread while vCPUs run. False when hva is not mapped as RAM now (its
+     * accesses then exit to the device) or KVM refuses: nothing is known.
+     * Writes the VMM itself makes are not in the log. */
+    bool (*get_dirty_log)(void *opaque, const void *hva, uint64_t *bitmap, size_t n_pages);
     /* The same, read-only: reads need no exits, writes still exit to the
      * MMIO handler at gpa (a flash chip in read-array mode). */
     bool (*map_rom)(void *opaque, const void *hva, uint64_t gpa, uint64_t size);

@@ -94,6 +94,7 @@ struct HgrVm {
     GMutex display_lock;             /* one frontend at a time renders the display */
     GMutex slot_lock;                /* guards device_ram */
     void *device_ram[HGR_VM_DEVICE_RAM_SLOTS];   /* hva of each device RAM slot, or NULL */
+    size_t device_ram_pages[HGR_VM_DEVICE_RAM_SLOTS];   /* and its size in 4 KiB pages */
     HgrRateLimit slot_warn;
     GThread *control;                /* carries out guest-requested reset and poweroff */
     HgrVmStateFn state_fn;

@@ -277,8 +277,10 @@ static bool map_device_mem(HgrVm *vm, const void *hva, uint64_t gpa, uint64_t si
     if (gpa != HGR_BOARD_UNMAPPED) {
         ok = free_slot < HGR_VM_DEVICE_RAM_SLOTS &&
              gpa + size > gpa && set_device_slot(vm, free_slot, hva, gpa, size, flags);
-        if (ok)
+        if (ok) {
             vm->device_ram[free_slot] = (void *)hva;
+            vm->device_ram_pages[free_slot] = size / 4096;
+        }
         else
             hgr_warn_ratelimited(&vm->slot_warn, "vm", "device memory at 0x%" G_GINT64_MODIFIER
                                  "x (%" G_GUINT64_FORMAT " bytes) cannot be mapped as RAM: "
@@ -288,9 +290,37 @@ static bool map_device_mem(HgrVm *vm, const void *hva, uint64_t gpa, uint64_t si
     return ok;
 }
 
+/* Logged so that a display finds what the guest drew without comparing
+ * whole frames. */
 static bool board_map_ram(void *opaque, void *hva, uint64_t gpa, uint64_t size)
 {
-    return map_device_mem(opaque, hva, gpa, size, 0);
+    return map_device_mem(opaque, hva, gpa, size, KVM_MEM_LOG_DIRTY_PAGES);
+}
+
+/* KVM_GET_DIRTY_LOG rather than the manual-protect pair (GET, then
+ * KVM_CLEAR_DIRTY_LOG): for a 16 MiB slot one ioctl both fetches and
+ * re-arms, and manual protect would be a VM-wide capability for no gain
+ * here. The VM ioctl may come from any thread while vCPUs run (KVM's own
+ * dirty-log selftest reaps the log while the guest writes); slot_lock only
+ * keeps the slot from being moved between finding it and asking. */
+static bool board_get_dirty_log(void *opaque, const void *hva, uint64_t *bitmap,
+                                size_t n_pages)
+{
+    HgrVm *vm = opaque;
+    bool ok = false;
+
+    g_mutex_lock(&vm->slot_lock);
+    for (unsigned i = 0; i < HGR_VM_DEVICE_RAM_SLOTS; i++) {
+        if (vm->device_ram[i] != hva || n_pages < vm->device_ram_pages[i])
+            continue;
+        struct kvm_dirty_log log = { .slot = HGR_VM_DEVICE_RAM_SLOT0 + i,
+                                     .dirty_bitmap = bitmap };
+        memset(bitmap, 0, (n_pages + 63) / 64 * 8);
+        ok = ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) == 0;
+        break;
+    }
+    g_mutex_unlock(&vm->slot_lock);
+    return ok;
 }
 
 static bool board_map_rom(void *opaque, const void *hva, uint64_t gpa, uint64_t size)
@@ -314,6 +344,7 @@ static void init_board(HgrVm *vm)
         .event = board_event,
         .map_ram = board_map_ram,
         .map_rom = board_map_rom,
+        .get_dirty_log = board_get_dirty_log,
         .opaque = vm,
     };
 }

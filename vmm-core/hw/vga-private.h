@@ -47,10 +47,18 @@ typedef struct {
     uint64_t start;
 } VgaVbeMode;
 
+/* Dirty tracking is per 4 KiB page of VRAM, one bit each. */
+#define VGA_PAGE_SIZE   4096u
+#define VGA_VRAM_PAGES  (HGR_VGA_VRAM_SIZE / VGA_PAGE_SIZE)
+#define VGA_PAGE_WORDS  (VGA_VRAM_PAGES / 64)
+
 typedef struct {
     HgrPciDevice pci;
-    GMutex lock;                 /* guards s */
+    GMutex lock;                 /* guards s and written */
     VgaState s;
+    /* Pages Hangar itself wrote (the 0xa0000 window, BAR0 exits, clearing
+     * at a mode set): KVM's dirty log sees only the guest's direct writes. */
+    uint64_t written[VGA_PAGE_WORDS];
     uint8_t *vram;
     size_t vram_size;
     HgrBoard *board;             /* for mapping VRAM as a RAM slot */
@@ -61,6 +69,22 @@ typedef struct {
     uint32_t fb_width, fb_height;
     size_t fb_cap;               /* pixels allocated in frame and prev */
     HgrConsoleSurface surface;
+    /* What frame holds when it is a VBE picture, so that the next update
+     * may redo only the rows on dirty pages. */
+    bool shown_vbe;
+    VgaVbeMode shown_mode;
+    bool shown_dac8;
+    uint8_t shown_dac[256 * 3];
+    uint64_t dirty_pages[VGA_PAGE_WORDS];
+    uint32_t row[HGR_VGA_MAX_XRES];
 } Vga;
 
 bool vga_vbe_mode(const uint16_t *vbe, size_t vram_size, VgaVbeMode *mode);
+
+/* The areas of a VBE frame in mode m whose pixels lie on the pages set in
+ * bitmap (bit i: VRAM bytes [i * VGA_PAGE_SIZE, (i + 1) * VGA_PAGE_SIZE),
+ * n_pages bits): at most max rectangles, in row order, no two sharing a
+ * row (the last absorbs the rest). Pages outside the frame, and whatever
+ * the mode says, never give an area outside width x height. */
+unsigned vga_dirty_pages_to_rects(const uint64_t *bitmap, size_t n_pages, const VgaVbeMode *m,
+                                  HgrConsoleRect *out, unsigned max);

@@ -15,6 +15,13 @@
 #define BAR2_SIZE        0x1000
 #define BAR2_VGA_PORTS   0x400
 #define BAR2_VBE_REGS    0x500
+/* QEMU's extended registers (docs/specs/standard-vga.txt), which Linux's
+ * bochs driver looks for on PCI revision 2 and later: the size of the
+ * block, then the framebuffer's byte order, which is always little endian
+ * here (a guest asking for big endian reads back that it did not get it). */
+#define BAR2_QEXT        0x600
+#define QEXT_SIZE        8
+#define QEXT_LITTLE      0x1e1e1e1eu
 
 /* The registers of BIOS mode 3 (80x25 colour text), so the screen makes
  * sense before any firmware programs it. */
@@ -84,6 +91,17 @@ bool vga_vbe_mode(const uint16_t *vbe, size_t vram_size, VgaVbeMode *m)
     return true;
 }
 
+/* Notes VRAM bytes [offset, offset + len) as written by Hangar; v->lock
+ * held. */
+static void mark_written(Vga *v, size_t offset, size_t len)
+{
+    if (!len || offset >= v->vram_size)
+        return;
+    size_t last = MIN(offset + len, v->vram_size) - 1;
+    for (size_t p = offset / VGA_PAGE_SIZE; p <= last / VGA_PAGE_SIZE; p++)
+        v->written[p / 64] |= 1ull << (p % 64);
+}
+
 /* --- VBE dispi registers --------------------------------------------- */
 
 static uint16_t vbe_read(Vga *v)
@@ -131,8 +149,10 @@ static void vbe_write(Vga *v, uint16_t val)
             s->vbe[VBE_X_OFFSET] = s->vbe[VBE_Y_OFFSET] = 0;
             s->vbe[VBE_BANK] = 0;
             s->vbe[VBE_ENABLE] = val;
-            if (!(val & VBE_NOCLEARMEM) && vga_vbe_mode(s->vbe, v->vram_size, &m))
+            if (!(val & VBE_NOCLEARMEM) && vga_vbe_mode(s->vbe, v->vram_size, &m)) {
                 memset(v->vram, 0, (size_t)m.line * m.height);
+                mark_written(v, 0, (size_t)m.line * m.height);
+            }
         }
         s->vbe[VBE_ENABLE] = val;
         break;
@@ -365,14 +385,17 @@ static void vga_window(void *opaque, uint64_t offset, uint8_t *data, unsigned le
                 data[k] = 0xff;
             continue;
         }
-        if (!is_write)
+        if (!is_write) {
             data[k] = v->vram[at];
-        else if (!planar)
+            continue;
+        }
+        if (!planar)
             v->vram[at] = data[k];
         else
             for (unsigned p = 0; p < 4; p++)
                 if (v->s.sr[2] & (1u << p))
                     v->vram[at + p] = data[k];
+        mark_written(v, at, planar ? 4 : 1);
     }
     g_mutex_unlock(&v->lock);
 }
@@ -389,10 +412,14 @@ static void vga_bar0(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
             memset(data, 0xff, len);
         return;
     }
-    if (is_write)
-        memcpy(v->vram + offset, data, len);
-    else
+    if (!is_write) {
         memcpy(data, v->vram + offset, len);
+        return;
+    }
+    memcpy(v->vram + offset, data, len);
+    g_mutex_lock(&v->lock);
+    mark_written(v, offset, len);
+    g_mutex_unlock(&v->lock);
 }
 
 static void vga_bar2(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
@@ -420,6 +447,18 @@ static void vga_bar2(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
             hgr_io_put(data, 2, val);
         return;
     }
+    if (offset >= BAR2_QEXT && offset < BAR2_QEXT + QEXT_SIZE &&
+        len <= BAR2_QEXT + QEXT_SIZE - offset) {
+        const uint8_t qext[QEXT_SIZE] = {
+            QEXT_SIZE, 0, 0, 0,
+            QEXT_LITTLE & 0xff, QEXT_LITTLE >> 8 & 0xff, QEXT_LITTLE >> 16 & 0xff,
+            QEXT_LITTLE >> 24,
+        };
+
+        if (!is_write)
+            memcpy(data, qext + (offset - BAR2_QEXT), len);
+        return;
+    }
     if (!is_write)
         memset(data, 0xff, len);
 }
@@ -427,14 +466,18 @@ static void vga_bar2(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
 /* --- device ops ------------------------------------------------------ */
 
 /* The linear framebuffer is written pixel by pixel: as a RAM slot it costs
- * no exits, and the renderer finds the changes by comparing frames. */
+ * no exits, and the renderer finds the changes in KVM's dirty log. A new
+ * slot's log starts empty and may have missed writes served by exits while
+ * the BAR moved: the next frame is drawn whole. */
 static void vga_bar_moved(HgrPciDevice *pdev, unsigned bar)
 {
     Vga *v = (Vga *)pdev;
 
-    if (bar == 0 && v->board && v->board->map_ram)
+    if (bar == 0 && v->board && v->board->map_ram) {
         v->board->map_ram(v->board->opaque, v->vram, hgr_pci_bar_address(pdev, 0),
                           v->vram_size);
+        hgr_vga_mark_dirty(&pdev->dev);
+    }
 }
 
 G_STATIC_ASSERT(HGR_PCI_BAR_UNMAPPED == HGR_BOARD_UNMAPPED);

@@ -1,0 +1,295 @@
+/* test-machine-remote.c — a VM run by another process that hangs must not
+ * hang us: the state is asked and the actions are sent without waiting, and
+ * the main loop keeps turning meanwhile. The "other process" is played by a
+ * thread with its own main context: a socket that accepts and never speaks,
+ * or a control server that answers the state but never a Pause. */
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control-private.h"
+#include "control.h"
+#include "library.h"
+#include "machine-private.h"
+
+typedef struct {
+    char *tmp;
+    HgrLibrary *lib;
+    HgrMachine *m;                /* not ours: the library's */
+    char *socket_path;
+    guint ticks;                  /* of a source on the main context */
+} Fixture;
+
+static void setup(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+
+    f->tmp = g_dir_make_tmp("hgr-remote-XXXXXX", NULL);
+    g_autofree char *run = g_build_filename(f->tmp, "run", NULL);
+    g_autofree char *root = g_build_filename(f->tmp, "machines", NULL);
+    g_mkdir(run, 0700);
+    g_setenv("XDG_RUNTIME_DIR", run, TRUE);
+    f->lib = hgr_library_new(root, &error);
+    g_assert_no_error(error);
+
+    g_autoptr(HgrMachineConfig) c = hgr_machine_config_new();
+    c->name = g_strdup("Elsewhere");
+    c->memory_mib = 64;
+    c->cpus = 1;
+    f->m = hgr_library_create(f->lib, c, 1 << 20, &error);
+    g_assert_no_error(error);
+    g_autofree char *dir = hgr_control_socket_dir();
+    g_mkdir(dir, 0700);
+    f->socket_path = hgr_control_socket_path(hgr_machine_get_uuid(f->m));
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+    g_clear_object(&f->lib);      /* f->m is the library's */
+    g_unlink(f->socket_path);
+    g_free(f->socket_path);
+    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->tmp);
+    g_assert_cmpint(system(cmd), ==, 0);
+    g_free(f->tmp);
+}
+
+static gboolean tick(gpointer data)
+{
+    Fixture *f = data;
+    f->ticks++;
+    return G_SOURCE_CONTINUE;
+}
+
+/* Iterates the main context while *flag is value. */
+static void iterate_while(bool *flag, bool value)
+{
+    while (*flag == value)
+        g_main_context_iteration(NULL, TRUE);
+}
+
+/* A process that accepts the connection and never says a word (hangs). */
+static int silent_listener(const char *path)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(fd, 16), ==, 0);
+    return fd;
+}
+
+typedef struct {
+    bool done;
+    bool ok;
+    GError *error;
+} ActResult;
+
+static void on_act_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+    ActResult *r = data;
+    r->ok = hgr_machine_act_finish(HGR_MACHINE(source), res, &r->error);
+    r->done = true;
+}
+
+static void test_silent_process(Fixture *f, gconstpointer data)
+{
+    int fd = silent_listener(f->socket_path);
+    guint source = g_timeout_add(1, tick, f);
+
+    /* The question is out; the window's loop goes on meanwhile. */
+    hgr_machine_refresh_state(f->m);
+    g_assert_true(f->m->refreshing);
+    guint before = f->ticks;
+    while (f->m->refreshing && f->ticks == before)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_true(f->m->refreshing);       /* still unanswered, and the loop turned */
+    g_assert_cmpint(hgr_machine_get_state(f->m), ==, HGR_MACHINE_STOPPED);
+    iterate_while(&f->m->refreshing, true);
+
+    /* A process that never answers counts as stuck: actions say so. */
+    g_assert_cmpint(hgr_machine_get_state(f->m), ==, HGR_MACHINE_PAUSED);
+    ActResult r = { 0 };
+    hgr_machine_act_async(f->m, HGR_MACHINE_ACTION_PAUSE, NULL, on_act_done, &r);
+    iterate_while(&r.done, false);
+    g_assert_false(r.ok);
+    g_assert_error(r.error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONTROL);
+    g_assert_nonnull(strstr(r.error->message, "does not answer"));
+    g_clear_error(&r.error);
+
+    /* hangarctl's waiting question gives up too, with the same reason. */
+    g_clear_pointer(&f->m->remote_stuck, g_free);
+    g_assert_cmpint(hgr_machine_query_state(f->m), ==, HGR_MACHINE_PAUSED);
+    g_assert_nonnull(f->m->remote_stuck);
+    g_assert_nonnull(strstr(f->m->remote_stuck, "does not answer"));
+
+    g_source_remove(source);
+    close(fd);
+}
+
+/* A control server that answers the state but holds every Pause. */
+static const char fake_xml[] =
+    "<node><interface name='" HGR_CONTROL_INTERFACE "'>"
+    "  <method name='Pause'/>"
+    "  <property name='State' type='s' access='read'/>"
+    "</interface></node>";
+
+typedef struct {
+    char *address;
+    GMainContext *context;
+    GMainLoop *loop;
+    GThread *thread;
+    GDBusNodeInfo *info;
+    GDBusServer *server;
+    GPtrArray *connections;
+    GDBusMethodInvocation *held;
+    gint pause_seen;
+    GMutex lock;
+    GCond ready;
+    bool started;
+} Fake;
+
+static void fake_method(GDBusConnection *c, const char *sender, const char *path,
+                        const char *iface, const char *method, GVariant *params,
+                        GDBusMethodInvocation *inv, gpointer data)
+{
+    Fake *fake = data;
+    fake->held = inv;                  /* hangs: no answer until the test says */
+    g_atomic_int_set(&fake->pause_seen, 1);
+}
+
+static GVariant *fake_get_property(GDBusConnection *c, const char *sender, const char *path,
+                                   const char *iface, const char *prop, GError **error,
+                                   gpointer data)
+{
+    return g_variant_new_string("running");
+}
+
+static const GDBusInterfaceVTable fake_vtable = { fake_method, fake_get_property, NULL };
+
+static gboolean fake_new_connection(GDBusServer *server, GDBusConnection *c, gpointer data)
+{
+    Fake *fake = data;
+    g_dbus_connection_register_object(c, HGR_CONTROL_PATH, fake->info->interfaces[0],
+                                      &fake_vtable, fake, NULL, NULL);
+    g_ptr_array_add(fake->connections, g_object_ref(c));
+    return TRUE;
+}
+
+static gpointer fake_run(gpointer data)
+{
+    Fake *fake = data;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *guid = g_dbus_generate_guid();
+
+    g_main_context_push_thread_default(fake->context);
+    fake->server = g_dbus_server_new_sync(fake->address, G_DBUS_SERVER_FLAGS_NONE, guid, NULL,
+                                          NULL, &error);
+    g_assert_no_error(error);
+    g_signal_connect(fake->server, "new-connection", G_CALLBACK(fake_new_connection), fake);
+    g_dbus_server_start(fake->server);
+    g_mutex_lock(&fake->lock);
+    fake->started = true;
+    g_cond_signal(&fake->ready);
+    g_mutex_unlock(&fake->lock);
+    g_main_loop_run(fake->loop);
+    g_dbus_server_stop(fake->server);
+    for (guint i = 0; i < fake->connections->len; i++)
+        g_dbus_connection_close_sync(fake->connections->pdata[i], NULL, NULL);
+    g_main_context_pop_thread_default(fake->context);
+    return NULL;
+}
+
+static Fake *fake_start(const char *socket_path)
+{
+    Fake *fake = g_new0(Fake, 1);
+    g_autofree char *escaped = g_dbus_address_escape_value(socket_path);
+
+    fake->address = g_strconcat("unix:path=", escaped, NULL);
+    fake->context = g_main_context_new();
+    fake->loop = g_main_loop_new(fake->context, FALSE);
+    fake->info = g_dbus_node_info_new_for_xml(fake_xml, NULL);
+    fake->connections = g_ptr_array_new_with_free_func(g_object_unref);
+    g_mutex_init(&fake->lock);
+    g_cond_init(&fake->ready);
+    fake->thread = g_thread_new("fake-process", fake_run, fake);
+    g_mutex_lock(&fake->lock);
+    while (!fake->started)
+        g_cond_wait(&fake->ready, &fake->lock);
+    g_mutex_unlock(&fake->lock);
+    return fake;
+}
+
+static gboolean fake_answer_pause(gpointer data)
+{
+    Fake *fake = data;
+    g_dbus_method_invocation_return_value(fake->held, NULL);
+    fake->held = NULL;
+    return G_SOURCE_REMOVE;
+}
+
+static void fake_stop(Fake *fake)
+{
+    g_main_loop_quit(fake->loop);
+    g_thread_join(fake->thread);
+    g_ptr_array_unref(fake->connections);
+    g_object_unref(fake->server);
+    g_dbus_node_info_unref(fake->info);
+    g_main_loop_unref(fake->loop);
+    g_main_context_unref(fake->context);
+    g_mutex_clear(&fake->lock);
+    g_cond_clear(&fake->ready);
+    g_free(fake->address);
+    g_free(fake);
+}
+
+static void on_state(GObject *object, GParamSpec *pspec, gpointer data)
+{
+    *(bool *)data = true;
+}
+
+static void test_hung_pause(Fixture *f, gconstpointer data)
+{
+    Fake *fake = fake_start(f->socket_path);
+    bool changed = false;
+
+    g_signal_connect(f->m, "notify::state", G_CALLBACK(on_state), &changed);
+    hgr_machine_refresh_state(f->m);
+    iterate_while(&changed, false);
+    g_assert_cmpint(hgr_machine_get_state(f->m), ==, HGR_MACHINE_RUNNING);
+
+    /* Pause goes out; the other process takes it and hangs. The loop here
+     * goes on turning, and the action is not over. */
+    ActResult r = { 0 };
+    guint source = g_timeout_add(1, tick, f);
+    hgr_machine_act_async(f->m, HGR_MACHINE_ACTION_PAUSE, NULL, on_act_done, &r);
+    while (!g_atomic_int_get(&fake->pause_seen))
+        g_main_context_iteration(NULL, TRUE);
+    guint before = f->ticks;
+    while (f->ticks == before)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_false(r.done);
+
+    /* When it answers at last, the action completes. */
+    g_main_context_invoke(fake->context, fake_answer_pause, fake);
+    iterate_while(&r.done, false);
+    g_assert_no_error(r.error);
+    g_assert_true(r.ok);
+
+    g_source_remove(source);
+    g_signal_handlers_disconnect_by_data(f->m, &changed);
+    fake_stop(fake);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add("/machine-remote/silent-process", Fixture, NULL, setup, test_silent_process,
+               teardown);
+    g_test_add("/machine-remote/hung-pause", Fixture, NULL, setup, test_hung_pause, teardown);
+    return g_test_run();
+}
