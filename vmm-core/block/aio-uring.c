@@ -69,10 +69,13 @@ static bool prep_locked(UringAio *u, HgrAioJob *j)
      * cache is done inline by io_uring_submit: every copy on the I/O thread,
      * one core (a perf profile of 64k reads: 90% in copy_page_to_iter under
      * io_uring_enter). Large ones go to the kernel's workers instead, which
-     * copy in parallel, as qemu's thread pool does; small ones cost more to
-     * hand over than to copy. */
-    if ((j->action == HGR_AIO_PREADV || j->action == HGR_AIO_PWRITEV) &&
-        j->req->len >= ASYNC_MIN_BYTES)
+     * copy in parallel, as qemu's thread pool does; small reads cost more to
+     * hand over than to copy. Buffered writes go to the workers whatever
+     * their size: ext4 cannot do them without blocking, so the inline try
+     * only fails with EAGAIN before the same hand-over (4k random writes:
+     * 1.48 s -> 0.95 s). */
+    if ((j->action == HGR_AIO_PREADV && j->req->len >= ASYNC_MIN_BYTES) ||
+        j->action == HGR_AIO_PWRITEV)
         sqe->flags |= IOSQE_ASYNC;
     io_uring_sqe_set_data(sqe, j);
     u->queued++;
