@@ -14,6 +14,7 @@
 
 #include "control-private.h"
 #include "control.h"
+#include "fake-control-process.h"
 #include "library.h"
 #include "display-view-private.h"
 #include <X11/Xlib.h>
@@ -843,114 +844,6 @@ static void test_running_elsewhere(void)
     fixture_teardown(&f);
 }
 
-/* The process running a VM elsewhere, hung: a thread with its own main
- * context serves the control socket, says "running", and holds every Pause
- * unanswered until the test lets it go. */
-static const char hung_xml[] =
-    "<node><interface name='" HGR_CONTROL_INTERFACE "'>"
-    "  <method name='Pause'/>"
-    "  <property name='State' type='s' access='read'/>"
-    "</interface></node>";
-
-typedef struct {
-    char *address;
-    GMainContext *context;
-    GMainLoop *loop;
-    GThread *thread;
-    GDBusNodeInfo *info;
-    GDBusServer *server;
-    GPtrArray *connections;
-    GDBusMethodInvocation *held;
-    gint pause_seen;
-    gint started;
-} HungProcess;
-
-static void hung_method(GDBusConnection *c, const char *sender, const char *path,
-                        const char *iface, const char *method, GVariant *params,
-                        GDBusMethodInvocation *inv, gpointer data)
-{
-    HungProcess *h = data;
-    h->held = inv;
-    g_atomic_int_set(&h->pause_seen, 1);
-}
-
-static GVariant *hung_get_property(GDBusConnection *c, const char *sender, const char *path,
-                                   const char *iface, const char *prop, GError **error,
-                                   gpointer data)
-{
-    return g_variant_new_string("running");
-}
-
-static const GDBusInterfaceVTable hung_vtable = { hung_method, hung_get_property, NULL };
-
-static gboolean hung_new_connection(GDBusServer *server, GDBusConnection *c, gpointer data)
-{
-    HungProcess *h = data;
-    g_dbus_connection_register_object(c, HGR_CONTROL_PATH, h->info->interfaces[0],
-                                      &hung_vtable, h, NULL, NULL);
-    g_ptr_array_add(h->connections, g_object_ref(c));
-    return TRUE;
-}
-
-static gpointer hung_run(gpointer data)
-{
-    HungProcess *h = data;
-    g_autoptr(GError) error = NULL;
-    g_autofree char *guid = g_dbus_generate_guid();
-
-    g_main_context_push_thread_default(h->context);
-    h->server = g_dbus_server_new_sync(h->address, G_DBUS_SERVER_FLAGS_NONE, guid, NULL,
-                                       NULL, &error);
-    g_assert_no_error(error);
-    g_signal_connect(h->server, "new-connection", G_CALLBACK(hung_new_connection), h);
-    g_dbus_server_start(h->server);
-    g_atomic_int_set(&h->started, 1);
-    g_main_loop_run(h->loop);
-    g_dbus_server_stop(h->server);
-    for (guint i = 0; i < h->connections->len; i++)
-        g_dbus_connection_close_sync(h->connections->pdata[i], NULL, NULL);
-    g_main_context_pop_thread_default(h->context);
-    return NULL;
-}
-
-static HungProcess *hung_start(const char *socket_path)
-{
-    HungProcess *h = g_new0(HungProcess, 1);
-    g_autofree char *escaped = g_dbus_address_escape_value(socket_path);
-
-    h->address = g_strconcat("unix:path=", escaped, NULL);
-    h->context = g_main_context_new();
-    h->loop = g_main_loop_new(h->context, FALSE);
-    h->info = g_dbus_node_info_new_for_xml(hung_xml, NULL);
-    h->connections = g_ptr_array_new_with_free_func(g_object_unref);
-    h->thread = g_thread_new("hung-process", hung_run, h);
-    while (!g_atomic_int_get(&h->started))
-        g_usleep(1000);
-    return h;
-}
-
-static gboolean hung_answer(gpointer data)
-{
-    HungProcess *h = data;
-    g_dbus_method_invocation_return_value(h->held, NULL);
-    h->held = NULL;
-    return G_SOURCE_REMOVE;
-}
-
-/* The process "ends": its connections close, as the kernel would. */
-static void hung_stop(HungProcess *h)
-{
-    g_main_loop_quit(h->loop);
-    g_thread_join(h->thread);
-    g_ptr_array_unref(h->connections);
-    g_object_unref(h->server);
-    g_dbus_node_info_unref(h->info);
-    g_main_loop_unref(h->loop);
-    g_main_context_unref(h->context);
-    g_free(h->address);
-    g_free(h);
-}
-
 static gboolean machine_running(gpointer data)
 {
     return hgr_machine_get_state(data) == HGR_MACHINE_RUNNING;
@@ -973,7 +866,7 @@ static void test_hung_process(void)
     g_autofree char *sock_dir = hgr_control_socket_dir();
     g_mkdir_with_parents(sock_dir, 0700);
     g_autofree char *sock = hgr_control_socket_path(hgr_machine_get_uuid(f.m));
-    HungProcess *h = hung_start(sock);
+    Fake *h = fake_start(sock);
 
     HgrVmWindow *win = g_object_new(HGR_TYPE_VM_WINDOW, "machine", f.m, NULL);
     gtk_window_present(GTK_WINDOW(win));
@@ -999,13 +892,13 @@ static void test_hung_process(void)
     g_assert_null(find_dialog());
     g_assert_true(gtk_widget_is_sensitive(GTK_WIDGET(win)));
 
-    g_main_context_invoke(h->context, hung_answer, h);
+    g_main_context_invoke(h->context, fake_answer_pause, h);
     spin_for_ms(200);
     g_assert_null(find_dialog());      /* it took the Pause: no error */
     g_source_remove(source);
 
     /* The process goes away: the window says so. */
-    hung_stop(h);
+    fake_stop(h);
     g_assert_true(spin_until(machine_stopped, f.m, 10));
     spin_for_ms(50);
     g_assert_cmpstr(adw_status_page_get_title(win->off_page), ==, "Powered Off");
