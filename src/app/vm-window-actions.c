@@ -5,17 +5,48 @@
 
 #include "vm-window-private.h"
 
-typedef bool (*MachineOp)(HgrMachine *m, GError **error);
+/* One action under way: the window may close before the other process
+ * answers, so it is held weakly. */
+typedef struct {
+    GWeakRef window;
+    HgrMachineAction action;
+    const char *heading;          /* translated, static */
+    gboolean close_after;         /* the close dialog chose it */
+} Act;
 
-/* Runs op on the machine; a refusal is shown, never only logged. */
-static gboolean run(HgrVmWindow *win, MachineOp op, const char *heading)
+static void on_act_done(GObject *source, GAsyncResult *result, gpointer data)
 {
+    Act *act = data;
     g_autoptr(GError) error = NULL;
+    g_autoptr(HgrVmWindow) win = g_weak_ref_get(&act->window);
+    gboolean ok = hgr_machine_act_finish(HGR_MACHINE(source), result, &error);
 
-    if (op(win->machine, &error))
-        return TRUE;
-    hgr_vm_window_error(win, heading, error->message);
-    return FALSE;
+    if (win && !ok) {
+        /* A refusal is shown, never only logged. */
+        hgr_vm_window_error(win, act->heading, error->message);
+    } else if (win && act->close_after) {
+        hgr_vm_window_close_for_good(win);
+    } else if (win && act->action == HGR_MACHINE_ACTION_SHUTDOWN) {
+        hgr_vm_window_toast(win, _("The guest was asked to shut down. If it does not, use Force Off."));
+    }
+    if (win)
+        hgr_vm_window_update_actions(win);
+    g_weak_ref_clear(&act->window);
+    g_free(act);
+}
+
+/* Runs action on the machine without waiting: a VM running in another
+ * process that hangs must not freeze this window. */
+static void act(HgrVmWindow *win, HgrMachineAction action, const char *heading,
+                gboolean close_after)
+{
+    Act *a = g_new0(Act, 1);
+
+    g_weak_ref_init(&a->window, win);
+    a->action = action;
+    a->heading = heading;
+    a->close_after = close_after;
+    hgr_machine_act_async(win->machine, action, NULL, on_act_done, a);
 }
 
 static void start_activated(GtkWidget *widget, const char *name, GVariant *param)
@@ -28,27 +59,24 @@ static void pause_activated(GtkWidget *widget, const char *name, GVariant *param
     HgrVmWindow *win = HGR_VM_WINDOW(widget);
 
     if (hgr_machine_get_state(win->machine) == HGR_MACHINE_PAUSED)
-        run(win, hgr_machine_resume, _("Cannot Resume"));
+        act(win, HGR_MACHINE_ACTION_RESUME, _("Cannot Resume"), FALSE);
     else
-        run(win, hgr_machine_pause, _("Cannot Pause"));
+        act(win, HGR_MACHINE_ACTION_PAUSE, _("Cannot Pause"), FALSE);
 }
 
 static void shutdown_activated(GtkWidget *widget, const char *name, GVariant *param)
 {
-    HgrVmWindow *win = HGR_VM_WINDOW(widget);
-
-    if (run(win, hgr_machine_shutdown, _("Cannot Shut Down")))
-        hgr_vm_window_toast(win, _("The guest was asked to shut down. If it does not, use Force Off."));
+    act(HGR_VM_WINDOW(widget), HGR_MACHINE_ACTION_SHUTDOWN, _("Cannot Shut Down"), FALSE);
 }
 
 static void force_off_activated(GtkWidget *widget, const char *name, GVariant *param)
 {
-    run(HGR_VM_WINDOW(widget), hgr_machine_force_off, _("Cannot Force Off"));
+    act(HGR_VM_WINDOW(widget), HGR_MACHINE_ACTION_FORCE_OFF, _("Cannot Force Off"), FALSE);
 }
 
 static void reset_activated(GtkWidget *widget, const char *name, GVariant *param)
 {
-    run(HGR_VM_WINDOW(widget), hgr_machine_reset, _("Cannot Reset"));
+    act(HGR_VM_WINDOW(widget), HGR_MACHINE_ACTION_RESET, _("Cannot Reset"), FALSE);
 }
 
 static void send_cad_activated(GtkWidget *widget, const char *name, GVariant *param)
@@ -99,12 +127,16 @@ static void on_close_response(AdwMessageDialog *dialog, const char *response, gp
         hgr_vm_window_close_for_good(win);
         return;
     }
-    if (g_str_equal(response, "shutdown") &&
-        !run(win, hgr_machine_shutdown, _("Cannot Shut Down")))
+    /* The window goes once the VM has taken the order; a refusal keeps it
+     * (and is shown). */
+    if (g_str_equal(response, "shutdown")) {
+        act(win, HGR_MACHINE_ACTION_SHUTDOWN, _("Cannot Shut Down"), TRUE);
         return;
-    if (g_str_equal(response, "force-off") &&
-        !run(win, hgr_machine_force_off, _("Cannot Force Off")))
+    }
+    if (g_str_equal(response, "force-off")) {
+        act(win, HGR_MACHINE_ACTION_FORCE_OFF, _("Cannot Force Off"), TRUE);
         return;
+    }
     /* "keep": the VM runs on in Hangar; the manager window shows it. */
     hgr_vm_window_close_for_good(win);
 }

@@ -13,6 +13,7 @@ struct _HgrVmWindow {
     GtkWidget *power_button;
     gulong state_handler, here_handler;
     guint activity_timer;
+    guint state_poll;             /* asks another process for the state */
     HgrVmActivity last_activity;
     HgrSerialPty *pty;            /* the machine's, see machine_serial_pty() */
 

@@ -13,6 +13,8 @@
 #define PTY_KEY "hgr-serial-pty"
 /* Activity lights: how often they look at the VM's counters. */
 #define ACTIVITY_POLL_MS 250
+/* A VM in another process: how often to ask it for its state. */
+#define STATE_POLL_MS 2000
 
 enum {
     PROP_0,
@@ -183,6 +185,17 @@ static void on_state(HgrVmWindow *win)
     hgr_vm_window_update_actions(win);
 }
 
+/* Nothing tells this process when another one pauses or stops the VM
+ * (or starts it): ask, without waiting, and "state" notifies on a change.
+ * What runs here is never asked (refresh_state returns at once). */
+static gboolean poll_state(gpointer data)
+{
+    HgrVmWindow *win = data;
+
+    hgr_machine_refresh_state(win->machine);
+    return G_SOURCE_CONTINUE;
+}
+
 static void on_state_notify(GObject *obj, GParamSpec *pspec, gpointer data)
 {
     on_state(data);
@@ -311,6 +324,8 @@ static void hgr_vm_window_constructed(GObject *obj)
                                          G_CALLBACK(on_state_notify), win);
     on_state(win);
     update_hint(win);
+    poll_state(win);
+    win->state_poll = g_timeout_add(STATE_POLL_MS, poll_state, win);
 }
 
 static void hgr_vm_window_dispose(GObject *obj)
@@ -318,6 +333,7 @@ static void hgr_vm_window_dispose(GObject *obj)
     HgrVmWindow *win = HGR_VM_WINDOW(obj);
 
     update_activity_timer(win, FALSE);
+    g_clear_handle_id(&win->state_poll, g_source_remove);
     if (win->display)
         hgr_display_view_set_vm(win->display, NULL);
     if (win->machine) {

@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "control-private.h"
+#include "control.h"
+#include "fake-control-process.h"
 #include "library.h"
 #include "display-view-private.h"
 #include <X11/Xlib.h>
@@ -841,6 +844,70 @@ static void test_running_elsewhere(void)
     fixture_teardown(&f);
 }
 
+static gboolean machine_running(gpointer data)
+{
+    return hgr_machine_get_state(data) == HGR_MACHINE_RUNNING;
+}
+
+static gboolean count_tick(gpointer data)
+{
+    (*(guint *)data)++;
+    return G_SOURCE_CONTINUE;
+}
+
+/* A VM in another process that hangs: the window learns its state without
+ * waiting, and while a Pause sent from it goes unanswered the window's
+ * main loop keeps turning (it was frozen up to 3 s per click before). */
+static void test_hung_process(void)
+{
+    Fixture f;
+
+    fixture_setup(&f);
+    g_autofree char *sock_dir = hgr_control_socket_dir();
+    g_mkdir_with_parents(sock_dir, 0700);
+    g_autofree char *sock = hgr_control_socket_path(hgr_machine_get_uuid(f.m));
+    Fake *h = fake_start(sock);
+
+    HgrVmWindow *win = g_object_new(HGR_TYPE_VM_WINDOW, "machine", f.m, NULL);
+    gtk_window_present(GTK_WINDOW(win));
+    g_assert_true(spin_until(machine_running, f.m, 10));
+    spin_for_ms(50);
+    g_assert_cmpstr(gtk_label_get_text(win->state_label), ==,
+                    hgr_machine_state_name(HGR_MACHINE_RUNNING));
+    g_assert_cmpstr(adw_status_page_get_title(win->off_page), ==, "Running Elsewhere");
+
+    guint ticks = 0;
+    guint source = g_timeout_add(1, count_tick, &ticks);
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.pause", NULL);
+    while (!g_atomic_int_get(&h->pause_seen))
+        g_main_context_iteration(NULL, TRUE);
+    guint before = ticks;
+    for (int i = 0; i < 3; i++) {
+        while (ticks == before)
+            g_main_context_iteration(NULL, TRUE);
+        before = ticks;
+        g_usleep(100000);     /* the other process still sits on it */
+    }
+    /* Unanswered: nothing reported, the window usable, the loop turning. */
+    g_assert_null(find_dialog());
+    g_assert_true(gtk_widget_is_sensitive(GTK_WIDGET(win)));
+
+    g_main_context_invoke(h->context, fake_answer_pause, h);
+    spin_for_ms(200);
+    g_assert_null(find_dialog());      /* it took the Pause: no error */
+    g_source_remove(source);
+
+    /* The process goes away: the window says so. */
+    fake_stop(h);
+    g_assert_true(spin_until(machine_stopped, f.m, 10));
+    spin_for_ms(50);
+    g_assert_cmpstr(adw_status_page_get_title(win->off_page), ==, "Powered Off");
+    gtk_window_destroy(GTK_WINDOW(win));
+    spin_for_ms(100);
+    g_unlink(sock);
+    fixture_teardown(&f);
+}
+
 static void test_serial_view_both_ways(void)
 {
     g_autoptr(GError) error = NULL;
@@ -893,6 +960,7 @@ int main(int argc, char **argv)
     adw_init();
     hangar_get_resource();     /* links the window's .ui in */
     g_test_add_func("/app/serial-view/both-ways", test_serial_view_both_ways);
+    g_test_add_func("/app/vm-window/hung-process", test_hung_process);
     if (access("/dev/kvm", R_OK | W_OK) != 0 || access(HGR_SEABIOS_PATH, R_OK) != 0) {
         fprintf(stderr, "SKIP: /app/vm-window: needs /dev/kvm (read-write) and %s\n",
                 HGR_SEABIOS_PATH);
