@@ -12,6 +12,10 @@ struct _HgrManagerWindow {
     HgrLibrary *library;          /* NULL when it could not be opened */
     GSettings *settings;          /* NULL when the schema is not installed */
     HgrMachine *selected;
+    /* While the list box follows a change of the library: its own row
+     * selections then are not the user's, and the selection is restored. */
+    gboolean list_updating;
+    HgrMachine *keep_selected;
     GFileMonitor *library_monitor;
     guint reload_idle;
     guint state_poll;

@@ -69,6 +69,8 @@ static void select_machine(HgrManagerWindow *self, HgrMachine *m)
 
 static void on_row_selected(GtkListBox *list, GtkListBoxRow *row, HgrManagerWindow *self)
 {
+    if (self->list_updating)
+        return;
     select_machine(self, row ? hgr_machine_row_get_machine(HGR_MACHINE_ROW(row)) : NULL);
 }
 
@@ -102,10 +104,24 @@ static void reselect(HgrManagerWindow *self)
         select_machine(self, NULL);
 }
 
+/* Runs before the list box's own handler (connected first): a reload that
+ * replaces rows makes the list box select and unselect rows on its own. */
+static void on_machines_changing(GListModel *machines, guint pos, guint removed, guint added,
+                                 HgrManagerWindow *self)
+{
+    self->list_updating = TRUE;
+    g_set_object(&self->keep_selected, self->selected);
+}
+
 static void on_machines_changed(GListModel *machines, guint pos, guint removed, guint added,
                                 HgrManagerWindow *self)
 {
     guint n = g_list_model_get_n_items(machines);
+
+    self->list_updating = FALSE;
+    if (self->keep_selected && self->selected != self->keep_selected)
+        select_machine(self, self->keep_selected);
+    g_clear_object(&self->keep_selected);
     gtk_stack_set_visible_child_name(self->main_stack, n ? "library" : "empty");
     reselect(self);
 }
@@ -346,6 +362,7 @@ static void setup_library(HgrManagerWindow *self)
         return;
     }
     GListModel *machines = hgr_library_get_machines(self->library);
+    g_signal_connect_object(machines, "items-changed", G_CALLBACK(on_machines_changing), self, 0);
     gtk_list_box_bind_model(self->machine_list, machines, create_row, self, NULL);
     g_signal_connect_object(machines, "items-changed", G_CALLBACK(on_machines_changed), self, 0);
     on_machines_changed(machines, 0, 0, 0, self);
@@ -376,6 +393,7 @@ static void hgr_manager_window_dispose(GObject *obj)
     if (self->selected)
         g_signal_handlers_disconnect_by_data(self->selected, self);
     g_clear_object(&self->selected);
+    g_clear_object(&self->keep_selected);
     g_clear_object(&self->settings);
     g_clear_handle_id(&self->reload_idle, g_source_remove);
     g_clear_handle_id(&self->state_poll, g_source_remove);
