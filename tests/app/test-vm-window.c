@@ -525,18 +525,10 @@ static void test_keyboard_reaches_guest(void)
     gtk_widget_activate_action(GTK_WIDGET(win), "win.send-cad", NULL);
     g_assert_true(spin_until(firmware_restarted, f.m, 120));
     g_assert_cmpint(hgr_machine_get_state(f.m), ==, HGR_MACHINE_RUNNING);
-    /* KNOWN BUG (Dec 2026, open): now and then the restarted firmware never
-     * gets the boot sector to run ("Booting from Hard Disk.." and nothing
-     * more) and the VM no longer answers Reset. Until it is found this check
-     * skips loudly, with the serial log, instead of failing at random; the
-     * rest of this test needs the guest running. */
     if (!spin_until(booted_twice, f.m, 60)) {
         g_autofree char *text = serial_log(f.m);
-        g_test_message("serial log: %s", text);
-        g_test_skip("KNOWN BUG: after Ctrl+Alt+Del the firmware restarted but the boot "
-                    "sector never ran again (the VM hangs in its second boot; see the "
-                    "issue note); the rest of this test is not run");
-        return;
+        g_error("after Ctrl+Alt+Del the firmware restarted but the boot sector never ran "
+                "again; serial log: %s", text);
     }
 
     /* Reset (in Shut down's menu): the firmware starts a third time. */

@@ -26,26 +26,34 @@ static bool seabios_available(void)
     return false;
 }
 
+/* Waits up to 200 ms for serial output and appends it to out; false at
+ * the end of the stream. */
+static bool read_more(int fd, GString *out)
+{
+    char buf[512];
+    GPollFD p = { .fd = fd, .events = G_IO_IN };
+
+    if (g_poll(&p, 1, 200) <= 0)
+        return true;
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0)
+        return false;
+    g_string_append_len(out, buf, n);
+    return true;
+}
+
 /* Reads the serial port until every string in want has appeared, or the
  * deadline passes; returns everything read. */
 static GString *read_until(int fd, const char *const *want, gint64 deadline)
 {
     GString *out = g_string_new(NULL);
-    char buf[512];
 
     while (g_get_monotonic_time() < deadline) {
         bool all = true;
         for (const char *const *w = want; *w; w++)
             all = all && strstr(out->str, *w);
-        if (all)
+        if (all || !read_more(fd, out))
             break;
-        GPollFD p = { .fd = fd, .events = G_IO_IN };
-        if (g_poll(&p, 1, 200) <= 0)
-            continue;
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n <= 0)
-            break;
-        g_string_append_len(out, buf, n);
     }
     return out;
 }
@@ -515,6 +523,91 @@ static void test_vbe_dirty(void)
     rmdir(tmp);
 }
 
+/* A boot sector that prints @, then echoes each key the BIOS reads:
+ * mov al,'@'; mov dx,0x3f8; out dx,al; again: mov ah,0; int 0x16;
+ * mov dx,0x3f8; out dx,al; jmp again. */
+static const uint8_t echo_sector[] = {
+    0xb0, '@', 0xba, 0xf8, 0x03, 0xee,
+    0xb4, 0x00, 0xcd, 0x16, 0xba, 0xf8, 0x03, 0xee, 0xeb, 0xf6,
+};
+
+static unsigned boots_in(const GString *out)
+{
+    unsigned n = 0;
+
+    for (gsize i = 0; i < out->len; i++)
+        n += out->str[i] == '@';
+    return n;
+}
+
+/* Reads the serial port until the boot sector has started `boots` times
+ * (an @ each), or the deadline passes. */
+static bool wait_boots(int fd, GString *out, unsigned boots, gint64 deadline)
+{
+    while (boots_in(out) < boots && g_get_monotonic_time() < deadline)
+        if (!read_more(fd, out))
+            break;
+    return boots_in(out) >= boots;
+}
+
+#define REBOOTS 8
+
+/* Restarts, as a user makes them: Ctrl+Alt+Del typed to the BIOS (which
+ * resets the machine itself) and Reset, taking turns, each right after the
+ * boot sector ran. Every time, the firmware boots the disk again; a
+ * request lost across the devices' reset would leave SeaBIOS waiting. */
+static void test_reboots(void)
+{
+    if (!kvm_available() || !seabios_available())
+        return;
+    g_autofree char *tmp = g_dir_make_tmp("hangar-fw-XXXXXX", NULL);
+    g_autofree char *disk = g_build_filename(tmp, "disk.img", NULL);
+    g_autofree uint8_t *img = g_malloc0(1 << 20);
+    memcpy(img, echo_sector, sizeof(echo_sector));
+    img[510] = 0x55;
+    img[511] = 0xaa;
+    g_assert_true(g_file_set_contents(disk, (char *)img, 1 << 20, NULL));
+
+    int sv[2];
+    g_autoptr(HgrVmConfig) c = bios_config(sv);
+    g_autoptr(GError) err = NULL;
+    c->memory_mib = 64;
+    hgr_vm_config_add_disk(c, disk, HGR_DISK_FORMAT_RAW, false);
+    g_autoptr(HgrVm) vm = hgr_vm_new(c, &err);
+    g_assert_no_error(err);
+    g_assert_true(hgr_vm_start(vm, &err));
+    g_autoptr(GString) out = g_string_new(NULL);
+    for (unsigned boot = 1; boot <= REBOOTS + 1; boot++) {
+        gint64 t0 = g_get_monotonic_time();
+        if (!wait_boots(sv[0], out, boot, t0 + DEADLINE_S * G_TIME_SPAN_SECOND)) {
+            hgr_vm_stop(vm);
+            g_error("boot %u: the boot sector never ran (state %d); serial output:\n%s", boot,
+                    hgr_vm_get_state(vm), out->str);
+        }
+        g_test_message("boot %u: boot sector ran after %.1f s", boot,
+                       (g_get_monotonic_time() - t0) / 1e6);
+        if (boot == REBOOTS + 1)
+            break;
+        if (boot % 2) {
+            static const unsigned cad[] = { 29, 56, 111 };   /* KEY_LEFTCTRL, ALT, DELETE */
+            for (unsigned k = 0; k < G_N_ELEMENTS(cad); k++)
+                hgr_vm_input_key(vm, cad[k], true);
+            for (unsigned k = G_N_ELEMENTS(cad); k-- > 0;)
+                hgr_vm_input_key(vm, cad[k], false);
+        } else {
+            g_assert_true(hgr_vm_reset(vm, &err));
+            g_assert_no_error(err);
+        }
+    }
+    g_assert_cmpint(hgr_vm_get_state(vm), ==, HGR_VM_STATE_RUNNING);
+    hgr_vm_stop(vm);
+    close(sv[0]);
+    close(sv[1]);
+    g_clear_pointer(&vm, hgr_vm_free);
+    unlink(disk);
+    rmdir(tmp);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -525,6 +618,7 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm/firmware/boot-choice-checked", test_boot_choice_checked);
     g_test_add_func("/kvm/firmware/vbe-linear-framebuffer", test_vbe_lfb);
     g_test_add_func("/kvm/firmware/vbe-dirty-areas", test_vbe_dirty);
+    g_test_add_func("/kvm/firmware/reboots", test_reboots);
     g_test_add_func("/kvm/firmware/bad-image", test_bad_firmware);
     g_test_add_func("/kvm/firmware/bios-with-kernel", test_bios_with_kernel_refused);
     return g_test_run();

@@ -187,6 +187,20 @@ static bool handle_exit(HgrVcpu *vcpu)
     }
 }
 
+/* Exits whose instruction KVM completes at the next KVM_RUN. */
+static bool finished_by_next_run(uint32_t exit_reason)
+{
+    switch (exit_reason) {
+    case KVM_EXIT_IO:
+    case KVM_EXIT_MMIO:
+    case KVM_EXIT_X86_RDMSR:
+    case KVM_EXIT_X86_WRMSR:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void *vcpu_thread(void *data)
 {
     HgrVcpu *vcpu = data;
@@ -200,8 +214,17 @@ static void *vcpu_thread(void *data)
     sigaddset(&set, KICK_SIGNAL);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
-    while (hgr_vm_vcpu_checkpoint(vm, vcpu)) {
+    /* An exit for I/O or an MSR is finished by KVM at the next KVM_RUN
+     * (the data of an IN lands in the register, RIP moves on). A vCPU must
+     * not park with one unfinished: a reset or a saved state in between
+     * would be undone by it, the old instruction's end written over the new
+     * registers. So after such an exit the loop enters KVM_RUN again before
+     * the checkpoint; when a kick is pending (immediate_exit), KVM finishes
+     * the instruction and returns at once without running the guest. */
+    bool unfinished = false;
+    while (unfinished || hgr_vm_vcpu_checkpoint(vm, vcpu)) {
         int r = ioctl(vcpu->fd, KVM_RUN, 0);
+        unfinished = false;
         if (r < 0) {
             int e = errno;
             vcpu->run->immediate_exit = 0;
@@ -212,6 +235,7 @@ static void *vcpu_thread(void *data)
         }
         if (!handle_exit(vcpu))
             break;
+        unfinished = finished_by_next_run(vcpu->run->exit_reason);
     }
     current_run = NULL;
     hgr_vm_vcpu_exited(vm, vcpu);
