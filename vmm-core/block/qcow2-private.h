@@ -1,6 +1,6 @@
 /* qcow2-private.h — what the files of the qcow2 driver share: the state of an
- * open image (Qcow2), the on-disk constants they all need and the small
- * helpers more than one of them calls.
+ * open image (Qcow2), the on-disk constants more than one of them needs and
+ * the small helpers they call across files.
  *
  * The driver is split by concern: qcow2.c maps guest offsets and moves the
  * data (L2 cache, reads, writes, discards, the direct AIO path, the driver
