@@ -9,8 +9,9 @@
 #include "boot/smbios.h"
 
 /* dmidecode's output (stdout and stderr) for the tables of a VM with
- * n_cpus and ram_size, or NULL (test skipped) without dmidecode. */
-static char *dmidecode(unsigned n_cpus, uint64_t ram_size)
+ * n_cpus, ram_size and uuid (16 bytes or NULL), or NULL (test skipped)
+ * without dmidecode. */
+static char *dmidecode_uuid(unsigned n_cpus, uint64_t ram_size, const uint8_t *uuid)
 {
     g_autofree char *prog = g_find_program_in_path("dmidecode");
     if (!prog && access("/usr/sbin/dmidecode", X_OK) == 0)
@@ -23,7 +24,8 @@ static char *dmidecode(unsigned n_cpus, uint64_t ram_size)
     /* Only the RAM's layout matters; it is never touched. */
     HgrGuestMem mem;
     hgr_mem_init_pc(&mem, (uint8_t *)0x1000, ram_size);
-    HgrSmbiosConfig cfg = { .n_cpus = n_cpus, .ram_size = ram_size, .mem = &mem };
+    HgrSmbiosConfig cfg = { .n_cpus = n_cpus, .ram_size = ram_size, .mem = &mem,
+                            .uuid = uuid };
     g_autoptr(GBytes) anchor = NULL, tables = NULL;
     hgr_smbios_build(&cfg, &anchor, &tables);
     g_assert_cmpuint(g_bytes_get_size(anchor), ==, HGR_SMBIOS_ANCHOR_SIZE);
@@ -50,6 +52,11 @@ static char *dmidecode(unsigned n_cpus, uint64_t ram_size)
     g_assert_cmpint(status, ==, 0);
     g_test_message("dmidecode says:\n%s%s", out, err);
     return g_strconcat(out, err, NULL);
+}
+
+static char *dmidecode(unsigned n_cpus, uint64_t ram_size)
+{
+    return dmidecode_uuid(n_cpus, ram_size, NULL);
 }
 
 static unsigned count(const char *hay, const char *needle)
@@ -103,10 +110,39 @@ static void test_large_vm(void)
     g_assert_nonnull(strstr(out, "Starting Address: 0x00100000000"));
 }
 
+/* The VM's UUID is the guest's machine identity (Windows activation,
+ * /sys/class/dmi/id/product_uuid): dmidecode must print the very string
+ * the VM was given. Its fields are all different, so a field stored in the
+ * wrong byte order would show. */
+static void test_uuid(void)
+{
+    static const uint8_t uuid[16] = { 0x4a, 0x1f, 0x09, 0xc2, 0x8b, 0x3e, 0x4d, 0x5a,
+                                      0x9f, 0x61, 0x0c, 0x7e, 0x2b, 0x8d, 0x3a, 0x55 };
+    g_autofree char *out = dmidecode_uuid(1, 256ull << 20, uuid);
+    if (!out)
+        return;
+    assert_clean(out);
+    g_assert_nonnull(strstr(out, "\tUUID: 4a1f09c2-8b3e-4d5a-9f61-0c7e2b8d3a55\n"));
+    g_assert_cmpuint(count(out, "UUID:"), ==, 1);
+}
+
+/* No UUID given: all zeros, as QEMU without -uuid, which dmidecode reports
+ * as not settable. */
+static void test_no_uuid(void)
+{
+    g_autofree char *out = dmidecode(1, 256ull << 20);
+    if (!out)
+        return;
+    assert_clean(out);
+    g_assert_nonnull(strstr(out, "\tUUID: Not Settable\n"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/vmm/smbios/small-vm", test_small_vm);
     g_test_add_func("/vmm/smbios/large-vm", test_large_vm);
+    g_test_add_func("/vmm/smbios/uuid", test_uuid);
+    g_test_add_func("/vmm/smbios/no-uuid", test_no_uuid);
     return g_test_run();
 }
