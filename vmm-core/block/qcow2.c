@@ -1,8 +1,12 @@
 /* qcow2.c — the qcow2 format (v2 and v3): header checks, L1/L2 mapping,
  * refcounts, cluster allocation, zero and compressed clusters, backing files.
  *
- * All I/O of this first version is synchronous pread/pwrite on the I/O thread
- * (metadata and data alike); requests complete through hgr_block_complete().
+ * Metadata I/O is synchronous pread/pwrite on the I/O thread. A read or write
+ * whose every cluster is already allocated in place (the common case once a
+ * disk is in use) only needs the cached L2 entries: its data goes to the AIO
+ * engine at the host offsets, so many are in flight at once. Anything else
+ * (allocation, copy-on-write, compressed, zero or backing clusters) runs
+ * synchronously and completes through hgr_block_complete().
  * Clusters are only ever allocated at the end of the file, and every change is
  * ordered so that a crash or a failed write leaves at worst leaked clusters:
  * refcount first, then the data or table, then the entry that points at it;
@@ -30,6 +34,7 @@
 #define MAX_BACKING_NAME    1023
 #define MAX_BACKING_DEPTH   16
 #define L2_CACHE_SLOTS      16
+#define MAX_DIRECT_RUNS     256         /* clusters of one request on the fast path */
 
 #define INCOMPAT_DIRTY      (1ull << 0)
 #define INCOMPAT_CORRUPT    (1ull << 1)
@@ -787,9 +792,114 @@ static int do_request(Qcow2 *q, HgrBlockReq *req)
     return -EINVAL;
 }
 
+/* The fast path: data straight to the AIO engine */
+
+typedef struct {
+    HgrBlockReq *parent;
+    gint pending;                    /* children not yet done */
+    int ret;                         /* first error */
+    HgrBlockReq *child;              /* one per run of contiguous host clusters */
+    struct iovec *iov;               /* the children's slices of the parent's iov */
+} Fanout;
+
+/* The host offset of guest byte off when its cluster can be read (or, with
+ * write, written in place) without touching metadata; 0 otherwise. */
+static uint64_t direct_host(Qcow2 *q, uint64_t off, bool write)
+{
+    L2Slot *s;
+    unsigned i;
+    if (l2_find(q, off, false, &s, &i) < 0 || !s)
+        return 0;
+    uint64_t e = s->table[i];
+    uint64_t host = e & OFFSET_MASK;
+    if ((e & OFLAG_COMPRESSED) || (q->version >= 3 && (e & OFLAG_ZERO)) || !host ||
+        (host & (q->cluster_size - 1)))
+        return 0;
+    /* The same checks as write_bytes(): a bad entry takes the slow path,
+     * which reports it. Freed clusters are never reused (allocation is at
+     * the end of the file), so a request in flight cannot land in a cluster
+     * that meanwhile became someone else's. */
+    if (write && (!(e & OFLAG_COPIED) || is_meta(q, host) || host >= q->file_end))
+        return 0;
+    return host + (off & (q->cluster_size - 1));
+}
+
+static void fanout_child_done(HgrBlockReq *child, int ret)
+{
+    Fanout *f = child->opaque;
+    if (ret < 0 && !f->ret)
+        f->ret = ret;
+    if (!g_atomic_int_dec_and_test(&f->pending))
+        return;
+    HgrBlockReq *parent = f->parent;
+    int r = f->ret;
+    g_free(f);
+    parent->done(parent, r);
+}
+
+/* Submits req as file requests when every cluster it touches is mapped for
+ * direct I/O; false (nothing submitted) when it needs the slow path. */
+static bool submit_direct(Qcow2 *q, HgrBlockReq *req)
+{
+    bool write = req->op == HGR_BLOCK_WRITE;
+    if (req->op != HGR_BLOCK_READ && !write)
+        return false;
+    if (write && (q->readonly || !q->prepared || q->writes_until_fault))
+        return false;
+    uint64_t cs = q->cluster_size;
+    if (req->len / cs > MAX_DIRECT_RUNS - 2)
+        return false;                 /* huge, in small clusters: rare, the slow path */
+    uint64_t host[MAX_DIRECT_RUNS], glen[MAX_DIRECT_RUNS];
+    unsigned runs = 0;
+    for (uint64_t done = 0; done < req->len;) {
+        uint64_t off = req->offset + done;
+        uint64_t len = MIN(req->len - done, cs - (off & (cs - 1)));
+        uint64_t h = direct_host(q, off, write);
+        if (!h)
+            return false;
+        if (runs && host[runs - 1] + glen[runs - 1] == h) {
+            glen[runs - 1] += len;
+        } else {
+            host[runs] = h;
+            glen[runs++] = len;
+        }
+        done += len;
+    }
+    if (!runs)
+        return false;
+
+    /* One block for the state, the children and their iovecs. */
+    size_t niov = req->iovcnt + runs;
+    Fanout *f = g_malloc(sizeof(Fanout) + runs * sizeof(HgrBlockReq) + niov * sizeof(struct iovec));
+    f->parent = req;
+    f->ret = 0;
+    f->pending = (gint)runs;
+    f->child = (HgrBlockReq *)(f + 1);
+    f->iov = (struct iovec *)(f->child + runs);
+    uint64_t skip = 0;
+    struct iovec *iov = f->iov;
+    for (unsigned k = 0; k < runs; k++) {
+        unsigned n = hgr_block_iov_slice(req->iov, req->iovcnt, skip, glen[k], iov);
+        f->child[k] = (HgrBlockReq){ .op = req->op, .offset = host[k], .len = glen[k],
+                                     .iov = iov, .iovcnt = n, .done = fanout_child_done,
+                                     .opaque = f };
+        iov += n;
+        skip += glen[k];
+    }
+    /* The last child to finish frees f: take nothing from it after the
+     * last submission. */
+    HgrBlockReq *child = f->child;
+    for (unsigned k = 0; k < runs; k++)
+        hgr_block_file_submit(q->blk, &child[k]);
+    return true;
+}
+
 static void qcow2_submit(HgrBlock *b, void *state, HgrBlockReq *req)
 {
-    hgr_block_complete(b, req, do_request(state, req));
+    Qcow2 *q = state;
+    if (submit_direct(q, req))
+        return;
+    hgr_block_complete(b, req, do_request(q, req));
 }
 
 /* Opening: the header and its tables, checked before anything uses them. */
