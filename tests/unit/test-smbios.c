@@ -106,6 +106,8 @@ static void test_uuid(void)
     dmi_assert_clean(out);
     g_assert_nonnull(strstr(out, "\tUUID: 4a1f09c2-8b3e-4d5a-9f61-0c7e2b8d3a55\n"));
     g_assert_cmpuint(count(out, "UUID:"), ==, 1);
+    /* The system's serial number is the UUID too (stable, one per VM). */
+    g_assert_nonnull(strstr(out, "\tSerial Number: 4a1f09c2-8b3e-4d5a-9f61-0c7e2b8d3a55\n"));
 }
 
 /* No UUID given: all zeros, as QEMU without -uuid, which dmidecode reports
@@ -117,6 +119,9 @@ static void test_no_uuid(void)
         return;
     dmi_assert_clean(out);
     g_assert_nonnull(strstr(out, "\tUUID: Not Settable\n"));
+    g_assert_nonnull(strstr(out, "System Information\n\tManufacturer: Hangar\n"
+                                 "\tProduct Name: Hangar PC\n\tVersion: 1.0\n"
+                                 "\tSerial Number: Not Specified\n"));
 }
 
 int main(int argc, char **argv)

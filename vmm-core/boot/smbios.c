@@ -55,16 +55,27 @@ static void put_uuid(uint8_t *p, const uint8_t uuid[16])
         p[i] = uuid[order[i]];
 }
 
+/* A machine with a UUID also gets it as its serial number (which software
+ * that licenses per machine reads too): stable, and unique per VM. */
 static void add_system(Builder *b, const uint8_t *uuid)
 {
     uint8_t s[0x1b] = { 0 };
-    const char *str[] = { "Hangar", "Hangar PC", "1.0", "Hangar PC", NULL };
+    g_autofree char *serial = NULL;
+    const char *str[] = { "Hangar", "Hangar PC", "1.0", "Hangar PC", NULL, NULL };
 
     s[4] = 1;                       /* manufacturer */
     s[5] = 2;                       /* product */
     s[6] = 3;                       /* version */
-    if (uuid)
+    if (uuid) {
+        const uint8_t *u = uuid;
+        serial = g_strdup_printf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+                                 "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4],
+                                 u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+                                 u[14], u[15]);
+        str[4] = serial;
+        s[7] = 5;                   /* serial number */
         put_uuid(s + 8, uuid);
+    }
     s[0x18] = 6;                    /* woken by the power switch */
     s[0x1a] = 4;                    /* family */
     add(b, s, 1, sizeof(s), HANDLE_SYSTEM, str);
