@@ -107,6 +107,11 @@ static void update_state(HgrMachineDetails *self)
                                hgr_machine_state_label(state));
     else
         text = g_strdup(hgr_machine_state_label(state));
+    HgrMachineAction pending;
+    if (hgr_machine_get_pending_action(m, &pending)) {
+        g_free(text);
+        text = g_strdup(hgr_machine_action_progress_label(pending));
+    }
     gtk_label_set_label(self->state_label, text);
 }
 

@@ -81,3 +81,15 @@ char *hgr_port_forward_label(const HgrPortForward *pf)
     return g_strdup_printf(_("%s: host port %u → guest port %u"), pf->udp ? "UDP" : "TCP",
                            pf->host_port, pf->guest_port);
 }
+
+const char *hgr_machine_action_progress_label(HgrMachineAction action)
+{
+    switch (action) {
+    case HGR_MACHINE_ACTION_PAUSE: return _("Pausing…");
+    case HGR_MACHINE_ACTION_RESUME: return _("Resuming…");
+    case HGR_MACHINE_ACTION_SHUTDOWN: return _("Shutting down…");
+    case HGR_MACHINE_ACTION_FORCE_OFF: return _("Forcing off…");
+    case HGR_MACHINE_ACTION_RESET: return _("Resetting…");
+    }
+    return _("Working…");
+}

@@ -21,4 +21,7 @@ char *hgr_memory_label(uint64_t mib);
 /* "TCP: host port 2222 → guest port 22" */
 char *hgr_port_forward_label(const HgrPortForward *pf);
 
+/* An action under way, for the state shown while it is: "Pausing…". */
+const char *hgr_machine_action_progress_label(HgrMachineAction action);
+
 G_END_DECLS

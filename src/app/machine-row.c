@@ -30,6 +30,10 @@ static void update(HgrMachineRow *self)
     if ((state == HGR_MACHINE_RUNNING || state == HGR_MACHINE_PAUSED) &&
         !hgr_machine_is_running_here(m))
         state_text = elsewhere = g_strdup_printf(_("%s (in another process)"), state_text);
+    /* An action under way says so until the machine has answered. */
+    HgrMachineAction pending;
+    if (hgr_machine_get_pending_action(m, &pending))
+        state_text = hgr_machine_action_progress_label(pending);
 
     gtk_label_set_label(self->name_label, hgr_machine_get_name(m));
     gtk_label_set_label(self->os_label, hgr_machine_os_label(c));

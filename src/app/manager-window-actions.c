@@ -150,16 +150,19 @@ void hgr_manager_window_update_actions(HgrManagerWindow *self)
     HgrMachineState state = m ? hgr_machine_get_state(m) : HGR_MACHINE_STOPPED;
     bool here = m && hgr_machine_is_running_here(m);
     bool up = state == HGR_MACHINE_RUNNING || state == HGR_MACHINE_PAUSED;
+    /* While an action is under way nothing else may change the state: a
+     * second click would overtake the first (hgr_machine_is_busy()). */
+    bool idle = m && !hgr_machine_is_busy(m);
 
     /* Start also raises the window of a machine running here; one run by
      * another process has its console there. */
-    gtk_widget_action_set_enabled(w, "win.start", m && (!up || here));
-    gtk_widget_action_set_enabled(w, "win.pause", m && state == HGR_MACHINE_RUNNING);
-    gtk_widget_action_set_enabled(w, "win.resume", m && state == HGR_MACHINE_PAUSED);
-    gtk_widget_action_set_enabled(w, "win.pause-resume", m && up);
-    gtk_widget_action_set_enabled(w, "win.shutdown", m && state == HGR_MACHINE_RUNNING);
-    gtk_widget_action_set_enabled(w, "win.force-off", m && up);
-    gtk_widget_action_set_enabled(w, "win.reset", m && state == HGR_MACHINE_RUNNING);
+    gtk_widget_action_set_enabled(w, "win.start", idle && (!up || here));
+    gtk_widget_action_set_enabled(w, "win.pause", idle && state == HGR_MACHINE_RUNNING);
+    gtk_widget_action_set_enabled(w, "win.resume", idle && state == HGR_MACHINE_PAUSED);
+    gtk_widget_action_set_enabled(w, "win.pause-resume", idle && up);
+    gtk_widget_action_set_enabled(w, "win.shutdown", idle && state == HGR_MACHINE_RUNNING);
+    gtk_widget_action_set_enabled(w, "win.force-off", idle && up);
+    gtk_widget_action_set_enabled(w, "win.reset", idle && state == HGR_MACHINE_RUNNING);
     gtk_widget_action_set_enabled(w, "win.settings", m != NULL);
     /* Running here, Start shows the machine's window: say so, and do not
      * look like Resume next to it. */

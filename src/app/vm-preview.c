@@ -1,11 +1,25 @@
 /* vm-preview.c — a live thumbnail of a machine's screen (vm-preview.h). */
 #include <glib/gi18n.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
 
 #include "frame-scale.h"
 #include "machine-labels.h"
 #include "vm-preview.h"
 
 #define REFRESH_MS 500
+/* A VM in another process: each picture is a PNG it encodes and we
+ * decode, so far less often. */
+#define REMOTE_REFRESH_MS 3000
+
+/* Where the pictures come from. */
+typedef enum {
+    FEED_NONE,                    /* the icon for the state */
+    FEED_HERE,                    /* frames of the VM running in this process */
+    FEED_ELSEWHERE,               /* screenshots from the process running it */
+} Feed;
 
 struct _HgrVmPreview {
     GtkWidget parent;
@@ -15,6 +29,9 @@ struct _HgrVmPreview {
     HgrMachine *machine;
     int max_width, max_height;
     guint timer;
+    Feed feed;
+    guint feed_serial;            /* counts feeds: a screenshot of an older one is dropped */
+    bool shooting;                /* a screenshot is under way */
     char *resolution;
 };
 
@@ -31,6 +48,13 @@ static void set_resolution(HgrVmPreview *self, uint32_t w, uint32_t h)
     g_free(self->resolution);
     self->resolution = g_steal_pointer(&res);
     g_object_notify_by_pspec(G_OBJECT(self), props[PROP_RESOLUTION]);
+}
+
+static void show_icon(HgrVmPreview *self)
+{
+    gtk_stack_set_visible_child(GTK_STACK(self->stack), self->placeholder);
+    gtk_picture_set_paintable(GTK_PICTURE(self->picture), NULL);
+    set_resolution(self, 0, 0);
 }
 
 /* Called synchronously by hgr_vm_display_update with the current frame. */
@@ -58,6 +82,157 @@ static void on_frame(const HgrConsoleSurface *s, const HgrConsoleRect *dirty, un
                                                        bytes, (gsize)w * 4);
     gtk_picture_set_paintable(GTK_PICTURE(self->picture), GDK_PAINTABLE(tex));
     gtk_stack_set_visible_child(GTK_STACK(self->stack), self->picture);
+}
+
+/* A VM running in another process: it writes a screenshot to a private
+ * file, which a worker thread decodes, removes and scales like a frame. */
+typedef struct {
+    GWeakRef preview;
+    HgrMachine *machine;
+    guint feed_serial;
+    char *path;
+    uint32_t max_w, max_h;        /* the box, in device pixels */
+    uint32_t width, height;       /* the guest's screen */
+} Shot;
+
+static void shot_free(Shot *shot)
+{
+    g_weak_ref_clear(&shot->preview);
+    g_clear_object(&shot->machine);
+    g_free(shot->path);
+    g_free(shot);
+}
+
+/* The file, read without following a link and removed at once. */
+static GBytes *take_file(const char *path, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int e = errno;
+
+    g_unlink(path);
+    if (fd < 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s: %s", path,
+                    g_strerror(e));
+        return NULL;
+    }
+    g_autoptr(GMappedFile) map = g_mapped_file_new_from_fd(fd, FALSE, error);
+    close(fd);
+    return map ? g_mapped_file_get_bytes(map) : NULL;
+}
+
+/* On a worker thread: the thumbnail (a GdkTexture) of the PNG. */
+static void load_shot(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    Shot *shot = data;
+    GError *error = NULL;
+    g_autoptr(GBytes) png = take_file(shot->path, &error);
+    g_autoptr(GdkTexture) full = png ? gdk_texture_new_from_bytes(png, &error) : NULL;
+
+    if (!full) {
+        g_task_return_error(task, error);
+        return;
+    }
+    /* GDK's default memory format is B, G, R, A bytes: the words of
+     * XRGB8888 with the alpha byte ignored. */
+    HgrConsoleSurface s = {
+        .format = HGR_CONSOLE_FORMAT_XRGB8888,
+        .width = (uint32_t)gdk_texture_get_width(full),
+        .height = (uint32_t)gdk_texture_get_height(full),
+    };
+    s.stride = s.width * 4;
+    g_autofree guint8 *pixels = g_malloc((size_t)s.stride * s.height);
+    gdk_texture_download(full, pixels, s.stride);
+    s.data = pixels;
+    uint32_t w, h;
+    hgr_frame_fit(s.width, s.height, shot->max_w, shot->max_h, &w, &h);
+    guint8 *thumb = w && h ? g_malloc((size_t)w * h * 4) : NULL;
+    if (!thumb || !hgr_frame_scale(&s, thumb, w, h)) {
+        g_free(thumb);
+        g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                                "an empty screenshot (%ux%u)", s.width, s.height);
+        return;
+    }
+    shot->width = s.width;
+    shot->height = s.height;
+    g_autoptr(GBytes) bytes = g_bytes_new_take(thumb, (size_t)w * h * 4);
+    g_task_return_pointer(task, gdk_memory_texture_new((int)w, (int)h, GDK_MEMORY_B8G8R8A8,
+                                                       bytes, (gsize)w * 4),
+                          g_object_unref);
+}
+
+/* Back on the main thread, with the thumbnail or why there is none. A
+ * failure (the VM just stopped, its process hangs, a bad file) shows the
+ * icon, never a dialog: the next refresh tries again. */
+static void shot_done(Shot *shot, GdkTexture *tex, const GError *error)
+{
+    g_autoptr(HgrVmPreview) self = g_weak_ref_get(&shot->preview);
+
+    if (!self)
+        return;
+    self->shooting = false;
+    if (self->feed != FEED_ELSEWHERE || self->feed_serial != shot->feed_serial)
+        return;                   /* stopped, or started here, meanwhile */
+    if (!tex) {
+        g_debug("no thumbnail of %s: %s", hgr_machine_get_name(shot->machine), error->message);
+        show_icon(self);
+        return;
+    }
+    set_resolution(self, shot->width, shot->height);
+    gtk_picture_set_paintable(GTK_PICTURE(self->picture), GDK_PAINTABLE(tex));
+    gtk_stack_set_visible_child(GTK_STACK(self->stack), self->picture);
+}
+
+static void on_shot_loaded(GObject *source, GAsyncResult *result, gpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GdkTexture) tex = g_task_propagate_pointer(G_TASK(result), &error);
+
+    shot_done(g_task_get_task_data(G_TASK(result)), tex, error);
+}
+
+static void on_shot_written(GObject *source, GAsyncResult *result, gpointer data)
+{
+    Shot *shot = data;
+    g_autoptr(GError) error = NULL;
+
+    if (!hgr_machine_screenshot_finish(HGR_MACHINE(source), result, &error)) {
+        g_unlink(shot->path);
+        shot_done(shot, NULL, error);
+        shot_free(shot);
+        return;
+    }
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, on_shot_loaded, NULL);
+    g_task_set_task_data(task, shot, (GDestroyNotify)shot_free);
+    g_task_run_in_thread(task, load_shot);
+}
+
+/* One screenshot at a time: a process that is slow to answer is not
+ * asked again before it has. A paused VM's picture does not change. */
+static gboolean refresh_elsewhere(gpointer data)
+{
+    HgrVmPreview *self = data;
+    g_autoptr(GError) error = NULL;
+
+    if (self->shooting ||
+        (hgr_machine_get_state(self->machine) == HGR_MACHINE_PAUSED &&
+         gtk_stack_get_visible_child(GTK_STACK(self->stack)) == self->picture))
+        return G_SOURCE_CONTINUE;
+    g_autofree char *path = hgr_machine_screenshot_file_new(&error);
+    if (!path) {
+        g_debug("no thumbnail: %s", error->message);
+        return G_SOURCE_CONTINUE;
+    }
+    int scale = gtk_widget_get_scale_factor(GTK_WIDGET(self));
+    Shot *shot = g_new0(Shot, 1);
+    g_weak_ref_init(&shot->preview, self);
+    shot->machine = g_object_ref(self->machine);
+    shot->feed_serial = self->feed_serial;
+    shot->path = g_steal_pointer(&path);
+    shot->max_w = (uint32_t)(self->max_width * scale);
+    shot->max_h = (uint32_t)(self->max_height * scale);
+    self->shooting = true;
+    hgr_machine_screenshot_async(self->machine, shot->path, NULL, on_shot_written, shot);
+    return G_SOURCE_CONTINUE;
 }
 
 static gboolean refresh(gpointer data)
@@ -90,24 +265,51 @@ static const char *state_icon(HgrMachine *m)
     return "system-shutdown-symbolic";
 }
 
+static gboolean refresh_elsewhere(gpointer data);
+
 /* Refreshes only while there is something to see: mapped, and the machine
- * running (or paused: its last frame) in this process. */
+ * running (or paused: its last frame), here or in another process. */
+static Feed wanted_feed(HgrVmPreview *self)
+{
+    HgrMachine *m = self->machine;
+
+    if (!m || !gtk_widget_get_mapped(GTK_WIDGET(self)))
+        return FEED_NONE;
+    HgrMachineState state = hgr_machine_get_state(m);
+    if (state != HGR_MACHINE_RUNNING && state != HGR_MACHINE_PAUSED)
+        return FEED_NONE;
+    return hgr_machine_is_running_here(m) ? FEED_HERE : FEED_ELSEWHERE;
+}
+
+static void stop_feed(HgrVmPreview *self)
+{
+    g_clear_handle_id(&self->timer, g_source_remove);
+    self->feed = FEED_NONE;
+    self->feed_serial++;
+}
+
 static void update_timer(HgrVmPreview *self)
 {
-    bool live = self->machine && gtk_widget_get_mapped(GTK_WIDGET(self)) &&
-                hgr_machine_is_running_here(self->machine) &&
-                (hgr_machine_get_state(self->machine) == HGR_MACHINE_RUNNING ||
-                 hgr_machine_get_state(self->machine) == HGR_MACHINE_PAUSED);
+    Feed feed = wanted_feed(self);
 
     gtk_image_set_from_icon_name(GTK_IMAGE(self->placeholder), state_icon(self->machine));
-    if (live && !self->timer) {
+    if (feed == self->feed)
+        return;
+    stop_feed(self);
+    self->feed = feed;
+    switch (feed) {
+    case FEED_HERE:
         self->timer = g_timeout_add(REFRESH_MS, refresh, self);
         refresh(self);
-    } else if (!live) {
-        g_clear_handle_id(&self->timer, g_source_remove);
-        gtk_stack_set_visible_child(GTK_STACK(self->stack), self->placeholder);
-        gtk_picture_set_paintable(GTK_PICTURE(self->picture), NULL);
-        set_resolution(self, 0, 0);
+        break;
+    case FEED_ELSEWHERE:
+        show_icon(self);          /* until the first picture comes */
+        self->timer = g_timeout_add(REMOTE_REFRESH_MS, refresh_elsewhere, self);
+        refresh_elsewhere(self);
+        break;
+    case FEED_NONE:
+        show_icon(self);
+        break;
     }
 }
 
@@ -138,7 +340,7 @@ void hgr_vm_preview_set_machine(HgrVmPreview *self, HgrMachine *m)
         return;
     if (self->machine)
         g_signal_handlers_disconnect_by_data(self->machine, self);
-    g_clear_handle_id(&self->timer, g_source_remove);
+    stop_feed(self);
     g_set_object(&self->machine, m);
     if (m) {
         g_signal_connect(m, "notify::state", G_CALLBACK(on_machine_changed), self);

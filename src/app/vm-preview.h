@@ -3,7 +3,11 @@
  * While the machine runs in this process, every 500 ms (only while the
  * widget is mapped) it reads a full frame with hgr_vm_display_update(vm,
  * true, ...) — which leaves the live view's dirty areas alone — and shows
- * it scaled down (frame-scale.h). Otherwise it shows an icon for the state.
+ * it scaled down (frame-scale.h). While another process runs it (hangarctl
+ * start), every 3 s it asks that process for a screenshot
+ * (hgr_machine_screenshot_async, into a private file that is removed once
+ * read) and shows it scaled the same way. Otherwise, or when no picture
+ * comes, it shows an icon for the state.
  */
 #pragma once
 

@@ -104,13 +104,16 @@ void hgr_vm_window_update_actions(HgrVmWindow *win)
     HgrMachineState state = hgr_machine_get_state(win->machine);
     gboolean live = state == HGR_MACHINE_RUNNING || state == HGR_MACHINE_PAUSED;
     gboolean here = hgr_machine_is_running_here(win->machine);
+    /* An action under way (here or from the manager window): nothing else
+     * may change the state until it is answered. */
+    gboolean idle = !hgr_machine_is_busy(win->machine);
     GtkWidget *w = GTK_WIDGET(win);
 
-    gtk_widget_action_set_enabled(w, "win.start", !live);
-    gtk_widget_action_set_enabled(w, "win.pause", live);
-    gtk_widget_action_set_enabled(w, "win.shutdown", state == HGR_MACHINE_RUNNING);
-    gtk_widget_action_set_enabled(w, "win.force-off", live);
-    gtk_widget_action_set_enabled(w, "win.reset", live);
+    gtk_widget_action_set_enabled(w, "win.start", idle && !live);
+    gtk_widget_action_set_enabled(w, "win.pause", idle && live);
+    gtk_widget_action_set_enabled(w, "win.shutdown", idle && state == HGR_MACHINE_RUNNING);
+    gtk_widget_action_set_enabled(w, "win.force-off", idle && live);
+    gtk_widget_action_set_enabled(w, "win.reset", idle && live);
     gtk_widget_action_set_enabled(w, "win.send-cad", state == HGR_MACHINE_RUNNING && here);
 }
 

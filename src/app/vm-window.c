@@ -2,6 +2,7 @@
  * and activity (see vm-window.h; its actions are vm-window-actions.c). */
 #include <glib/gi18n.h>
 
+#include "machine-labels.h"
 #include "vm-window-private.h"
 #include "windows.h"
 
@@ -164,6 +165,18 @@ static void update_off_page(HgrVmWindow *win, HgrMachineState state, gboolean he
     }
 }
 
+/* The state, or the action under way ("Pausing…") until it is answered. */
+static void update_state_label(HgrVmWindow *win)
+{
+    HgrMachineAction pending;
+
+    if (hgr_machine_get_pending_action(win->machine, &pending))
+        gtk_label_set_text(win->state_label, hgr_machine_action_progress_label(pending));
+    else
+        gtk_label_set_text(win->state_label,
+                           hgr_machine_state_name(hgr_machine_get_state(win->machine)));
+}
+
 static void on_state(HgrVmWindow *win)
 {
     HgrMachineState state = hgr_machine_get_state(win->machine);
@@ -176,7 +189,7 @@ static void on_state(HgrVmWindow *win)
                                                                  : NULL);
     update_off_page(win, state, here);
     update_activity_timer(win, is_live(state) && here);
-    gtk_label_set_text(win->state_label, hgr_machine_state_name(state));
+    update_state_label(win);
     gtk_button_set_icon_name(win->pause_button, paused ? "media-playback-start-symbolic"
                                                        : "media-playback-pause-symbolic");
     gtk_widget_set_tooltip_text(GTK_WIDGET(win->pause_button), pause_label);
@@ -199,6 +212,12 @@ static gboolean poll_state(gpointer data)
 static void on_state_notify(GObject *obj, GParamSpec *pspec, gpointer data)
 {
     on_state(data);
+}
+
+static void on_busy_notify(GObject *obj, GParamSpec *pspec, gpointer data)
+{
+    update_state_label(data);
+    hgr_vm_window_update_actions(data);
 }
 
 /* Keys reach the window before its accelerators and the application's:
@@ -322,6 +341,8 @@ static void hgr_vm_window_constructed(GObject *obj)
                                           G_CALLBACK(on_state_notify), win);
     win->here_handler = g_signal_connect(win->machine, "notify::running-here",
                                          G_CALLBACK(on_state_notify), win);
+    win->busy_handler = g_signal_connect(win->machine, "notify::busy",
+                                         G_CALLBACK(on_busy_notify), win);
     on_state(win);
     update_hint(win);
     poll_state(win);
@@ -339,6 +360,7 @@ static void hgr_vm_window_dispose(GObject *obj)
     if (win->machine) {
         g_clear_signal_handler(&win->state_handler, win->machine);
         g_clear_signal_handler(&win->here_handler, win->machine);
+        g_clear_signal_handler(&win->busy_handler, win->machine);
         if (g_object_get_data(G_OBJECT(win->machine), WINDOW_KEY) == win)
             g_object_set_data(G_OBJECT(win->machine), WINDOW_KEY, NULL);
         g_clear_object(&win->machine);

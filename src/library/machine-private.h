@@ -28,6 +28,10 @@ struct _HgrMachine {
     guint remote_signal;
     gulong remote_closed;
     bool refreshing;              /* an asynchronous state query is under way */
+
+    /* Actions under way (hgr_machine_act_async), and the latest one. */
+    guint acting;
+    HgrMachineAction acting_action;
 };
 
 enum {
@@ -36,6 +40,7 @@ enum {
     PROP_OS_NAME,
     PROP_STATE,
     PROP_RUNNING_HERE,
+    PROP_BUSY,
     N_PROPS,
 };
 extern GParamSpec *hgr_machine_props[N_PROPS];

@@ -3,7 +3,11 @@
  * socket. Only ever called for machines not running in this process, so a
  * call here never waits on the thread that would have to answer it. */
 #include <glib/gi18n-lib.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "control-private.h"
 #include "control.h"
@@ -317,4 +321,28 @@ void hgr_machine_remote_call_async(HgrMachine *m, const char *method, GVariant *
     g_dbus_connection_call(d->c, NULL, HGR_CONTROL_PATH, HGR_CONTROL_INTERFACE, method, args,
                            NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, cancellable,
                            on_call_reply, g_steal_pointer(&task));
+}
+
+/* Screenshots from another process */
+
+char *hgr_machine_screenshot_file_new(GError **error)
+{
+    g_autofree char *dir = hgr_control_socket_dir();
+    g_autofree char *path = g_build_filename(dir, "screenshot-XXXXXX.png", NULL);
+
+    if (g_mkdir_with_parents(dir, 0700) != 0) {
+        int e = errno;
+        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
+                    _("Cannot make the folder %s: %s"), dir, g_strerror(e));
+        return NULL;
+    }
+    int fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_IO,
+                    _("Cannot make a file in %s: %s"), dir, g_strerror(e));
+        return NULL;
+    }
+    close(fd);
+    return g_steal_pointer(&path);
 }

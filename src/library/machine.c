@@ -110,6 +110,9 @@ static void hgr_machine_get_property(GObject *object, guint id, GValue *value,
     case PROP_RUNNING_HERE:
         g_value_set_boolean(value, m->vm != NULL);
         break;
+    case PROP_BUSY:
+        g_value_set_boolean(value, m->acting > 0);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
     }
@@ -165,6 +168,9 @@ static void hgr_machine_class_init(HgrMachineClass *klass)
                          HGR_MACHINE_STOPPED, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
     hgr_machine_props[PROP_RUNNING_HERE] =
         g_param_spec_boolean("running-here", NULL, NULL, FALSE,
+                             G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+    hgr_machine_props[PROP_BUSY] =
+        g_param_spec_boolean("busy", NULL, NULL, FALSE,
                              G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
     g_object_class_install_properties(oc, N_PROPS, hgr_machine_props);
 }
@@ -637,12 +643,12 @@ static bool machine_op(HgrMachine *m, Op op, GError **error)
     return hgr_machine_remote_call(m, op_methods[op], NULL, error);
 }
 
-void hgr_machine_act_async(HgrMachine *m, HgrMachineAction action, GCancellable *cancellable,
-                           GAsyncReadyCallback callback, gpointer user_data)
+/* hgr_machine_act_async() without the bookkeeping of "busy". */
+static void start_action(HgrMachine *m, HgrMachineAction action, GCancellable *cancellable,
+                         GAsyncReadyCallback callback, gpointer user_data)
 {
     Op op = (Op)action;
 
-    g_return_if_fail(action <= HGR_MACHINE_ACTION_RESET);
     /* Only another process can keep us waiting: what runs here (or in
      * another object of this process) answers at once. */
     g_autoptr(HgrMachine) r = m->vm || m->server ? NULL : runner(m);
@@ -719,4 +725,86 @@ HgrMachineState hgr_machine_run_until_stopped(HgrMachine *m)
     while (m->vm)
         g_main_context_iteration(m->context, TRUE);
     return m->state;
+}
+
+/* Actions under way: "busy" */
+
+static void set_acting(HgrMachine *m, guint acting)
+{
+    bool was = m->acting > 0;
+
+    m->acting = acting;
+    if (was != (acting > 0))
+        g_object_notify_by_pspec(G_OBJECT(m), hgr_machine_props[PROP_BUSY]);
+}
+
+static void on_action_done(GObject *source, GAsyncResult *result, gpointer data)
+{
+    g_autoptr(GTask) task = data;
+    HgrMachine *m = HGR_MACHINE(source);
+    GError *error = NULL;
+    bool ok = g_task_propagate_boolean(G_TASK(result), &error);
+
+    /* Not busy any more before the caller hears: its callback sees the
+     * controls it re-enables enabled. */
+    set_acting(m, m->acting - 1);
+    if (ok)
+        g_task_return_boolean(task, TRUE);
+    else
+        g_task_return_error(task, error);
+}
+
+void hgr_machine_act_async(HgrMachine *m, HgrMachineAction action, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_return_if_fail(action <= HGR_MACHINE_ACTION_RESET);
+    GTask *task = g_task_new(m, cancellable, callback, user_data);
+
+    g_task_set_source_tag(task, hgr_machine_act_async);
+    m->acting_action = action;
+    set_acting(m, m->acting + 1);
+    start_action(m, action, cancellable, on_action_done, task);
+}
+
+bool hgr_machine_is_busy(HgrMachine *m)
+{
+    return m->acting > 0;
+}
+
+bool hgr_machine_get_pending_action(HgrMachine *m, HgrMachineAction *action)
+{
+    if (!m->acting)
+        return false;
+    if (action)
+        *action = m->acting_action;
+    return true;
+}
+
+/* Screenshots for thumbnails */
+
+void hgr_machine_screenshot_async(HgrMachine *m, const char *png_path,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+    /* What runs in this process answers at once, as in start_action(). */
+    g_autoptr(HgrMachine) r = m->vm || m->server ? NULL : runner(m);
+    if (m->vm || m->server || r) {
+        g_autoptr(GTask) task = g_task_new(m, cancellable, callback, user_data);
+        GError *error = NULL;
+        if (hgr_machine_screenshot(m, png_path, &error))
+            g_task_return_boolean(task, TRUE);
+        else
+            g_task_return_error(task, error);
+        return;
+    }
+    /* The other process writes the file: a path not relative to ours. */
+    g_autofree char *abs = g_canonicalize_filename(png_path, NULL);
+    hgr_machine_remote_call_async(m, "Screenshot", g_variant_new("(s)", abs), cancellable,
+                                  callback, user_data);
+}
+
+bool hgr_machine_screenshot_finish(HgrMachine *m, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, m), false);
+    return g_task_propagate_boolean(G_TASK(result), error);
 }

@@ -32,7 +32,8 @@ G_DECLARE_FINAL_TYPE(HgrMachine, hgr_machine, HGR, MACHINE, GObject)
 
 /* Properties (all read-only, notify on change): "name" (string),
  * "os-name" (string), "state" (int, HgrMachineState), "running-here"
- * (boolean: the VM runs in this process, hgr_machine_get_vm() works). */
+ * (boolean: the VM runs in this process, hgr_machine_get_vm() works),
+ * "busy" (boolean: an action is under way, see hgr_machine_is_busy()). */
 
 const char *hgr_machine_get_name(HgrMachine *m);
 const char *hgr_machine_get_uuid(HgrMachine *m);
@@ -97,5 +98,27 @@ HgrVm *hgr_machine_get_vm(HgrMachine *m);
 /* For `hangarctl start`: runs the VM in this process until it stops,
  * iterating the thread-default main context; returns the final state. */
 HgrMachineState hgr_machine_run_until_stopped(HgrMachine *m);
+
+/* An action under way. From hgr_machine_act_async() until just before its
+ * callback runs, the machine is "busy" (boolean property, notified on the
+ * library's context): a UI greys out what would change the state, so a
+ * second click cannot overtake the first (a VM in another process may take
+ * seconds to answer, or never: the call then fails and busy ends). */
+bool hgr_machine_is_busy(HgrMachine *m);
+/* The latest action still under way, for "Pausing…"; false when none. */
+bool hgr_machine_get_pending_action(HgrMachine *m, HgrMachineAction *action);
+
+/* hgr_machine_screenshot() without waiting on another process (for a UI's
+ * thumbnails): the callback comes once png_path is written, on the
+ * thread-default context. Not an action: the machine does not get busy. */
+void hgr_machine_screenshot_async(HgrMachine *m, const char *png_path,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data);
+bool hgr_machine_screenshot_finish(HgrMachine *m, GAsyncResult *result, GError **error);
+/* Where such a screenshot may go: a new empty file of mode 0600 in the
+ * folder of the control sockets ($XDG_RUNTIME_DIR/hangar, which only this
+ * user can enter). The caller removes it. NULL, with the reason, when it
+ * cannot be made. */
+char *hgr_machine_screenshot_file_new(GError **error);
 
 G_END_DECLS
