@@ -9,11 +9,14 @@
 #include <unistd.h>
 
 #include "application.h"
+#include "control-private.h"
 #include "control.h"
+#include "fake-control-process.h"
 #include "machine-private.h"
 #include "new-vm-wizard.h"
 #include "manager-window-private.h"
 #include "settings-dialog.h"
+#include "vm-window-private.h"
 #include "windows.h"
 
 typedef struct {
@@ -368,6 +371,119 @@ static void test_hung_process(Fixture *f, gconstpointer data)
     g_unlink(sock);
 }
 
+/* Whether a window's action is enabled, as a button naming it sees it:
+ * a hidden probe button, parented to the window for the question. */
+static gboolean action_enabled(gpointer window, const char *action)
+{
+    GtkWidget *probe = gtk_button_new();
+
+    gtk_widget_set_visible(probe, FALSE);
+    gtk_widget_set_parent(probe, GTK_WIDGET(window));
+    gtk_actionable_set_action_name(GTK_ACTIONABLE(probe), action);
+    gboolean enabled = gtk_widget_get_sensitive(probe);
+    gtk_widget_unparent(probe);
+    return enabled;
+}
+
+static const char *const state_actions[] = {
+    "win.start", "win.pause", "win.resume", "win.pause-resume", "win.shutdown",
+    "win.force-off", "win.reset",
+};
+static const char *const vm_window_state_actions[] = {
+    "win.start", "win.pause", "win.shutdown", "win.force-off", "win.reset",
+};
+
+/* A VM whose process (`hangarctl start`) takes a Pause and sits on it:
+ * while it does, nothing that changes the VM's state can be clicked, in
+ * the manager window or in the VM's own window, and both say "Pausing…".
+ * When it answers, the controls come back; when the process goes away
+ * with the next Pause unanswered, the VM shows as stopped and can be
+ * started (nothing stays greyed out). */
+static void test_action_pending(Fixture *f, gconstpointer data)
+{
+    make_vm(f->dir, "Busy");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HgrLibrary) lib = hgr_library_new(f->dir, &error);
+    g_assert_no_error(error);
+    g_autoptr(HgrMachine) probe = g_list_model_get_item(hgr_library_get_machines(lib), 0);
+    g_autofree char *sock = hgr_control_socket_path(hgr_machine_get_uuid(probe));
+    g_autofree char *sock_dir = g_path_get_dirname(sock);
+    g_mkdir_with_parents(sock_dir, 0700);
+    Fake *fake = fake_start(sock);
+
+    open_app(f, f->dir);
+    HgrMachine *m = hgr_manager_window_get_selected(f->win);
+    g_assert_nonnull(m);
+    while (hgr_machine_get_state(m) != HGR_MACHINE_RUNNING)
+        g_main_context_iteration(NULL, TRUE);
+    spin();
+    hgr_vm_window_show(f->app, m);
+    HgrVmWindow *vmwin = g_object_get_data(G_OBJECT(m), "hgr-vm-window");
+    g_assert_nonnull(vmwin);
+    spin();
+    g_assert_true(action_enabled(f->win, "win.pause"));
+    g_assert_true(action_enabled(f->win, "win.force-off"));
+    g_assert_true(action_enabled(vmwin, "win.pause"));
+    g_assert_true(gtk_widget_get_sensitive(f->win->pause_button));
+
+    /* The click; the other process has it and does not answer. */
+    gtk_widget_activate_action(GTK_WIDGET(f->win), "win.pause", NULL);
+    while (!g_atomic_int_get(&fake->pause_seen))
+        g_main_context_iteration(NULL, TRUE);
+    spin();
+    for (guint i = 0; i < G_N_ELEMENTS(state_actions); i++)
+        if (action_enabled(f->win, state_actions[i]))
+            g_error("manager window: %s is enabled while a Pause is unanswered",
+                    state_actions[i]);
+    for (guint i = 0; i < G_N_ELEMENTS(vm_window_state_actions); i++)
+        if (action_enabled(vmwin, vm_window_state_actions[i]))
+            g_error("VM window: %s is enabled while a Pause is unanswered",
+                    vm_window_state_actions[i]);
+    g_assert_false(gtk_widget_get_sensitive(f->win->pause_button));
+    g_assert_false(gtk_widget_get_sensitive(f->win->shutdown_button));
+    g_assert_false(gtk_widget_get_sensitive(GTK_WIDGET(vmwin->pause_button)));
+    g_assert_cmpstr(gtk_label_get_text(vmwin->state_label), ==, "Pausing…");
+    /* A second Pause (Ctrl+P, say) goes nowhere. */
+    g_assert_true(hgr_machine_is_busy(m));
+
+    /* Answered: everything a running VM offers is back. */
+    g_main_context_invoke(fake->context, fake_answer_pause, fake);
+    while (hgr_machine_is_busy(m))
+        g_main_context_iteration(NULL, TRUE);
+    spin();
+    g_assert_true(action_enabled(f->win, "win.pause"));
+    g_assert_true(action_enabled(f->win, "win.shutdown"));
+    g_assert_true(action_enabled(vmwin, "win.force-off"));
+    g_assert_true(gtk_widget_get_sensitive(f->win->pause_button));
+    g_assert_cmpstr(gtk_label_get_text(vmwin->state_label), !=, "Pausing…");
+
+    /* Paused again from the VM window; the process dies on it. */
+    g_atomic_int_set(&fake->pause_seen, 0);
+    gtk_widget_activate_action(GTK_WIDGET(vmwin), "win.pause", NULL);
+    while (!g_atomic_int_get(&fake->pause_seen))
+        g_main_context_iteration(NULL, TRUE);
+    spin();
+    g_assert_false(action_enabled(f->win, "win.force-off"));
+    g_assert_false(action_enabled(vmwin, "win.force-off"));
+    fake_stop(fake);
+    while (hgr_machine_is_busy(m) || hgr_machine_get_state(m) != HGR_MACHINE_STOPPED)
+        g_main_context_iteration(NULL, TRUE);
+    spin();
+    g_assert_true(action_enabled(f->win, "win.start"));
+    g_assert_true(action_enabled(vmwin, "win.start"));
+    g_assert_true(gtk_widget_get_sensitive(f->win->start_button));
+    gtk_window_destroy(GTK_WINDOW(vmwin));
+    /* The failed Pause is said in a dialog over the VM window. */
+    GListModel *tops = gtk_window_get_toplevels();
+    for (guint i = 0; i < g_list_model_get_n_items(tops); i++) {
+        g_autoptr(GObject) w = g_list_model_get_item(tops, i);
+        if (ADW_IS_MESSAGE_DIALOG(w))
+            gtk_window_destroy(GTK_WINDOW(w));
+    }
+    spin();
+    g_unlink(sock);
+}
+
 int main(int argc, char **argv)
 {
     gtk_test_init(&argc, &argv, NULL);
@@ -379,6 +495,7 @@ int main(int argc, char **argv)
     ADD("/app/manager/drop", test_drop);
     ADD("/app/manager/open-file", test_open_file);
     ADD("/app/manager/hung-process", test_hung_process);
+    ADD("/app/manager/action-pending", test_action_pending);
     ADD("/app/settings/name", test_settings_name);
     ADD("/app/settings/apply", test_settings_apply);
     return g_test_run();
