@@ -902,13 +902,16 @@ static void test_hung_process(void)
         before = ticks;
         g_usleep(100000);     /* the other process still sits on it */
     }
-    /* Unanswered: nothing reported, the window usable, the loop turning. */
+    /* Unanswered: nothing reported, the window usable, the loop turning;
+     * but Pause cannot be clicked again before the answer. */
     g_assert_null(find_dialog());
     g_assert_true(gtk_widget_is_sensitive(GTK_WIDGET(win)));
+    g_assert_false(gtk_widget_get_sensitive(GTK_WIDGET(win->pause_button)));
 
     g_main_context_invoke(h->context, fake_answer_pause, h);
     spin_for_ms(200);
     g_assert_null(find_dialog());      /* it took the Pause: no error */
+    g_assert_true(gtk_widget_get_sensitive(GTK_WIDGET(win->pause_button)));
     g_source_remove(source);
 
     /* The process goes away: the window says so. */
