@@ -643,12 +643,16 @@ static bool machine_op(HgrMachine *m, Op op, GError **error)
     return hgr_machine_remote_call(m, op_methods[op], NULL, error);
 }
 
-/* hgr_machine_act_async() without the bookkeeping of "busy". */
-static void start_action(HgrMachine *m, HgrMachineAction action, GCancellable *cancellable,
-                         GAsyncReadyCallback callback, gpointer user_data)
+static void act_elsewhere_async(HgrMachine *m, HgrMachineAction action,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+
+void hgr_machine_act_async(HgrMachine *m, HgrMachineAction action, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
 {
     Op op = (Op)action;
 
+    g_return_if_fail(action <= HGR_MACHINE_ACTION_RESET);
     /* Only another process can keep us waiting: what runs here (or in
      * another object of this process) answers at once. */
     g_autoptr(HgrMachine) r = m->vm || m->server ? NULL : runner(m);
@@ -663,7 +667,7 @@ static void start_action(HgrMachine *m, HgrMachineAction action, GCancellable *c
     }
     /* Not connected: the periodic refresh would have found it, so it is
      * not running, or its process does not answer (the call says which). */
-    hgr_machine_remote_call_async(m, op_methods[op], NULL, cancellable, callback, user_data);
+    act_elsewhere_async(m, action, cancellable, callback, user_data);
 }
 
 bool hgr_machine_act_finish(HgrMachine *m, GAsyncResult *result, GError **error)
@@ -754,16 +758,20 @@ static void on_action_done(GObject *source, GAsyncResult *result, gpointer data)
         g_task_return_error(task, error);
 }
 
-void hgr_machine_act_async(HgrMachine *m, HgrMachineAction action, GCancellable *cancellable,
-                           GAsyncReadyCallback callback, gpointer user_data)
+/* The action goes to another process, which may take its time (or hang):
+ * busy until it answers. What runs here has answered before the call
+ * returns, and is never busy. */
+static void act_elsewhere_async(HgrMachine *m, HgrMachineAction action,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data)
 {
-    g_return_if_fail(action <= HGR_MACHINE_ACTION_RESET);
     GTask *task = g_task_new(m, cancellable, callback, user_data);
 
     g_task_set_source_tag(task, hgr_machine_act_async);
     m->acting_action = action;
     set_acting(m, m->acting + 1);
-    start_action(m, action, cancellable, on_action_done, task);
+    hgr_machine_remote_call_async(m, op_methods[(Op)action], NULL, cancellable, on_action_done,
+                                  task);
 }
 
 bool hgr_machine_is_busy(HgrMachine *m)
@@ -786,7 +794,7 @@ void hgr_machine_screenshot_async(HgrMachine *m, const char *png_path,
                                   GCancellable *cancellable, GAsyncReadyCallback callback,
                                   gpointer user_data)
 {
-    /* What runs in this process answers at once, as in start_action(). */
+    /* What runs in this process answers at once, as in hgr_machine_act_async(). */
     g_autoptr(HgrMachine) r = m->vm || m->server ? NULL : runner(m);
     if (m->vm || m->server || r) {
         g_autoptr(GTask) task = g_task_new(m, cancellable, callback, user_data);

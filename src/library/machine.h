@@ -99,11 +99,13 @@ HgrVm *hgr_machine_get_vm(HgrMachine *m);
  * iterating the thread-default main context; returns the final state. */
 HgrMachineState hgr_machine_run_until_stopped(HgrMachine *m);
 
-/* An action under way. From hgr_machine_act_async() until just before its
- * callback runs, the machine is "busy" (boolean property, notified on the
- * library's context): a UI greys out what would change the state, so a
- * second click cannot overtake the first (a VM in another process may take
- * seconds to answer, or never: the call then fails and busy ends). */
+/* An action under way. When hgr_machine_act_async() sends it to another
+ * process, the machine is "busy" (boolean property, notified on the
+ * library's context) until just before the callback runs: a UI greys out
+ * what would change the state, so a second click cannot overtake the
+ * first (that process may take seconds to answer, or never: the call then
+ * fails and busy ends). An action on a VM running in this process is done
+ * when the call returns and never makes it busy. */
 bool hgr_machine_is_busy(HgrMachine *m);
 /* The latest action still under way, for "Pausing…"; false when none. */
 bool hgr_machine_get_pending_action(HgrMachine *m, HgrMachineAction *action);

@@ -330,6 +330,20 @@ static gboolean count_tick(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/* The control socket of the library's one VM, its folder made: where the
+ * process running it would answer. */
+static char *only_vm_socket(Fixture *f)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HgrLibrary) lib = hgr_library_new(f->dir, &error);
+    g_assert_no_error(error);
+    g_autoptr(HgrMachine) m = g_list_model_get_item(hgr_library_get_machines(lib), 0);
+    char *sock = hgr_control_socket_path(hgr_machine_get_uuid(m));
+    g_autofree char *sock_dir = g_path_get_dirname(sock);
+    g_mkdir_with_parents(sock_dir, 0700);
+    return sock;
+}
+
 /* A VM whose process (`hangarctl start`) hangs: it takes the connection
  * and never answers. The window asks for its state all the same, and goes
  * on drawing and answering clicks meanwhile; once the question gives up,
@@ -337,13 +351,7 @@ static gboolean count_tick(gpointer data)
 static void test_hung_process(Fixture *f, gconstpointer data)
 {
     make_vm(f->dir, "Stuck");
-    g_autoptr(GError) error = NULL;
-    g_autoptr(HgrLibrary) lib = hgr_library_new(f->dir, &error);
-    g_assert_no_error(error);
-    g_autoptr(HgrMachine) probe = g_list_model_get_item(hgr_library_get_machines(lib), 0);
-    g_autofree char *sock = hgr_control_socket_path(hgr_machine_get_uuid(probe));
-    g_autofree char *sock_dir = g_path_get_dirname(sock);
-    g_mkdir_with_parents(sock_dir, 0700);
+    g_autofree char *sock = only_vm_socket(f);
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     g_strlcpy(addr.sun_path, sock, sizeof(addr.sun_path));
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -402,13 +410,7 @@ static const char *const vm_window_state_actions[] = {
 static void test_action_pending(Fixture *f, gconstpointer data)
 {
     make_vm(f->dir, "Busy");
-    g_autoptr(GError) error = NULL;
-    g_autoptr(HgrLibrary) lib = hgr_library_new(f->dir, &error);
-    g_assert_no_error(error);
-    g_autoptr(HgrMachine) probe = g_list_model_get_item(hgr_library_get_machines(lib), 0);
-    g_autofree char *sock = hgr_control_socket_path(hgr_machine_get_uuid(probe));
-    g_autofree char *sock_dir = g_path_get_dirname(sock);
-    g_mkdir_with_parents(sock_dir, 0700);
+    g_autofree char *sock = only_vm_socket(f);
     Fake *fake = fake_start(sock);
 
     open_app(f, f->dir);
