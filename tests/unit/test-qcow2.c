@@ -8,6 +8,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "block/block.h"
@@ -559,39 +560,53 @@ static void test_hostile_backing(void)
 
 /* Every metadata or data write of an allocating workload fails in turn
  * (ENOSPC); qemu-img check must never find corruption afterwards. */
+/* A qemu-img image of 512-byte clusters filled until its file nears the
+ * 8 MiB the first refcount table covers, so that the next writes also move
+ * the refcount table; returns the guest offset after the filled part. */
+static uint64_t make_nearly_full(const char *tmpl)
+{
+    uint8_t buf[512];
+    uint64_t off = 0;
+
+    g_unlink(tmpl);
+    qemu_ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=512", tmpl, "16M",
+            NULL);
+    g_autoptr(HgrBlock) b = open_q(tmpl, false);
+    GStatBuf st = { 0 };
+    for (; g_stat(tmpl, &st) == 0 && st.st_size < 8 * MIB - 16 * 512; off += 512) {
+        fill(buf, sizeof(buf), (uint32_t)off);
+        g_assert_cmpint(io(b, HGR_BLOCK_WRITE, off, buf, sizeof(buf)), ==, 0);
+    }
+    return off;
+}
+
+/* 48 allocating writes from off on; the first error. */
+static int write_48(const char *img, uint64_t off)
+{
+    uint8_t buf[512];
+    int ret = 0;
+
+    fill(buf, sizeof(buf), 0x5eed);
+    g_autoptr(HgrBlock) b = open_q(img, false);
+    for (uint64_t o = off; o < off + 48 * 512 && ret == 0; o += 512)
+        ret = io(b, HGR_BLOCK_WRITE, o, buf, sizeof(buf));
+    return ret;
+}
+
 static void test_enospc(void)
 {
     if (!have_qemu())
         return;
     g_autofree char *tmpl = tmp_path("nospace-template.qcow2");
     g_autofree char *img = tmp_path("nospace.qcow2");
-    g_unlink(tmpl);
-    qemu_ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=512", tmpl, "16M",
-            NULL);
-    uint8_t buf[512];
-    uint64_t off = 0;
-    {
-        /* Fill until the file nears the 8 MiB the first refcount table covers,
-         * so the faults also hit a refcount table move. */
-        g_autoptr(HgrBlock) b = open_q(tmpl, false);
-        GStatBuf st = { 0 };
-        for (; g_stat(tmpl, &st) == 0 && st.st_size < 8 * MIB - 16 * 512; off += 512) {
-            fill(buf, sizeof(buf), (uint32_t)off);
-            g_assert_cmpint(io(b, HGR_BLOCK_WRITE, off, buf, sizeof(buf)), ==, 0);
-        }
-    }
+    uint64_t off = make_nearly_full(tmpl);
     g_assert_cmpint(check_image(tmpl), ==, 0);
     unsigned faults = 0;
     for (unsigned n = 1; n < 200; n++) {
         qemu_ok("cp", tmpl, img, NULL);
         g_autofree char *nth = g_strdup_printf("%u", n);
         g_setenv("HANGAR_QCOW2_FAULT", nth, TRUE);
-        int ret = 0;
-        {
-            g_autoptr(HgrBlock) b = open_q(img, false);
-            for (uint64_t o = off; o < off + 48 * 512 && ret == 0; o += 512)
-                ret = io(b, HGR_BLOCK_WRITE, o, buf, sizeof(buf));
-        }
+        int ret = write_48(img, off);
         g_unsetenv("HANGAR_QCOW2_FAULT");
         if (ret == 0)
             break;
@@ -602,6 +617,42 @@ static void test_enospc(void)
             g_error("fault at write %u left a corrupt image", n);
     }
     g_assert_cmpuint(faults, >, 100);
+}
+
+/* The process dies (as with SIGKILL) between two of its writes to the image,
+ * at every point in turn: whatever reached the file, qemu-img check finds at
+ * worst leaked clusters, and Hangar opens the image read-write again. */
+static void test_crash(void)
+{
+    if (!have_qemu())
+        return;
+    g_autofree char *tmpl = tmp_path("crash-template.qcow2");
+    g_autofree char *img = tmp_path("crash.qcow2");
+    uint64_t off = make_nearly_full(tmpl);
+    unsigned crashes = 0;
+    for (unsigned n = 1; n < 200; n++) {
+        qemu_ok("cp", tmpl, img, NULL);
+        pid_t pid = fork();
+        g_assert_cmpint(pid, >=, 0);
+        if (pid == 0) {
+            g_autofree char *nth = g_strdup_printf("kill:%u", n);
+            g_setenv("HANGAR_QCOW2_FAULT", nth, TRUE);
+            _exit(write_48(img, off) == 0 ? 1 : 2);   /* 0 only from the fault */
+        }
+        int status = 0;
+        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+        g_assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) == 1)
+            break;                                    /* every write done: past the end */
+        g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+        crashes++;
+        int rc = check_image(img);
+        if (rc != 0 && rc != 3)
+            g_error("a crash before write %u left a corrupt image", n);
+        g_autoptr(HgrBlock) again = open_q(img, false);
+        g_assert_nonnull(again);
+    }
+    g_assert_cmpuint(crashes, >, 100);
 }
 
 typedef struct {
@@ -761,6 +812,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/qcow2/hostile-tables", test_hostile_tables);
     g_test_add_func("/vmm/qcow2/hostile-backing", test_hostile_backing);
     g_test_add_func("/vmm/qcow2/enospc-never-corrupts", test_enospc);
+    g_test_add_func("/vmm/qcow2/crash-never-corrupts", test_crash);
     int rc = g_test_run();
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

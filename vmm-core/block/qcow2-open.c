@@ -284,8 +284,13 @@ void *hgr_qcow2_open(HgrBlock *b, uint64_t file_size, uint64_t *disk_size, GErro
     q->fd = hgr_block_file_fd(b);
     q->readonly = hgr_block_readonly(b);
     const char *fault = g_getenv("HANGAR_QCOW2_FAULT");
-    if (fault)
-        q->writes_until_fault = (unsigned)g_ascii_strtoull(fault, NULL, 10);
+    /* Tests: "N" fails the N-th write with ENOSPC, "kill:N" ends the
+     * process right before it (a crash with the writes so far on disk). */
+    if (fault) {
+        q->fault_kills = g_str_has_prefix(fault, "kill:");
+        q->writes_until_fault =
+            (unsigned)g_ascii_strtoull(fault + (q->fault_kills ? 5 : 0), NULL, 10);
+    }
 
     uint8_t first[HDR_V3_LEN] = { 0 };
     g_autofree uint8_t *h = NULL;

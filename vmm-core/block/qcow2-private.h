@@ -67,6 +67,7 @@ typedef struct {
     uint64_t cbuf_entry;
     bool prepared;                   /* autoclear bits dropped before the first change */
     unsigned writes_until_fault;     /* HANGAR_QCOW2_FAULT: 0 = none */
+    bool fault_kills;                /* "kill:N": the process exits there instead */
     gint64 last_warning;
 } Qcow2;
 
