@@ -19,6 +19,9 @@
 
 #define INCOMPAT_DIRTY      (1ull << 0)
 #define INCOMPAT_CORRUPT    (1ull << 1)
+#define INCOMPAT_DATA_FILE    (1ull << 2)
+#define INCOMPAT_COMPRESSION  (1ull << 3)
+#define INCOMPAT_EXTENDED_L2  (1ull << 4)
 #define OFFSET_MASK         0x00fffffffffffe00ull
 #define OFLAG_COPIED        (1ull << 63)
 #define OFLAG_COMPRESSED    (1ull << 62)
