@@ -62,6 +62,12 @@ void hgr_machine_remote_call_async(HgrMachine *m, const char *method, GVariant *
                                    GCancellable *cancellable, GAsyncReadyCallback callback,
                                    gpointer user_data);
 
+/* hgr_machine_act_async() for a machine that another process runs: the
+ * machine is busy until that process has answered method. */
+void hgr_machine_remote_act_async(HgrMachine *m, HgrMachineAction action, const char *method,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data);
+
 /* The D-Bus names of the states (State property). */
 const char *hgr_machine_state_id(HgrMachineState s);
 bool hgr_machine_state_from_id(const char *id, HgrMachineState *out);

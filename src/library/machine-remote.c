@@ -323,6 +323,59 @@ void hgr_machine_remote_call_async(HgrMachine *m, const char *method, GVariant *
                            on_call_reply, g_steal_pointer(&task));
 }
 
+/* Actions under way: "busy" */
+
+static void set_acting(HgrMachine *m, guint acting)
+{
+    bool was = m->acting > 0;
+
+    m->acting = acting;
+    if (was != (acting > 0))
+        g_object_notify_by_pspec(G_OBJECT(m), hgr_machine_props[PROP_BUSY]);
+}
+
+static void on_action_done(GObject *source, GAsyncResult *result, gpointer data)
+{
+    g_autoptr(GTask) task = data;
+    HgrMachine *m = HGR_MACHINE(source);
+    GError *error = NULL;
+    bool ok = g_task_propagate_boolean(G_TASK(result), &error);
+
+    /* Not busy any more before the caller hears: its callback sees the
+     * controls it re-enables enabled. */
+    set_acting(m, m->acting - 1);
+    if (ok)
+        g_task_return_boolean(task, TRUE);
+    else
+        g_task_return_error(task, error);
+}
+
+void hgr_machine_remote_act_async(HgrMachine *m, HgrMachineAction action, const char *method,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+    GTask *task = g_task_new(m, cancellable, callback, user_data);
+
+    g_task_set_source_tag(task, hgr_machine_act_async);
+    m->acting_action = action;
+    set_acting(m, m->acting + 1);
+    hgr_machine_remote_call_async(m, method, NULL, cancellable, on_action_done, task);
+}
+
+bool hgr_machine_is_busy(HgrMachine *m)
+{
+    return m->acting > 0;
+}
+
+bool hgr_machine_get_pending_action(HgrMachine *m, HgrMachineAction *action)
+{
+    if (!m->acting)
+        return false;
+    if (action)
+        *action = m->acting_action;
+    return true;
+}
+
 /* Screenshots from another process */
 
 char *hgr_machine_screenshot_file_new(GError **error)

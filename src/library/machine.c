@@ -643,10 +643,6 @@ static bool machine_op(HgrMachine *m, Op op, GError **error)
     return hgr_machine_remote_call(m, op_methods[op], NULL, error);
 }
 
-static void act_elsewhere_async(HgrMachine *m, HgrMachineAction action,
-                                GCancellable *cancellable, GAsyncReadyCallback callback,
-                                gpointer user_data);
-
 void hgr_machine_act_async(HgrMachine *m, HgrMachineAction action, GCancellable *cancellable,
                            GAsyncReadyCallback callback, gpointer user_data)
 {
@@ -667,7 +663,7 @@ void hgr_machine_act_async(HgrMachine *m, HgrMachineAction action, GCancellable 
     }
     /* Not connected: the periodic refresh would have found it, so it is
      * not running, or its process does not answer (the call says which). */
-    act_elsewhere_async(m, action, cancellable, callback, user_data);
+    hgr_machine_remote_act_async(m, action, op_methods[op], cancellable, callback, user_data);
 }
 
 bool hgr_machine_act_finish(HgrMachine *m, GAsyncResult *result, GError **error)
@@ -729,63 +725,6 @@ HgrMachineState hgr_machine_run_until_stopped(HgrMachine *m)
     while (m->vm)
         g_main_context_iteration(m->context, TRUE);
     return m->state;
-}
-
-/* Actions under way: "busy" */
-
-static void set_acting(HgrMachine *m, guint acting)
-{
-    bool was = m->acting > 0;
-
-    m->acting = acting;
-    if (was != (acting > 0))
-        g_object_notify_by_pspec(G_OBJECT(m), hgr_machine_props[PROP_BUSY]);
-}
-
-static void on_action_done(GObject *source, GAsyncResult *result, gpointer data)
-{
-    g_autoptr(GTask) task = data;
-    HgrMachine *m = HGR_MACHINE(source);
-    GError *error = NULL;
-    bool ok = g_task_propagate_boolean(G_TASK(result), &error);
-
-    /* Not busy any more before the caller hears: its callback sees the
-     * controls it re-enables enabled. */
-    set_acting(m, m->acting - 1);
-    if (ok)
-        g_task_return_boolean(task, TRUE);
-    else
-        g_task_return_error(task, error);
-}
-
-/* The action goes to another process, which may take its time (or hang):
- * busy until it answers. What runs here has answered before the call
- * returns, and is never busy. */
-static void act_elsewhere_async(HgrMachine *m, HgrMachineAction action,
-                                GCancellable *cancellable, GAsyncReadyCallback callback,
-                                gpointer user_data)
-{
-    GTask *task = g_task_new(m, cancellable, callback, user_data);
-
-    g_task_set_source_tag(task, hgr_machine_act_async);
-    m->acting_action = action;
-    set_acting(m, m->acting + 1);
-    hgr_machine_remote_call_async(m, op_methods[(Op)action], NULL, cancellable, on_action_done,
-                                  task);
-}
-
-bool hgr_machine_is_busy(HgrMachine *m)
-{
-    return m->acting > 0;
-}
-
-bool hgr_machine_get_pending_action(HgrMachine *m, HgrMachineAction *action)
-{
-    if (!m->acting)
-        return false;
-    if (action)
-        *action = m->acting_action;
-    return true;
 }
 
 /* Screenshots for thumbnails */
