@@ -6,6 +6,8 @@
  * icon, at once and without a dialog. */
 #include <adwaita.h>
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -25,6 +27,8 @@ typedef struct {
     HgrMachine *m;                /* the library's */
     GtkWindow *window;
     HgrVmPreview *preview;
+    int child_status;             /* of hangarctl start, once child_done */
+    gboolean child_done;
 } Fixture;
 
 static void setup(Fixture *f, gconstpointer data)
@@ -143,26 +147,54 @@ static unsigned screenshot_files(void)
     return n;
 }
 
+static void die_with_parent(gpointer data)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static void on_child_exit(GPid pid, gint status, gpointer data)
+{
+    Fixture *f = data;
+
+    f->child_status = status;
+    f->child_done = TRUE;
+    g_spawn_close_pid(pid);
+}
+
+static gboolean child_gone(Fixture *f)
+{
+    return f->child_done;
+}
+
+/* Asks the process running it, waiting (a few seconds at most). */
+static gboolean running(Fixture *f)
+{
+    return hgr_machine_query_state(f->m) == HGR_MACHINE_RUNNING;
+}
+
 static void test_running_elsewhere(Fixture *f, gconstpointer data)
 {
     const char *hangarctl = g_getenv("HANGARCTL");
     g_autoptr(GError) error = NULL;
-    g_autofree char *out = NULL, *err = NULL;
-    int status = -1;
 
     if (!hangarctl) {
         g_printerr("SKIP: HANGARCTL is not set (meson test sets it)\n");
         g_test_skip("HANGARCTL is not set (meson test sets it)");
         return;
     }
-    const char *argv[] = { hangarctl, "start", "Preview Test", "--detach", NULL };
-    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
-                               &err, &status, &error));
+    /* hangarctl runs the VM headless until it stops: a child of this
+     * test, which goes with it if an assertion ends the test first. */
+    const char *argv[] = { hangarctl, "start", "Preview Test", NULL };
+    GPid pid;
+    g_assert_true(g_spawn_async(NULL, (char **)argv, NULL,
+                                G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
+                                die_with_parent, NULL, &pid, &error));
     g_assert_no_error(error);
-    if (!g_spawn_check_wait_status(status, NULL))
-        g_error("hangarctl start failed: %s%s", out, err);
+    g_child_watch_add(pid, on_child_exit, f);
     /* The manager window's poll does this without waiting. */
-    g_assert_cmpint(hgr_machine_query_state(f->m), ==, HGR_MACHINE_RUNNING);
+    if (!spin_until(running, f, 60))
+        g_error("hangarctl start did not run the VM (%s, status %d)",
+                f->child_done ? "it ended" : "it runs", f->child_status);
     g_assert_false(hgr_machine_is_running_here(f->m));
 
     hgr_vm_preview_set_machine(f->preview, f->m);
@@ -197,6 +229,9 @@ static void test_running_elsewhere(Fixture *f, gconstpointer data)
     g_assert_true(spin_until(stopped, f, 30));
     g_assert_true(spin_until(shows_icon, f, 10));
     g_assert_cmpuint(screenshot_files(), ==, 0);
+    /* And the process that ran it is done, without an error. */
+    g_assert_true(spin_until(child_gone, f, 30));
+    g_assert_true(g_spawn_check_wait_status(f->child_status, NULL));
 }
 
 /* The process running it accepts the connection and never answers: the
