@@ -60,6 +60,11 @@ static HgrMachine *runner(HgrMachine *m)
     return r;
 }
 
+HgrMachine *hgr_machine_runner(HgrMachine *m)
+{
+    return runner(m);
+}
+
 const char *hgr_machine_state_name(HgrMachineState s)
 {
     switch (s) {
@@ -482,6 +487,11 @@ static void translate_vm_error(GError **error, GError *e)
         g_set_error_literal(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA, e->message);
     else
         g_propagate_error(error, g_error_copy(e));
+}
+
+void hgr_machine_translate_vm_error(GError **error, GError *e)
+{
+    translate_vm_error(error, e);
 }
 
 static bool connect_serial(HgrMachine *m, HgrVmConfig *vc, const HgrMachineStartOptions *opts,
