@@ -48,7 +48,7 @@ static const char run_description[] =
 
 typedef struct {
     char *kernel, *initrd, *append, *serial, *console, *kvm, *firmware, *cdrom, *boot, *screenshot;
-    char *nvram, *firmware_file;
+    char *nvram, *firmware_file, *uuid;
     char **disks, **nets, **shots_at;
     int memory, cpus;
 } RunOptions;
@@ -243,6 +243,12 @@ static HgrVmConfig *build_config(const RunOptions *o, GError **error)
                     "--boot %s: expected cdrom or disk", o->boot);
         return NULL;
     }
+    if (o->uuid && !g_uuid_string_is_valid(o->uuid)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--uuid %s: expected a UUID like 4a1f09c2-8b3e-4d5a-9f61-0c7e2b8d3a55 "
+                    "(cat /proc/sys/kernel/random/uuid makes one)", o->uuid);
+        return NULL;
+    }
     if (o->memory <= 0 || o->cpus <= 0) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     "--memory and --cpus must be positive");
@@ -259,6 +265,7 @@ static HgrVmConfig *build_config(const RunOptions *o, GError **error)
     c->cdrom = g_strdup(o->cdrom);
     c->nvram_path = g_strdup(o->nvram);
     c->firmware_path = g_strdup(o->firmware_file);
+    c->uuid = g_strdup(o->uuid);
     if (!o->serial || !strcmp(o->serial, "stdio")) {
         c->serial = HGR_SERIAL_STDIO;
     } else if (!strcmp(o->serial, "none")) {
@@ -355,6 +362,8 @@ int hgr_cmd_run(int argc, char **argv)
         { "firmware-file", 0, 0, G_OPTION_ARG_FILENAME, &o.firmware_file,
           "The firmware image instead of the packaged one (say, OVMF_CODE_4M.secboot.fd)",
           "PATH" },
+        { "uuid", 0, 0, G_OPTION_ARG_STRING, &o.uuid,
+          "The machine's UUID the guest sees in SMBIOS (default: all zeros)", "UUID" },
         { "kvm", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &o.kvm,
           "KVM device (default /dev/kvm)", "PATH" },
         { NULL },
@@ -446,6 +455,7 @@ out:
     }
     g_free(o.nvram);
     g_free(o.firmware_file);
+    g_free(o.uuid);
     g_free(o.kernel);
     g_free(o.firmware);
     g_free(o.initrd);

@@ -283,6 +283,15 @@ HgrVmConfig *hgr_machine_config_to_vm(const HgrMachineConfig *c, const char *dir
 
     if (!hgr_machine_config_validate(c, error))
         return NULL;
+    /* The guest knows the machine by it (Windows activation, cloud-init):
+     * a machine without one would look like a new computer every boot. */
+    if (!c->uuid || !g_uuid_string_is_valid(c->uuid)) {
+        g_set_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG,
+                    _("The machine's UUID '%s' is not a UUID: its settings file must "
+                      "keep the one it was created with"), c->uuid ? c->uuid : "");
+        return NULL;
+    }
+    vm->uuid = g_strdup(c->uuid);
     vm->memory_mib = c->memory_mib;
     vm->cpus = c->cpus;
     vm->firmware = c->firmware;

@@ -88,8 +88,10 @@ char *hgr_machine_config_to_data(const HgrMachineConfig *c, gsize *length);
 HgrMachineConfig *hgr_machine_config_from_data(const char *data, gsize length, GError **error);
 
 /* The vmm-core configuration that runs this VM; dir resolves relative disk
- * paths, nvram_path is the machine's nvram.fd. Checks that every disk and
- * the ISO exist (HGR_LIBRARY_ERROR_MEDIA naming the file otherwise). */
+ * paths, nvram_path is the machine's nvram.fd, uuid the machine's (what the
+ * guest sees in SMBIOS; HGR_LIBRARY_ERROR_CONFIG if it has none). Checks
+ * that every disk and the ISO exist (HGR_LIBRARY_ERROR_MEDIA naming the
+ * file otherwise). */
 HgrVmConfig *hgr_machine_config_to_vm(const HgrMachineConfig *c, const char *dir,
                                       GError **error);
 

@@ -57,7 +57,7 @@ with tempfile.TemporaryDirectory() as tmp:
 
     rc, out, err = run("run", "--help")
     check("run --help explains every option and the exit status",
-          rc == 0 and all(w in out for w in ("--kernel", "--disk", "--net", "--serial",
+          rc == 0 and all(w in out for w in ("--kernel", "--disk", "--net", "--serial", "--uuid",
                                              "hostfwd", "Exit status")), out[:200])
     rc, out, err = run()
     check("no command: usage on stderr, status 2", rc == 2 and "Usage" in err)
@@ -70,6 +70,10 @@ with tempfile.TemporaryDirectory() as tmp:
                disk + ",cache=none"], 2, "cache")
     error_case("unsupported disk format is refused, not probed",
                ["run", "--kernel", notkernel, "--disk", disk + ",format=vmdk"], 2, "vmdk")
+    # Refused before any VM is built: the value named and the form shown.
+    error_case("a malformed --uuid is refused with the expected form",
+               ["run", "--kernel", notkernel, "--serial", serial, "--uuid", "4a1f09c2-8b3e-4d5a"],
+               2, "--uuid 4a1f09c2-8b3e-4d5a", "4a1f09c2-8b3e-4d5a-9f61-0c7e2b8d3a55", tmp=tmp)
 
     if not kvm_ok:
         for n in ("missing kernel", "not a bzImage", "missing initrd", "missing disk",

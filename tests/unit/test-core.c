@@ -1,11 +1,14 @@
-/* test-core.c — guest memory bounds, the I/O bus and the state stream. */
+/* test-core.c — guest memory bounds, the I/O bus, the state stream and
+ * the VM's configuration as hgr_vm_new() checks it. */
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "core/io-bus.h"
 #include "core/iothread.h"
 #include "core/memory.h"
 #include "core/state.h"
+#include "core/vm-private.h"
 
 static void test_mem_bounds(void)
 {
@@ -134,6 +137,66 @@ static void test_iothread_start_stop(void)
     hgr_iothread_free(t);
 }
 
+/* The UUID the guest will see is read in its text order, in either case. */
+static void test_uuid_parse(void)
+{
+    static const uint8_t want[16] = { 0x4a, 0x1f, 0x09, 0xc2, 0x8b, 0x3e, 0x4d, 0x5a,
+                                      0x9f, 0x61, 0x0c, 0x7e, 0x2b, 0x8d, 0x3a, 0x55 };
+    g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
+    uint8_t got[16];
+
+    memset(got, 0xee, sizeof(got));
+    g_assert_true(hgr_vm_config_parse_uuid(c, got, NULL));
+    g_assert_cmpmem(got, 16, (uint8_t[16]){ 0 }, 16);         /* unset: zeros */
+    c->uuid = g_strdup("4a1f09c2-8b3e-4d5a-9f61-0c7e2b8d3a55");
+    g_assert_true(hgr_vm_config_parse_uuid(c, got, NULL));
+    g_assert_cmpmem(got, 16, want, 16);
+    g_free(c->uuid);
+    c->uuid = g_strdup("4A1F09C2-8B3E-4D5A-9F61-0C7E2B8D3A55");
+    memset(got, 0xee, sizeof(got));
+    g_assert_true(hgr_vm_config_parse_uuid(c, got, NULL));
+    g_assert_cmpmem(got, 16, want, 16);
+}
+
+/* A malformed UUID is refused before anything is opened (no KVM needed:
+ * the KVM path given does not exist), with the value named and the form
+ * it should have. A good one gets past that check to KVM. */
+static void test_vm_new_bad_uuid(void)
+{
+    static const char *const bad[] = {
+        "",
+        "4a1f09c2-8b3e-4d5a-9f61-0c7e2b8d3a5",      /* a digit short */
+        "4a1f09c2-8b3e-4d5a-9f61-0c7e2b8d3a555",    /* a digit long */
+        "4a1f09c28b3e4d5a9f610c7e2b8d3a55",         /* no dashes */
+        "4a1f09c2-8b3e-4d5a-9f61-0c7e2b8d3a5g",
+        "{4a1f09c2-8b3e-4d5a-9f61-0c7e2b8d3a55}",
+        "4a1f09c2-8b3e-4d5a-9f61-0c7e2b8d3a55\n",
+        "my-machine",
+    };
+    g_autofree char *dir = g_dir_make_tmp("hgr-core-XXXXXX", NULL);
+    g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
+    c->kvm_path = g_build_filename(dir, "no-kvm-here", NULL);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) err = NULL;
+        g_free(c->uuid);
+        c->uuid = g_strdup(bad[i]);
+        g_autoptr(HgrVm) vm = hgr_vm_new(c, &err);
+        g_assert_null(vm);
+        g_assert_error(err, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG);
+        g_autofree char *quoted = g_strdup_printf("'%s'", bad[i]);
+        g_assert_nonnull(strstr(err->message, quoted));
+        g_assert_nonnull(strstr(err->message, "8-4-4-4-12"));
+    }
+    g_autoptr(GError) err = NULL;
+    g_free(c->uuid);
+    c->uuid = g_strdup("4A1F09C2-8b3e-4d5a-9f61-0c7e2b8d3a55");
+    g_autoptr(HgrVm) vm = hgr_vm_new(c, &err);
+    g_assert_null(vm);
+    g_assert_error(err, HGR_VM_ERROR, HGR_VM_ERROR_KVM_MISSING);
+    g_rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -143,5 +206,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/state/truncated-and-flipped", test_state_truncated_everywhere);
     g_test_add_func("/vmm/state/visitor-overrun", test_visitor_roundtrip);
     g_test_add_func("/vmm/iothread/start-stop-race", test_iothread_start_stop);
+    g_test_add_func("/vmm/config/uuid-parse", test_uuid_parse);
+    g_test_add_func("/vmm/config/bad-uuid-refused", test_vm_new_bad_uuid);
     return g_test_run();
 }

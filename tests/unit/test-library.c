@@ -470,6 +470,35 @@ static void test_names_unique_ignoring_case(Fixture *f, gconstpointer data)
     g_assert_cmpuint(n_machines(f), ==, 2);
 }
 
+/* The guest sees the machine's UUID (SMBIOS): every run of the machine,
+ * from this process or one that reads its file later, hands vmm-core the
+ * same one, and two machines never share it. */
+static void test_vm_gets_machine_uuid(Fixture *f, gconstpointer data)
+{
+    HgrMachine *a = create(f, "A"), *b = create(f, "B");
+    g_autoptr(GError) error = NULL;
+
+    g_autoptr(HgrVmConfig) va = hgr_machine_config_to_vm(hgr_machine_get_config(a),
+                                                         hgr_machine_get_dir(a), &error);
+    g_assert_no_error(error);
+    g_assert_true(g_uuid_string_is_valid(va->uuid));
+    g_assert_cmpstr(va->uuid, ==, hgr_machine_get_uuid(a));
+
+    g_autoptr(HgrLibrary) later = hgr_library_new(f->root, &error);
+    g_assert_no_error(error);
+    HgrMachine *again = hgr_library_find(later, "A", &error);
+    g_assert_no_error(error);
+    g_autoptr(HgrVmConfig) va2 = hgr_machine_config_to_vm(hgr_machine_get_config(again),
+                                                          hgr_machine_get_dir(again), &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(va2->uuid, ==, va->uuid);
+
+    g_autoptr(HgrVmConfig) vb = hgr_machine_config_to_vm(hgr_machine_get_config(b),
+                                                         hgr_machine_get_dir(b), &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(vb->uuid, !=, va->uuid);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -486,5 +515,6 @@ int main(int argc, char **argv)
     ADD("/library/names-unique-ignoring-case", test_names_unique_ignoring_case);
     ADD("/library/reload-sees-other-process", test_reload_sees_other_process);
     ADD("/library/follows-other-process", test_follows_other_process);
+    ADD("/library/vm-gets-machine-uuid", test_vm_gets_machine_uuid);
     return g_test_run();
 }

@@ -320,8 +320,23 @@ static void test_to_vm(void)
     c->name = g_strdup("VM");
     c->memory_mib = 64;
     hgr_machine_config_add_disk(c, "disk.qcow2", HGR_DISK_FORMAT_QCOW2, HGR_DISK_BUS_SATA);
-    /* The disk is not there: the error names the file. */
+    /* No UUID: the guest would meet a new machine every boot. */
     g_autoptr(HgrVmConfig) vm = hgr_machine_config_to_vm(c, dir, &error);
+    g_assert_null(vm);
+    g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG);
+    g_assert_nonnull(strstr(error->message, "UUID"));
+    g_clear_error(&error);
+    c->uuid = g_strdup("not-a-uuid");
+    vm = hgr_machine_config_to_vm(c, dir, &error);
+    g_assert_null(vm);
+    g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_CONFIG);
+    g_assert_nonnull(strstr(error->message, "not-a-uuid"));
+    g_clear_error(&error);
+    g_free(c->uuid);
+    c->uuid = g_strdup("4a1f09c2-8b3e-4d5a-9f61-0c7e2b8d3a55");
+
+    /* The disk is not there: the error names the file. */
+    vm = hgr_machine_config_to_vm(c, dir, &error);
     g_assert_null(vm);
     g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA);
     g_assert_nonnull(strstr(error->message, disk));
@@ -358,6 +373,7 @@ static void test_to_vm(void)
     hgr_machine_config_add_port_forward(c, false, 2222, 22);
     vm = hgr_machine_config_to_vm(c, dir, &error);
     g_assert_no_error(error);
+    g_assert_cmpstr(vm->uuid, ==, "4a1f09c2-8b3e-4d5a-9f61-0c7e2b8d3a55");   /* the guest's */
     g_assert_cmpuint(vm->memory_mib, ==, 64);
     g_assert_cmpuint(vm->disks->len, ==, 1);
     HgrDiskConfig *d = vm->disks->pdata[0];

@@ -45,14 +45,37 @@ static void add(Builder *b, uint8_t *s, uint8_t type, uint8_t len, uint16_t hand
     b->max_size = MAX(b->max_size, b->out->len - start);
 }
 
-static void add_system(Builder *b)
+/* SMBIOS 2.6 and later store the first three fields of the UUID little-
+ * endian (as Windows and dmidecode read them), the rest as written. */
+static void put_uuid(uint8_t *p, const uint8_t uuid[16])
+{
+    static const uint8_t order[16] = { 3, 2, 1, 0, 5, 4, 7, 6,
+                                       8, 9, 10, 11, 12, 13, 14, 15 };
+    for (unsigned i = 0; i < 16; i++)
+        p[i] = uuid[order[i]];
+}
+
+/* A machine with a UUID also gets it as its serial number (which software
+ * that licenses per machine reads too): stable, and unique per VM. */
+static void add_system(Builder *b, const uint8_t *uuid)
 {
     uint8_t s[0x1b] = { 0 };
-    const char *str[] = { "Hangar", "Hangar PC", "1.0", "Hangar PC", NULL };
+    g_autofree char *serial = NULL;
+    const char *str[] = { "Hangar", "Hangar PC", "1.0", "Hangar PC", NULL, NULL };
 
     s[4] = 1;                       /* manufacturer */
     s[5] = 2;                       /* product */
     s[6] = 3;                       /* version */
+    if (uuid) {
+        const uint8_t *u = uuid;
+        serial = g_strdup_printf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+                                 "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4],
+                                 u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+                                 u[14], u[15]);
+        str[4] = serial;
+        s[7] = 5;                   /* serial number */
+        put_uuid(s + 8, uuid);
+    }
     s[0x18] = 6;                    /* woken by the power switch */
     s[0x1a] = 4;                    /* family */
     add(b, s, 1, sizeof(s), HANDLE_SYSTEM, str);
@@ -186,7 +209,7 @@ void hgr_smbios_build(const HgrSmbiosConfig *cfg, GBytes **anchor, GBytes **tabl
     uint8_t a[HGR_SMBIOS_ANCHOR_SIZE] = { 0 };
     uint8_t boot[0x0b] = { 0 }, end[4] = { 0 };
 
-    add_system(&b);
+    add_system(&b, cfg->uuid);
     add_chassis(&b);
     /* The 2.1 entry point counts the table's length in 16 bits: about 72
      * bytes per processor caps them at a number no VM here comes near. */

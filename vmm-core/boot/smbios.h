@@ -17,6 +17,9 @@ typedef struct {
     unsigned n_cpus;
     uint64_t ram_size;              /* the VM's memory, as its DIMM */
     const HgrGuestMem *mem;         /* where it is mapped */
+    /* The system's UUID, 16 bytes in the order its text form reads
+     * (RFC 4122), or NULL: all zeros. */
+    const uint8_t *uuid;
 } HgrSmbiosConfig;
 
 /* *anchor: the entry point with table address 0 (the firmware fills it);

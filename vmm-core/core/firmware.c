@@ -512,7 +512,7 @@ bool hgr_fw_add_tables(HgrFw *fw, HgrDevice *f, const HgrFwMachine *m, GError **
 
     g_autoptr(GBytes) anchor = NULL, tables = NULL;
     HgrSmbiosConfig sc = { .n_cpus = m->acpi.n_cpus, .ram_size = m->ram_size,
-                           .mem = m->mem };
+                           .mem = m->mem, .uuid = m->uuid };
     hgr_smbios_build(&sc, &anchor, &tables);
     hgr_fw_cfg_add_file(f, HGR_SMBIOS_FILE_ANCHOR, g_bytes_get_data(anchor, NULL),
                         g_bytes_get_size(anchor), false);

@@ -37,6 +37,7 @@ typedef struct {
     unsigned n_disks;
     const HgrFwDrive *cdrom;       /* NULL: no CD-ROM drive */
     HgrBootDevice boot;
+    const uint8_t *uuid;           /* SMBIOS's system UUID (16 bytes), NULL: zeros */
 } HgrFwMachine;
 
 /* Opens the firmware config->firmware asks for (BIOS or UEFI) and checks

@@ -381,7 +381,7 @@ static bool add_firmware_files(HgrVm *vm, GError **error)
                            n_disks_on(vm, HGR_DISK_BUS_SATA) };
     HgrFwMachine fm = {
         .ram_size = vm->ram_size, .mem = &vm->mem, .acpi = acpi_config(vm), .disks = disks, .n_disks = c->disks->len,
-        .cdrom = has_cd_drive(c) ? &cd : NULL, .boot = c->boot };
+        .cdrom = has_cd_drive(c) ? &cd : NULL, .boot = c->boot, .uuid = vm->uuid };
     return hgr_fw_add_tables(vm->machine->fw, vm->machine->fw_cfg, &fm, error);
 }
 

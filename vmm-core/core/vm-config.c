@@ -1,5 +1,8 @@
 /* vm-config.c — the configuration object and the error domain. */
 #include <hangar/vm.h>
+#include <string.h>
+
+#include "vm-private.h"
 
 G_DEFINE_QUARK(hgr-vm-error-quark, hgr_vm_error)
 
@@ -51,6 +54,7 @@ void hgr_vm_config_free(HgrVmConfig *c)
     g_free(c->serial_path);
     g_free(c->console_path);
     g_free(c->kvm_path);
+    g_free(c->uuid);
     g_free(c);
 }
 
@@ -85,6 +89,27 @@ void hgr_net_config_add_hostfwd(HgrNetConfig *n, bool udp, const char *host_addr
         .guest_port = guest_port,
     };
     g_array_append_val(n->hostfwds, f);
+}
+
+bool hgr_vm_config_parse_uuid(const HgrVmConfig *c, uint8_t uuid[16], GError **error)
+{
+    memset(uuid, 0, 16);
+    if (!c->uuid)
+        return true;
+    if (!g_uuid_string_is_valid(c->uuid)) {
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
+                    "'%s' is not a UUID: give 32 hex digits grouped 8-4-4-4-12, like "
+                    "4a1f09c2-8b3e-4d5a-9f61-0c7e2b8d3a55", c->uuid);
+        return false;
+    }
+    unsigned n = 0;
+    for (const char *p = c->uuid; *p; p++) {
+        if (*p == '-')
+            continue;
+        uuid[n / 2] |= (uint8_t)(g_ascii_xdigit_value(*p) << (n % 2 ? 0 : 4));
+        n++;
+    }
+    return true;
 }
 
 const char *hgr_vm_state_name(HgrVmState state)

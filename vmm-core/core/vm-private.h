@@ -63,6 +63,8 @@ struct HgrVm {
     HgrBoard board;
     HgrIoThread *iothread;
 
+    uint8_t uuid[16];                /* config->uuid in RFC 4122 byte order, or zeros */
+
     HgrVcpu *vcpus;
     unsigned n_vcpus;
     struct kvm_cpuid2 *cpuid;        /* KVM_GET_SUPPORTED_CPUID */
@@ -105,6 +107,10 @@ struct HgrVm {
     uint64_t boot_time_ns;
     unsigned reboots;
 };
+
+/* vm-config.c: config->uuid into its 16 bytes in text order (zeros when
+ * NULL); HGR_VM_ERROR_CONFIG naming the value when it is not a UUID. */
+bool hgr_vm_config_parse_uuid(const HgrVmConfig *config, uint8_t uuid[16], GError **error);
 
 /* vcpu.c */
 bool hgr_vcpu_create(HgrVm *vm, HgrVcpu *vcpu, unsigned index, GError **error);

@@ -384,6 +384,7 @@ static HgrVmConfig *config_copy(const HgrVmConfig *c)
     d->serial_fd = c->serial_fd;
     d->console_path = g_strdup(c->console_path);
     d->kvm_path = g_strdup(c->kvm_path);
+    d->uuid = g_strdup(c->uuid);
     return d;
 }
 
@@ -407,6 +408,8 @@ HgrVm *hgr_vm_new(const HgrVmConfig *config, GError **error)
                     "%u vCPUs is out of range (1 to 255)", config->cpus);
         return NULL;
     }
+    if (!hgr_vm_config_parse_uuid(config, vm->uuid, error))
+        return NULL;
     if (!open_kvm(vm, error))
         return NULL;
     vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);

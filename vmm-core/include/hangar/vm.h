@@ -146,6 +146,14 @@ typedef struct {
     char *console_path;   /* virtio-console output file; NULL: no virtio-console */
 
     char *kvm_path;       /* NULL: /dev/kvm (tests point this elsewhere) */
+
+    /* The machine's identity as the guest reads it (SMBIOS type 1: Windows
+     * activation, /sys/class/dmi/id/product_uuid), in the usual text form
+     * "4a1f09c2-8b3e-4d5a-9f61-0c7e2b8d3a55" (hex digits of either case);
+     * also the system's serial number, in lower case.
+     * hgr_vm_new() refuses any other form with HGR_VM_ERROR_CONFIG. NULL:
+     * all zeros, as QEMU gives without -uuid. Give the same one every boot. */
+    char *uuid;
 } HgrVmConfig;
 
 HgrVmConfig *hgr_vm_config_new(void);
