@@ -3,6 +3,7 @@
 #include <glib/gstdio.h>
 
 #include "../library/os-templates.h"
+#include "iso-chooser.h"
 #include "machine-labels.h"
 #include "settings-dialog.h"
 #include "windows.h"
@@ -197,21 +198,14 @@ static void set_cdrom(HgrSettingsDialog *self, const char *path)
 
 static void on_iso_chosen(GtkNativeDialog *chooser, int response, HgrSettingsDialog *self)
 {
-    g_autoptr(GFile) file = NULL;
-
-    if (response == GTK_RESPONSE_ACCEPT)
-        file = gtk_file_chooser_get_file(GTK_FILE_CHOOSER(chooser));
-    gtk_native_dialog_destroy(chooser);
-    g_object_unref(chooser);
-    if (!file)
-        return;
-
-    g_autofree char *path = g_file_get_path(file);
+    gboolean not_local;
+    g_autofree char *path = hgr_iso_chooser_finish(chooser, response, &not_local);
     g_autoptr(GError) error = NULL;
-    if (!path) {
+
+    if (not_local)
         show_group_error(self, self->cd_group, _("Choose an image on a local disk"));
+    if (!path)
         return;
-    }
     /* Refuse what is not an ISO 9660 image now, not at the next start.
      * (An ISO the OS database does not know is fine.) */
     g_autoptr(HgrOsTemplate) t = hgr_os_template_identify_iso(path, &error);
@@ -224,16 +218,8 @@ static void on_iso_chosen(GtkNativeDialog *chooser, int response, HgrSettingsDia
 
 static void on_cd_choose(GtkButton *button, HgrSettingsDialog *self)
 {
-    GtkFileChooserNative *chooser = gtk_file_chooser_native_new(
-        _("Choose an ISO Image"), GTK_WINDOW(self), GTK_FILE_CHOOSER_ACTION_OPEN,
-        _("_Insert"), _("_Cancel"));
-    g_autoptr(GtkFileFilter) isos = gtk_file_filter_new();
-    gtk_file_filter_set_name(isos, _("Disc images (ISO)"));
-    gtk_file_filter_add_mime_type(isos, "application/x-cd-image");
-    gtk_file_filter_add_pattern(isos, "*.iso");
-    gtk_file_filter_add_pattern(isos, "*.ISO");
-    gtk_file_chooser_add_filter(GTK_FILE_CHOOSER(chooser), isos);
-    gtk_native_dialog_set_modal(GTK_NATIVE_DIALOG(chooser), TRUE);
+    GtkFileChooserNative *chooser = hgr_iso_chooser_new(GTK_WINDOW(self),
+                                                        _("Choose an ISO Image"), _("_Insert"));
     g_signal_connect(chooser, "response", G_CALLBACK(on_iso_chosen), self);
     gtk_native_dialog_show(GTK_NATIVE_DIALOG(chooser));
 }

@@ -408,6 +408,7 @@ static void hgr_vm_window_class_init(HgrVmWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, header_bar);
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, power_button);
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, pause_button);
+    gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, cd_button);
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, stack);
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, display_scroller);
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, display);
@@ -419,6 +420,7 @@ static void hgr_vm_window_class_init(HgrVmWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, net_light);
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, hint_label);
     hgr_vm_window_class_add_actions(widget_class);
+    hgr_vm_window_class_add_media_actions(widget_class);
 }
 
 /* libadwaita 1.2's split button gives its arrow (a GtkMenuButton inside)
