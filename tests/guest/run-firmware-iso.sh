@@ -34,9 +34,11 @@ for d in sata nvme; do
     dd if=$d-host-data of=$d.img bs=1M seek=1 conv=notrunc 2>/dev/null
 done
 qemu-img convert -f raw -O qcow2 nvme.img nvme.qcow2 && rm nvme.img || exit 2
+# A fresh UUID each run, so the guest cannot pass by reading an old one.
+uuid=$(cat /proc/sys/kernel/random/uuid)
 vm_argv=("$hangarctl" run --firmware "$firmware" --memory 512 --cpus 1 --serial "$work/serial.log"
          --disk "$work/sata.img,format=raw,bus=sata" --disk "$work/nvme.qcow2,format=qcow2,bus=nvme"
-         --cdrom "$iso" --boot cdrom --screenshot "$work/shots/end.png")
+         --cdrom "$iso" --boot cdrom --screenshot "$work/shots/end.png" --uuid "$uuid")
 if [ "$firmware" = uefi ]; then
     cp /usr/share/OVMF/OVMF_VARS_4M.fd nvram.fd
     # OVMF writes its variables into the VM's own copy of the store.
@@ -69,7 +71,7 @@ wait $vmm_pid; rc=$?
 [ $timed_out = 1 ] && rc=timeout
 end=$(date +%s.%N)
 
-echo "1..10"
+echo "1..11"
 echo "# firmware $firmware: GRUB's menu at ${seen[grub-menu]:-?}s, GRUB loading Linux at ${seen[grub-loading]:-?}s," \
      "init at ${seen[init]:-?}s, bochs fb drawn at ${seen[fb-drawn]:-?}s, powered off at $(elapsed "$start" "$end")s (wall clock from the VMM's start)"
 sed -n 's/^\(boot-time-ms: .*\)/# hangarctl reported \1 (init'"'"'s write to the boot timer port)/p' vmm.err
@@ -79,6 +81,9 @@ tap "$( [ "$(report firmware)" = "$firmware" ] && echo 1 || echo 0)" \
 tap "$( [ $rc = 0 ] && [ -n "$(report poweroff)" ] && echo 1 || echo 0)" \
     "the guest powers off and hangarctl exits with status 0" \
     "exit status $rc$( [ $timed_out = 1 ] && echo " (killed after ${timeout}s)")"
+tap "$( [ "$(report dmi)" = "Hangar|$uuid" ] && echo 1 || echo 0)" \
+    "Linux reads the VM's UUID from SMBIOS (/sys/class/dmi/id/product_uuid), made by Hangar" \
+    "want Hangar|$uuid; guest read: $(report dmi)"
 tap "$( [ "$(report sata-host-sha)" = "$(sha256sum < sata-host-data | cut -d' ' -f1)" ] &&
         [ "$(report sata-guest-sha)" = "$(sha_at sata.img 2)" ] && echo 1 || echo 0)" \
     "the SATA disk ($(report sata-dev)) reads the host's data and keeps what the guest wrote"

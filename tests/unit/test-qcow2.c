@@ -8,6 +8,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "block/block.h"
@@ -166,15 +167,14 @@ static void assert_reads_like(HgrBlock *b, const char *raw)
     g_assert_true(memcmp(got, want, len) == 0);
 }
 
-static void test_read_qemu_written(gconstpointer compat)
+static void test_read_qemu_written(gconstpointer opts)
 {
     if (!have_qemu())
         return;
     g_autofree char *img = tmp_path("qread.qcow2");
     g_autofree char *raw = tmp_path("qread.raw");
-    g_autofree char *opt = g_strdup_printf("compat=%s,cluster_size=4096", (char *)compat);
     g_unlink(img);
-    qemu_ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", opt, img, "4M", NULL);
+    qemu_ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, img, "4M", NULL);
     qemu_ok("qemu-io", "-f", "qcow2", "-c", "write -P 0xab 0 64k",
             "-c", "write -P 0xcd 1000k 9k", "-c", "write -P 0x11 2M 512k",
             "-c", "write -z 2100k 64k", "-c", "write -P 0x5a 4095k 1k", img, NULL);
@@ -199,13 +199,12 @@ static void write_workload(HgrBlock *b, int ref, uint64_t size, unsigned count, 
     g_rand_free(r);
 }
 
-static void test_write_judged(gconstpointer compat)
+static void test_write_judged(gconstpointer opts)
 {
     if (!have_qemu())
         return;
     g_autofree char *img = NULL, *raw = NULL;
-    g_autofree char *opt = g_strdup_printf("compat=%s,cluster_size=4096", (char *)compat);
-    int ref = make_pair("qwrite", opt, "8M", &img, &raw);
+    int ref = make_pair("qwrite", opts, "8M", &img, &raw);
     {
         g_autoptr(HgrBlock) b = open_q(img, false);
         write_workload(b, ref, 8 * MIB, 60, 1);
@@ -405,8 +404,9 @@ static const Mutation mutations[] = {
     { "snapshots-max", 60, 4, 0xffffffff, "snapshots" },
     { "snapshot-offset-0", 60, 4, 1, "snapshot table overlaps the header" },
     { "incompat-unknown", 72, 8, 1ull << 40, "incompatible features" },
-    { "incompat-data-file", 72, 8, 1ull << 2, "incompatible features" },
-    { "incompat-extended-l2", 72, 8, 1ull << 4, "incompatible features" },
+    { "incompat-data-file", 72, 8, 1ull << 2, "external data file" },
+    { "incompat-zstd", 72, 8, 1ull << 3, "zstd compression" },
+    { "incompat-extended-l2", 72, 8, 1ull << 4, "extended L2" },
     { "dirty", 72, 8, 1, "dirty", true },
     { "corrupt", 72, 8, 2, "corrupt", true },
     { "refcount-order-7", 96, 4, 7, "refcount order" },
@@ -559,39 +559,53 @@ static void test_hostile_backing(void)
 
 /* Every metadata or data write of an allocating workload fails in turn
  * (ENOSPC); qemu-img check must never find corruption afterwards. */
+/* A qemu-img image of 512-byte clusters filled until its file nears the
+ * 8 MiB the first refcount table covers, so that the next writes also move
+ * the refcount table; returns the guest offset after the filled part. */
+static uint64_t make_nearly_full(const char *tmpl)
+{
+    uint8_t buf[512];
+    uint64_t off = 0;
+
+    g_unlink(tmpl);
+    qemu_ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=512", tmpl, "16M",
+            NULL);
+    g_autoptr(HgrBlock) b = open_q(tmpl, false);
+    GStatBuf st = { 0 };
+    for (; g_stat(tmpl, &st) == 0 && st.st_size < 8 * MIB - 16 * 512; off += 512) {
+        fill(buf, sizeof(buf), (uint32_t)off);
+        g_assert_cmpint(io(b, HGR_BLOCK_WRITE, off, buf, sizeof(buf)), ==, 0);
+    }
+    return off;
+}
+
+/* 48 allocating writes from off on; the first error. */
+static int write_48(const char *img, uint64_t off)
+{
+    uint8_t buf[512];
+    int ret = 0;
+
+    fill(buf, sizeof(buf), 0x5eed);
+    g_autoptr(HgrBlock) b = open_q(img, false);
+    for (uint64_t o = off; o < off + 48 * 512 && ret == 0; o += 512)
+        ret = io(b, HGR_BLOCK_WRITE, o, buf, sizeof(buf));
+    return ret;
+}
+
 static void test_enospc(void)
 {
     if (!have_qemu())
         return;
     g_autofree char *tmpl = tmp_path("nospace-template.qcow2");
     g_autofree char *img = tmp_path("nospace.qcow2");
-    g_unlink(tmpl);
-    qemu_ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=512", tmpl, "16M",
-            NULL);
-    uint8_t buf[512];
-    uint64_t off = 0;
-    {
-        /* Fill until the file nears the 8 MiB the first refcount table covers,
-         * so the faults also hit a refcount table move. */
-        g_autoptr(HgrBlock) b = open_q(tmpl, false);
-        GStatBuf st = { 0 };
-        for (; g_stat(tmpl, &st) == 0 && st.st_size < 8 * MIB - 16 * 512; off += 512) {
-            fill(buf, sizeof(buf), (uint32_t)off);
-            g_assert_cmpint(io(b, HGR_BLOCK_WRITE, off, buf, sizeof(buf)), ==, 0);
-        }
-    }
+    uint64_t off = make_nearly_full(tmpl);
     g_assert_cmpint(check_image(tmpl), ==, 0);
     unsigned faults = 0;
     for (unsigned n = 1; n < 200; n++) {
         qemu_ok("cp", tmpl, img, NULL);
         g_autofree char *nth = g_strdup_printf("%u", n);
         g_setenv("HANGAR_QCOW2_FAULT", nth, TRUE);
-        int ret = 0;
-        {
-            g_autoptr(HgrBlock) b = open_q(img, false);
-            for (uint64_t o = off; o < off + 48 * 512 && ret == 0; o += 512)
-                ret = io(b, HGR_BLOCK_WRITE, o, buf, sizeof(buf));
-        }
+        int ret = write_48(img, off);
         g_unsetenv("HANGAR_QCOW2_FAULT");
         if (ret == 0)
             break;
@@ -602,6 +616,42 @@ static void test_enospc(void)
             g_error("fault at write %u left a corrupt image", n);
     }
     g_assert_cmpuint(faults, >, 100);
+}
+
+/* The process dies (as with SIGKILL) between two of its writes to the image,
+ * at every point in turn: whatever reached the file, qemu-img check finds at
+ * worst leaked clusters, and Hangar opens the image read-write again. */
+static void test_crash(void)
+{
+    if (!have_qemu())
+        return;
+    g_autofree char *tmpl = tmp_path("crash-template.qcow2");
+    g_autofree char *img = tmp_path("crash.qcow2");
+    uint64_t off = make_nearly_full(tmpl);
+    unsigned crashes = 0;
+    for (unsigned n = 1; n < 200; n++) {
+        qemu_ok("cp", tmpl, img, NULL);
+        pid_t pid = fork();
+        g_assert_cmpint(pid, >=, 0);
+        if (pid == 0) {
+            g_autofree char *nth = g_strdup_printf("kill:%u", n);
+            g_setenv("HANGAR_QCOW2_FAULT", nth, TRUE);
+            _exit(write_48(img, off) == 0 ? 1 : 2);   /* 0 only from the fault */
+        }
+        int status = 0;
+        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+        g_assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) == 1)
+            break;                                    /* every write done: past the end */
+        g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+        crashes++;
+        int rc = check_image(img);
+        if (rc != 0 && rc != 3)
+            g_error("a crash before write %u left a corrupt image", n);
+        g_autoptr(HgrBlock) again = open_q(img, false);
+        g_assert_nonnull(again);
+    }
+    g_assert_cmpuint(crashes, >, 100);
 }
 
 typedef struct {
@@ -738,15 +788,70 @@ static void test_in_flight(void)
     finish_pair(img, raw, ref);
 }
 
+/* Images qemu-img makes with features Hangar does not read: refused with a
+ * message that names the feature and a qemu-img command; that command,
+ * run as given, makes an image Hangar opens with the same contents. */
+static void test_unsupported_converted(gconstpointer opts)
+{
+    if (!have_qemu())
+        return;
+    g_autofree char *img = tmp_path("unsupported.qcow2");
+    g_autofree char *data = tmp_path("unsupported.data");
+    g_autofree char *fixed = tmp_path("NEW.qcow2");
+    /* "data_file=" names the file here. */
+    g_autofree char *o = g_str_has_suffix(opts, "=") ? g_strconcat(opts, data, NULL)
+                                                      : g_strdup(opts);
+    g_unlink(img);
+    g_unlink(fixed);
+    qemu_ok("qemu-img", "create", "-q", "-f", "qcow2", "-o", o, img, "4M", NULL);
+    qemu_ok("qemu-io", "-f", "qcow2", "-c", "write -P 0x6b 64k 128k", img, NULL);
+
+    g_autoptr(GError) error = NULL;
+    g_assert_null(hgr_block_open(img, HGR_DISK_FORMAT_QCOW2, false, &error));
+    g_assert_error(error, HGR_VM_ERROR, HGR_VM_ERROR_DISK);
+    const char *cmd = strstr(error->message, "qemu-img convert");
+    g_assert_nonnull(cmd);
+    g_test_message("%s", error->message);
+    g_autofree char *in_dir = g_strdup_printf("cd '%s' && %s", tmpdir, cmd);
+    g_assert_cmpint(system(in_dir), ==, 0);
+    g_autoptr(HgrBlock) b = open_q(fixed, false);
+    uint8_t buf[4096];
+    g_assert_cmpint(io(b, HGR_BLOCK_READ, 64 * 1024, buf, sizeof(buf)), ==, 0);
+    for (size_t k = 0; k < sizeof(buf); k++)
+        g_assert_cmpuint(buf[k], ==, 0x6b);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     tmpdir = g_dir_make_tmp("hangar-qcow2-XXXXXX", NULL);
-    g_test_add_data_func("/vmm/qcow2/read-qemu-written/v3", "1.1", test_read_qemu_written);
-    g_test_add_data_func("/vmm/qcow2/read-qemu-written/v2", "0.10", test_read_qemu_written);
-    g_test_add_data_func("/vmm/qcow2/writes-pass-qemu-check/v3", "1.1", test_write_judged);
-    g_test_add_data_func("/vmm/qcow2/writes-pass-qemu-check/v2", "0.10", test_write_judged);
+    /* Images as qemu-img makes them with the options people use. */
+    static const struct { const char *name, *opts; } kinds[] = {
+        { "v3", "compat=1.1,cluster_size=4096" },
+        { "v2", "compat=0.10,cluster_size=4096" },
+        { "default-64k", "cluster_size=65536" },
+        { "512b-clusters", "cluster_size=512" },
+        { "2m-clusters", "cluster_size=2M" },
+        { "refcount-1bit", "refcount_bits=1,cluster_size=4096" },
+        { "refcount-64bit", "refcount_bits=64,cluster_size=4096" },
+        { "lazy-refcounts", "lazy_refcounts=on,cluster_size=4096" },
+        { "prealloc-metadata", "preallocation=metadata,cluster_size=4096" },
+        { "prealloc-full", "preallocation=full,cluster_size=65536" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(kinds); i++) {
+        g_autofree char *rd = g_strdup_printf("/vmm/qcow2/read-qemu-written/%s", kinds[i].name);
+        g_autofree char *wr = g_strdup_printf("/vmm/qcow2/writes-pass-qemu-check/%s",
+                                              kinds[i].name);
+        g_test_add_data_func(rd, kinds[i].opts, test_read_qemu_written);
+        g_test_add_data_func(wr, kinds[i].opts, test_write_judged);
+    }
     g_test_add_func("/vmm/qcow2/create", test_create);
+    g_test_add_data_func("/vmm/qcow2/unsupported/zstd", "compression_type=zstd",
+                         test_unsupported_converted);
+    g_test_add_data_func("/vmm/qcow2/unsupported/extended-l2", "extended_l2=on",
+                         test_unsupported_converted);
+    g_test_add_data_func("/vmm/qcow2/unsupported/data-file", "data_file=",
+                         test_unsupported_converted);
     g_test_add_func("/vmm/qcow2/completes-on-iothread", test_iothread);
     g_test_add_func("/vmm/qcow2/many-in-flight-on-iothread", test_in_flight);
     g_test_add_func("/vmm/qcow2/refcount-table-grows", test_refcount_growth);
@@ -761,6 +866,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/qcow2/hostile-tables", test_hostile_tables);
     g_test_add_func("/vmm/qcow2/hostile-backing", test_hostile_backing);
     g_test_add_func("/vmm/qcow2/enospc-never-corrupts", test_enospc);
+    g_test_add_func("/vmm/qcow2/crash-never-corrupts", test_crash);
     int rc = g_test_run();
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

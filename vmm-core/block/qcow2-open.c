@@ -87,9 +87,17 @@ static bool parse_fields(Qcow2 *q, OpenCtx *c, const uint8_t *h, uint64_t *incom
             return refuse(c, "refcount order %u (at most 6)", q->refcount_order);
     }
     uint64_t unknown = *incompat & ~(INCOMPAT_DIRTY | INCOMPAT_CORRUPT);
-    if (unknown)
-        return refuse(c, "incompatible features 0x%" G_GINT64_MODIFIER "x are not supported "
-                      "(external data file, compression type, extended L2 or unknown)", unknown);
+    if (unknown) {
+        /* Name what qemu-img made, and how to get an image Hangar reads. */
+        const char *what = unknown & INCOMPAT_DATA_FILE ? "an external data file"
+                         : unknown & INCOMPAT_COMPRESSION ? "zstd compression"
+                         : unknown & INCOMPAT_EXTENDED_L2 ? "extended L2 entries (subclusters)"
+                         : "unknown incompatible features";
+        g_autofree char *quoted = g_shell_quote(c->path);
+        return refuse(c, "it uses %s (incompatible features 0x%" G_GINT64_MODIFIER "x), which "
+                      "Hangar does not support; convert it with: qemu-img convert -O qcow2 "
+                      "%s NEW.qcow2", what, unknown, quoted);
+    }
     q->rb_bits = q->cluster_bits + 3 - q->refcount_order;
     q->csize_shift = 62 - (q->cluster_bits - 8);
     q->csize_mask = (1ull << (q->cluster_bits - 8)) - 1;
@@ -284,8 +292,13 @@ void *hgr_qcow2_open(HgrBlock *b, uint64_t file_size, uint64_t *disk_size, GErro
     q->fd = hgr_block_file_fd(b);
     q->readonly = hgr_block_readonly(b);
     const char *fault = g_getenv("HANGAR_QCOW2_FAULT");
-    if (fault)
-        q->writes_until_fault = (unsigned)g_ascii_strtoull(fault, NULL, 10);
+    /* Tests: "N" fails the N-th write with ENOSPC, "kill:N" ends the
+     * process right before it (a crash with the writes so far on disk). */
+    if (fault) {
+        q->fault_kills = g_str_has_prefix(fault, "kill:");
+        q->writes_until_fault =
+            (unsigned)g_ascii_strtoull(fault + (q->fault_kills ? 5 : 0), NULL, 10);
+    }
 
     uint8_t first[HDR_V3_LEN] = { 0 };
     g_autofree uint8_t *h = NULL;

@@ -19,6 +19,9 @@
 
 #define INCOMPAT_DIRTY      (1ull << 0)
 #define INCOMPAT_CORRUPT    (1ull << 1)
+#define INCOMPAT_DATA_FILE    (1ull << 2)
+#define INCOMPAT_COMPRESSION  (1ull << 3)
+#define INCOMPAT_EXTENDED_L2  (1ull << 4)
 #define OFFSET_MASK         0x00fffffffffffe00ull
 #define OFLAG_COPIED        (1ull << 63)
 #define OFLAG_COMPRESSED    (1ull << 62)
@@ -67,6 +70,7 @@ typedef struct {
     uint64_t cbuf_entry;
     bool prepared;                   /* autoclear bits dropped before the first change */
     unsigned writes_until_fault;     /* HANGAR_QCOW2_FAULT: 0 = none */
+    bool fault_kills;                /* "kill:N": the process exits there instead */
     gint64 last_warning;
 } Qcow2;
 

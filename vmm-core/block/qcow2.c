@@ -59,8 +59,11 @@ int hgr_qcow2_pread(Qcow2 *q, void *buf, size_t len, uint64_t off)
 
 int hgr_qcow2_pwrite(Qcow2 *q, const void *buf, size_t len, uint64_t off)
 {
-    if (q->writes_until_fault && --q->writes_until_fault == 0)
+    if (q->writes_until_fault && --q->writes_until_fault == 0) {
+        if (q->fault_kills)
+            _exit(0);                   /* the process dies before this write */
         return -ENOSPC;
+    }
     size_t done = 0;
     while (done < len) {
         ssize_t r = pwrite(q->fd, (const uint8_t *)buf + done, len - done, (off_t)(off + done));

@@ -3,6 +3,8 @@
 # disk, the NVMe disk and the CD; reads what the host put at 1 MiB on each
 # disk, writes its own data at 2 MiB, and reports both; then powers off.
 if [ -d /sys/firmware/efi ]; then say firmware uefi; else say firmware bios; fi
+# The machine's identity as Linux reads it from the firmware's SMBIOS.
+say dmi "$(cat /sys/class/dmi/id/sys_vendor 2>/dev/null)|$(cat /sys/class/dmi/id/product_uuid 2>/dev/null)"
 disk_roundtrip sata sda
 disk_roundtrip nvme nvme0n1
 # The CD the guest booted from: its first MiB, and its volume label
