@@ -11,7 +11,7 @@ struct _HgrVmWindow {
 
     HgrMachine *machine;
     GtkWidget *power_button;
-    gulong state_handler, here_handler;
+    gulong state_handler, here_handler, cdrom_handler;
     guint activity_timer;
     guint state_poll;             /* asks another process for the state */
     HgrVmActivity last_activity;

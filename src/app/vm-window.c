@@ -201,6 +201,12 @@ static void on_state_notify(GObject *obj, GParamSpec *pspec, gpointer data)
     on_state(data);
 }
 
+/* A disc changed here, by hangarctl or another window: Eject follows. */
+static void on_cdrom_notify(GObject *obj, GParamSpec *pspec, gpointer data)
+{
+    hgr_vm_window_update_actions(data);
+}
+
 /* Keys reach the window before its accelerators and the application's:
  * while the guest has the keyboard they all go to it (Ctrl+Q is the
  * guest's then, not Hangar's). */
@@ -322,6 +328,8 @@ static void hgr_vm_window_constructed(GObject *obj)
                                           G_CALLBACK(on_state_notify), win);
     win->here_handler = g_signal_connect(win->machine, "notify::running-here",
                                          G_CALLBACK(on_state_notify), win);
+    win->cdrom_handler = g_signal_connect(win->machine, "notify::cdrom",
+                                          G_CALLBACK(on_cdrom_notify), win);
     on_state(win);
     update_hint(win);
     poll_state(win);
@@ -339,6 +347,7 @@ static void hgr_vm_window_dispose(GObject *obj)
     if (win->machine) {
         g_clear_signal_handler(&win->state_handler, win->machine);
         g_clear_signal_handler(&win->here_handler, win->machine);
+        g_clear_signal_handler(&win->cdrom_handler, win->machine);
         if (g_object_get_data(G_OBJECT(win->machine), WINDOW_KEY) == win)
             g_object_set_data(G_OBJECT(win->machine), WINDOW_KEY, NULL);
         g_clear_object(&win->machine);

@@ -44,6 +44,7 @@ static bool save_cdrom(HgrMachine *m, const char *iso, GError **error)
     }
     hgr_machine_config_free(m->config);
     m->config = g_steal_pointer(&c);
+    g_object_notify_by_pspec(G_OBJECT(m), hgr_machine_props[PROP_CDROM]);
     return true;
 }
 

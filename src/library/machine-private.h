@@ -36,6 +36,7 @@ enum {
     PROP_OS_NAME,
     PROP_STATE,
     PROP_RUNNING_HERE,
+    PROP_CDROM,
     N_PROPS,
 };
 extern GParamSpec *hgr_machine_props[N_PROPS];

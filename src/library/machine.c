@@ -115,6 +115,9 @@ static void hgr_machine_get_property(GObject *object, guint id, GValue *value,
     case PROP_RUNNING_HERE:
         g_value_set_boolean(value, m->vm != NULL);
         break;
+    case PROP_CDROM:
+        g_value_set_string(value, m->config->cdrom);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
     }
@@ -171,6 +174,8 @@ static void hgr_machine_class_init(HgrMachineClass *klass)
     hgr_machine_props[PROP_RUNNING_HERE] =
         g_param_spec_boolean("running-here", NULL, NULL, FALSE,
                              G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+    hgr_machine_props[PROP_CDROM] =
+        g_param_spec_string("cdrom", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
     g_object_class_install_properties(oc, N_PROPS, hgr_machine_props);
 }
 
@@ -214,8 +219,11 @@ void hgr_machine_update_config(HgrMachine *m, const char *dir, HgrMachineConfig 
     }
     bool name_changed = g_strcmp0(m->config->name, config->name) != 0;
     bool os_changed = g_strcmp0(m->config->os_name, config->os_name) != 0;
+    bool cd_changed = g_strcmp0(m->config->cdrom, config->cdrom) != 0;
     hgr_machine_config_free(m->config);
     m->config = config;
+    if (cd_changed)
+        g_object_notify_by_pspec(G_OBJECT(m), hgr_machine_props[PROP_CDROM]);
     if (name_changed)
         g_object_notify_by_pspec(G_OBJECT(m), hgr_machine_props[PROP_NAME]);
     if (os_changed)
@@ -385,8 +393,11 @@ bool hgr_machine_set_config(HgrMachine *m, const HgrMachineConfig *config, GErro
             return false;
     }
     bool os_changed = g_strcmp0(m->config->os_name, c->os_name) != 0;
+    bool cd_changed = g_strcmp0(m->config->cdrom, c->cdrom) != 0;
     hgr_machine_config_free(m->config);
     m->config = g_steal_pointer(&c);
+    if (cd_changed)
+        g_object_notify_by_pspec(G_OBJECT(m), hgr_machine_props[PROP_CDROM]);
     if (renamed) {
         g_object_notify_by_pspec(G_OBJECT(m), hgr_machine_props[PROP_NAME]);
         if (m->library)

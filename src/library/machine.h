@@ -32,7 +32,9 @@ G_DECLARE_FINAL_TYPE(HgrMachine, hgr_machine, HGR, MACHINE, GObject)
 
 /* Properties (all read-only, notify on change): "name" (string),
  * "os-name" (string), "state" (int, HgrMachineState), "running-here"
- * (boolean: the VM runs in this process, hgr_machine_get_vm() works). */
+ * (boolean: the VM runs in this process, hgr_machine_get_vm() works),
+ * "cdrom" (string: the ISO in the CD/DVD drive as the file says, NULL:
+ * empty; notifies when a disc is changed here or the file is read again). */
 
 const char *hgr_machine_get_name(HgrMachine *m);
 const char *hgr_machine_get_uuid(HgrMachine *m);

@@ -113,6 +113,13 @@ static void test_insert_and_eject(void)
     g_assert_null(saved);
     g_assert_null(find_dialog());
 
+    /* A disc put in elsewhere (another window, hangarctl): Eject follows. */
+    g_autoptr(GError) error = NULL;
+    g_assert_true(hgr_machine_change_cdrom(f.m, iso, FALSE, &error));
+    g_assert_no_error(error);
+    spin_for_ms(50);
+    g_assert_true(gtk_widget_get_sensitive(eject));
+
     /* Off again: the menu goes grey. */
     gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
     g_assert_true(spin_until(machine_stopped, f.m, 30));

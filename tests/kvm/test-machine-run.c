@@ -460,6 +460,11 @@ static void on_changed(GObject *source, GAsyncResult *res, gpointer data)
     *(int *)g_object_get_data(source, "test-done") = 1;
 }
 
+static void count_notify(gpointer counter)
+{
+    (*(int *)counter)++;
+}
+
 /* The disc of a machine running here: changed by the library call, the
  * asynchronous one and the control socket, the file following each time;
  * refusals name the file and change nothing. */
@@ -478,6 +483,9 @@ static void test_change_cdrom(Fixture *f, gconstpointer data)
     g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NOT_RUNNING);
     g_clear_error(&error);
 
+    int notified = 0;
+    g_signal_connect_swapped(m, "notify::cdrom", G_CALLBACK(count_notify), &notified);
+
     /* The drive is there although the machine was made with it empty. */
     g_assert_true(hgr_machine_start(m, NULL, &error));
     g_assert_no_error(error);
@@ -487,6 +495,7 @@ static void test_change_cdrom(Fixture *f, gconstpointer data)
     g_assert_cmpstr(hgr_machine_get_config(m)->cdrom, ==, iso1);
     g_autofree char *saved = cdrom_in_file(m);
     g_assert_cmpstr(saved, ==, iso1);
+    g_assert_cmpint(notified, ==, 1);
 
     const char *bad[] = { missing, text, f->root };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
@@ -521,6 +530,7 @@ static void test_change_cdrom(Fixture *f, gconstpointer data)
     g_free(saved);
     saved = cdrom_in_file(m);
     g_assert_null(saved);
+    g_assert_cmpint(notified, ==, 3);           /* refusals notify nothing */
 
     g_assert_true(hgr_machine_force_off(m, &error));
     g_assert_false(hgr_machine_change_cdrom(m, iso2, false, &error));
