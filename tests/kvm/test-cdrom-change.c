@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <hangar/vm.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "seabios-lib.h"
@@ -142,6 +143,88 @@ static void test_change_while_running(void)
     remove_tree(tmp);
 }
 
+/* A file vmm-core takes for a disc of n 2 KiB sectors: an ISO 9660
+ * volume descriptor at 32 KiB (nothing boots from it). */
+static char *make_plain_disc(const char *tmp, const char *name, unsigned sectors)
+{
+    g_autofree char *data = g_malloc0((gsize)sectors * 2048);
+    char *path = g_build_filename(tmp, name, NULL);
+
+    memcpy(data + 16 * 2048, "\001CD001\001", 7);
+    g_assert_true(g_file_set_contents(path, data, (gssize)sectors * 2048, NULL));
+    return path;
+}
+
+static void expect_locked(HgrVm *vm, const char *path)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_false(hgr_vm_change_cdrom(vm, path, false, &err));
+    g_assert_error(err, HGR_VM_ERROR, HGR_VM_ERROR_MEDIA_LOCKED);
+    g_assert_nonnull(strstr(err->message, "locked"));
+    g_assert_nonnull(strstr(err->message, "force"));
+}
+
+/* cd-lock.bin drives the drive through AHCI as an OS would and locks its
+ * tray: a change is refused (the disc stays, as the guest reads after a
+ * reset) unless forced, and a forced one is what the guest then sees:
+ * no disc (NOT READY), a new disc (UNIT ATTENTION, then its capacity). */
+static void test_locked_tray(void)
+{
+    if (!kvm_available())
+        return;
+    g_autofree char *tmp = g_dir_make_tmp("hangar-cd-XXXXXX", NULL);
+    g_autofree char *small = make_plain_disc(tmp, "small.iso", 32);     /* last LBA 0x1f */
+    g_autofree char *big = make_plain_disc(tmp, "big.iso", 64);         /* 0x3f */
+    int sv[2];
+    g_autoptr(HgrVmConfig) c = hgr_vm_config_new();
+    g_autoptr(GError) err = NULL;
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+    c->memory_mib = 64;
+    c->serial = HGR_SERIAL_FD;
+    c->serial_fd = sv[1];
+    c->flat_image = guest_path("cd-lock.bin");
+    c->flat_addr = 0x100000;
+    c->flat_64bit = true;
+    c->cdrom = g_strdup(small);
+    g_autoptr(HgrVm) vm = hgr_vm_new(c, &err);
+    g_assert_no_error(err);
+    g_assert_true(hgr_vm_start(vm, &err));
+    g_autoptr(GString) out = g_string_new(NULL);
+    wait_for(sv[0], out, 0, "cd-lock: locked");
+    wait_for(sv[0], out, 0, "cap 0000001f");
+
+    /* Refused while locked, eject and swap alike; after a reset (which
+     * unlocks the tray) the guest still finds the small disc. */
+    expect_locked(vm, NULL);
+    expect_locked(vm, big);
+    gsize mark = reset(vm, out);
+    wait_for(sv[0], out, mark, "cd-lock: start");
+    wait_for(sv[0], out, mark, "cd-lock: locked");
+    wait_for(sv[0], out, mark, "cap 0000001f");
+    g_assert_null(strstr(out->str + mark, "cap 0000003f"));
+
+    /* Forced: the guest sees the drive empty, then the big disc. */
+    mark = out->len;
+    g_assert_true(hgr_vm_change_cdrom(vm, NULL, true, &err));
+    g_assert_no_error(err);
+    wait_for(sv[0], out, mark, "tur 2");
+    mark = out->len;
+    g_assert_true(hgr_vm_change_cdrom(vm, big, true, &err));
+    g_assert_no_error(err);
+    wait_for(sv[0], out, mark, "tur 6");
+    wait_for(sv[0], out, mark, "cap 0000003f");
+    g_assert_cmpint(hgr_vm_get_state(vm), ==, HGR_VM_STATE_RUNNING);
+    g_autofree char *seen = g_strdelimit(g_strdup(out->str), "\n", ' ');
+    g_test_message("what the guest saw: %s", seen);
+
+    hgr_vm_stop(vm);
+    close(sv[0]);
+    g_clear_pointer(&vm, hgr_vm_free);
+    remove_tree(tmp);
+}
+
 /* A VM made without a drive says so; one made with an empty drive takes a
  * disc (and gives it back) before it starts. */
 static void test_drive_needed(void)
@@ -186,5 +269,6 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/kvm/cdrom/change-while-running", test_change_while_running);
     g_test_add_func("/kvm/cdrom/drive-needed", test_drive_needed);
+    g_test_add_func("/kvm/cdrom/locked-tray", test_locked_tray);
     return g_test_run();
 }
