@@ -38,6 +38,7 @@ struct HgrMachine {
     GPtrArray *blocks;             /* HgrBlock *, one per config disk */
     HgrBlock *cdrom;               /* the ISO in the SATA CD-ROM drive, or NULL */
     GMutex media_lock;             /* guards cdrom (and config->cdrom) against a change */
+    bool cd_drive;                 /* made with a CD-ROM drive (fixed) */
     unsigned cd_port;              /* the drive's AHCI port */
     uint64_t cd_read_before;       /* bytes read from discs since taken out */
     GPtrArray *nets;               /* HgrNetBackend *, one per config net */
@@ -163,6 +164,7 @@ static HgrDevice *make_ahci(HgrVm *vm, unsigned i)
     for (unsigned k = 0; k < n; k++)
         hgr_ahci_attach_disk(dev, port++, disk_on(vm, HGR_DISK_BUS_SATA, k), NULL);
     if (has_cd_drive(vm->config)) {
+        vm->machine->cd_drive = true;
         vm->machine->cd_port = port;
         hgr_ahci_attach_cdrom(dev, port, vm->machine->cdrom, NULL);
     }
@@ -507,7 +509,7 @@ void hgr_machine_board_pause(HgrVm *vm)
 
 bool hgr_machine_has_cd_drive(HgrVm *vm)
 {
-    return vm->machine && has_cd_drive(vm->config) && vm->machine->ahci;
+    return vm->machine && vm->machine->cd_drive;
 }
 
 /* The drive's port is quiesced inside hgr_ahci_change_media, so no request
