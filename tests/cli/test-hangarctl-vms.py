@@ -242,11 +242,18 @@ try:
         rc, out, err = run("delete", name)
         check("delete is refused while it runs", one_line_error(rc, err, 1, "running")
               and os.path.isdir(folder), err)
-        # The disc, changed in the running VM from this process. What the
-        # library checks of an ISO is its volume descriptor at 32 KiB.
+        # The disc, changed in the running VM from this process: a real ISO
+        # (xorriso), or what the library checks of one, the volume
+        # descriptor at 32 KiB.
         iso = os.path.join(tmp, "driver.iso")
-        with open(iso, "wb") as f:
-            f.write(bytes(32768) + b"\x01CD001\x01" + bytes(32761))
+        content = os.path.join(tmp, "driver")
+        os.makedirs(content)
+        open(os.path.join(content, "README.TXT"), "w").write("drivers\n")
+        if not shutil.which("xorriso") or subprocess.run(
+                ["xorriso", "-as", "mkisofs", "-quiet", "-V", "DRIVERS", "-o", iso, content],
+                capture_output=True).returncode != 0:
+            with open(iso, "wb") as f:
+                f.write(bytes(32768) + b"\x01CD001\x01" + bytes(32761))
         notes = os.path.join(tmp, "notes.iso")
         open(notes, "w").write("not a disc\n")
         p = subprocess.run([HANGARCTL, "cd", name, "driver.iso"], cwd=tmp, capture_output=True,
@@ -271,6 +278,12 @@ try:
         check("cd --eject empties the drive; info shows it empty",
               rc == 0 and "CD-ROM:     empty" in info and state_of(name) == "Running",
               f"{err!r} {info!r}")
+        if shutil.which("xorriso"):
+            rc, out, err = run("set", name, f"cdrom={iso}")
+            check("set cdrom= while it runs is refused, pointing at hangarctl cd",
+                  one_line_error(rc, err, 1, "running", "hangarctl cd"), err)
+        else:
+            skip("set cdrom= while it runs", "xorriso is not installed")
         run("cd", name, iso)                  # the next start has it again
         rc, out, err = run("stop", "--force", name)
         try:
