@@ -188,8 +188,32 @@ static void on_create_disk(GtkButton *button, HgrSettingsDialog *self)
 
 /* ---- CD/DVD ---- */
 
+static gboolean is_live(HgrMachine *m)
+{
+    HgrMachineState state = hgr_machine_get_state(m);
+    return state == HGR_MACHINE_RUNNING || state == HGR_MACHINE_PAUSED;
+}
+
+static void on_live_cdrom_changed(GObject *source, GAsyncResult *result, gpointer data)
+{
+    g_autoptr(HgrSettingsDialog) self = data;
+    g_autoptr(GError) error = NULL;
+    bool ok = hgr_machine_change_cdrom_finish(HGR_MACHINE(source), result, &error);
+
+    load(self);
+    if (!ok)
+        show_group_error(self, self->cd_group, error->message);
+}
+
 static void set_cdrom(HgrSettingsDialog *self, const char *path)
 {
+    /* The disc is the one thing that changes while the VM runs: it goes
+     * into the drive at once (and into the settings with it). */
+    if (is_live(self->machine)) {
+        hgr_machine_change_cdrom_async(self->machine, path, false, NULL, on_live_cdrom_changed,
+                                       g_object_ref(self));
+        return;
+    }
     g_autoptr(HgrMachineConfig) c = config_copy(self);
     g_free(c->cdrom);
     c->cdrom = g_strdup(path);
@@ -328,17 +352,18 @@ static void load(HgrSettingsDialog *self)
     gtk_widget_set_sensitive(self->cd_eject_button, c->cdrom != NULL);
     load_lists(self, c);
 
-    /* While it runs only the name may change (the library refuses the
-     * rest); say so instead of letting every click fail. */
+    /* While it runs only the name and the disc may change (the library
+     * refuses the rest); say so instead of letting every click fail. */
     const char *busy = stopped ? NULL : _("Shut down the virtual machine to change these settings.");
     AdwPreferencesGroup *groups[] = {
-        self->system_group, self->disks_group, self->new_disk_group, self->cd_group,
+        self->system_group, self->disks_group, self->new_disk_group,
         self->network_group, self->forward_group, self->new_forward_group,
     };
     for (guint i = 0; i < G_N_ELEMENTS(groups); i++)
         gtk_widget_set_sensitive(GTK_WIDGET(groups[i]), stopped);
     adw_preferences_group_set_description(self->system_group, busy);
-    adw_preferences_group_set_description(self->cd_group, busy);
+    adw_preferences_group_set_description(self->cd_group, stopped ? NULL
+        : _("The disc changes in the running virtual machine at once, as in a real drive."));
     adw_preferences_group_set_description(self->network_group, busy);
     adw_preferences_group_set_description(self->disks_group,
         busy ? busy : _("Removing a disk here keeps its image file."));

@@ -5,6 +5,7 @@
  * disc is refused in a dialog naming it, the disc staying in. Buttons
  * naming the actions stand in for the menu's items: GTK greys both out
  * alike. */
+#include "settings-dialog.h"
 #include "vm-window-fixture.h"
 #include "vm-window-private.h"
 
@@ -54,6 +55,19 @@ static GtkWidget *probe(HgrVmWindow *win, const char *action)
     gtk_actionable_set_action_name(GTK_ACTIONABLE(b), action);
     adw_header_bar_pack_end(win->header_bar, b);
     return b;
+}
+
+/* The settings dialog's icon button whose tooltip is tip. */
+static GtkWidget *find_button(GtkWidget *root, const char *tip)
+{
+    if (GTK_IS_BUTTON(root) && !g_strcmp0(gtk_widget_get_tooltip_text(root), tip))
+        return root;
+    for (GtkWidget *c = gtk_widget_get_first_child(root); c; c = gtk_widget_get_next_sibling(c)) {
+        GtkWidget *w = find_button(c, tip);
+        if (w)
+            return w;
+    }
+    return NULL;
 }
 
 static void test_insert_and_eject(void)
@@ -119,6 +133,24 @@ static void test_insert_and_eject(void)
     g_assert_no_error(error);
     spin_for_ms(50);
     g_assert_true(gtk_widget_get_sensitive(eject));
+
+    /* The settings dialog of the running VM: its CD group alone (with the
+     * name) still works, and Eject there empties the drive at once. */
+    GtkWidget *dlg = hgr_settings_dialog_new(GTK_WINDOW(win), f.m);
+    gtk_window_present(GTK_WINDOW(dlg));
+    spin_for_ms(50);
+    GtkWidget *dlg_eject = find_button(dlg, "Eject");
+    g_assert_nonnull(dlg_eject);
+    g_assert_true(gtk_widget_is_sensitive(dlg_eject));
+    g_signal_emit_by_name(dlg_eject, "clicked");
+    g_assert_true(spin_until(disc_is, &out, 30));
+    spin_for_ms(50);
+    g_assert_false(gtk_widget_get_sensitive(eject));
+    g_free(saved);
+    saved = disc_in_file(f.m);
+    g_assert_null(saved);
+    g_assert_null(find_dialog());
+    gtk_window_destroy(GTK_WINDOW(dlg));
 
     /* Off again: the menu goes grey. */
     gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
