@@ -3,6 +3,7 @@
 #include <glib/gstdio.h>
 
 #include "../library/os-templates.h"
+#include "iso-chooser.h"
 #include "machine-labels.h"
 #include "settings-dialog.h"
 #include "windows.h"
@@ -187,8 +188,32 @@ static void on_create_disk(GtkButton *button, HgrSettingsDialog *self)
 
 /* ---- CD/DVD ---- */
 
+static gboolean is_live(HgrMachine *m)
+{
+    HgrMachineState state = hgr_machine_get_state(m);
+    return state == HGR_MACHINE_RUNNING || state == HGR_MACHINE_PAUSED;
+}
+
+static void on_live_cdrom_changed(GObject *source, GAsyncResult *result, gpointer data)
+{
+    g_autoptr(HgrSettingsDialog) self = data;
+    g_autoptr(GError) error = NULL;
+    bool ok = hgr_machine_change_cdrom_finish(HGR_MACHINE(source), result, &error);
+
+    load(self);
+    if (!ok)
+        show_group_error(self, self->cd_group, error->message);
+}
+
 static void set_cdrom(HgrSettingsDialog *self, const char *path)
 {
+    /* The disc is the one thing that changes while the VM runs: it goes
+     * into the drive at once (and into the settings with it). */
+    if (is_live(self->machine)) {
+        hgr_machine_change_cdrom_async(self->machine, path, false, NULL, on_live_cdrom_changed,
+                                       g_object_ref(self));
+        return;
+    }
     g_autoptr(HgrMachineConfig) c = config_copy(self);
     g_free(c->cdrom);
     c->cdrom = g_strdup(path);
@@ -197,21 +222,14 @@ static void set_cdrom(HgrSettingsDialog *self, const char *path)
 
 static void on_iso_chosen(GtkNativeDialog *chooser, int response, HgrSettingsDialog *self)
 {
-    g_autoptr(GFile) file = NULL;
-
-    if (response == GTK_RESPONSE_ACCEPT)
-        file = gtk_file_chooser_get_file(GTK_FILE_CHOOSER(chooser));
-    gtk_native_dialog_destroy(chooser);
-    g_object_unref(chooser);
-    if (!file)
-        return;
-
-    g_autofree char *path = g_file_get_path(file);
+    gboolean not_local;
+    g_autofree char *path = hgr_iso_chooser_finish(chooser, response, &not_local);
     g_autoptr(GError) error = NULL;
-    if (!path) {
+
+    if (not_local)
         show_group_error(self, self->cd_group, _("Choose an image on a local disk"));
+    if (!path)
         return;
-    }
     /* Refuse what is not an ISO 9660 image now, not at the next start.
      * (An ISO the OS database does not know is fine.) */
     g_autoptr(HgrOsTemplate) t = hgr_os_template_identify_iso(path, &error);
@@ -224,16 +242,8 @@ static void on_iso_chosen(GtkNativeDialog *chooser, int response, HgrSettingsDia
 
 static void on_cd_choose(GtkButton *button, HgrSettingsDialog *self)
 {
-    GtkFileChooserNative *chooser = gtk_file_chooser_native_new(
-        _("Choose an ISO Image"), GTK_WINDOW(self), GTK_FILE_CHOOSER_ACTION_OPEN,
-        _("_Insert"), _("_Cancel"));
-    g_autoptr(GtkFileFilter) isos = gtk_file_filter_new();
-    gtk_file_filter_set_name(isos, _("Disc images (ISO)"));
-    gtk_file_filter_add_mime_type(isos, "application/x-cd-image");
-    gtk_file_filter_add_pattern(isos, "*.iso");
-    gtk_file_filter_add_pattern(isos, "*.ISO");
-    gtk_file_chooser_add_filter(GTK_FILE_CHOOSER(chooser), isos);
-    gtk_native_dialog_set_modal(GTK_NATIVE_DIALOG(chooser), TRUE);
+    GtkFileChooserNative *chooser = hgr_iso_chooser_new(GTK_WINDOW(self),
+                                                        _("Choose an ISO Image"), _("_Insert"));
     g_signal_connect(chooser, "response", G_CALLBACK(on_iso_chosen), self);
     gtk_native_dialog_show(GTK_NATIVE_DIALOG(chooser));
 }
@@ -342,17 +352,18 @@ static void load(HgrSettingsDialog *self)
     gtk_widget_set_sensitive(self->cd_eject_button, c->cdrom != NULL);
     load_lists(self, c);
 
-    /* While it runs only the name may change (the library refuses the
-     * rest); say so instead of letting every click fail. */
+    /* While it runs only the name and the disc may change (the library
+     * refuses the rest); say so instead of letting every click fail. */
     const char *busy = stopped ? NULL : _("Shut down the virtual machine to change these settings.");
     AdwPreferencesGroup *groups[] = {
-        self->system_group, self->disks_group, self->new_disk_group, self->cd_group,
+        self->system_group, self->disks_group, self->new_disk_group,
         self->network_group, self->forward_group, self->new_forward_group,
     };
     for (guint i = 0; i < G_N_ELEMENTS(groups); i++)
         gtk_widget_set_sensitive(GTK_WIDGET(groups[i]), stopped);
     adw_preferences_group_set_description(self->system_group, busy);
-    adw_preferences_group_set_description(self->cd_group, busy);
+    adw_preferences_group_set_description(self->cd_group, stopped ? NULL
+        : _("The disc changes in the running virtual machine at once, as in a real drive."));
     adw_preferences_group_set_description(self->network_group, busy);
     adw_preferences_group_set_description(self->disks_group,
         busy ? busy : _("Removing a disk here keeps its image file."));

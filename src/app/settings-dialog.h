@@ -2,7 +2,8 @@
  * preferences). Every change is applied at once through
  * hgr_machine_set_config; what the library refuses (a name taken or with
  * a '/', anything but the name while the machine runs) is shown in the
- * dialog and the control goes back to the value in effect. */
+ * dialog and the control goes back to the value in effect. The disc in the
+ * CD/DVD drive changes while it runs too (hgr_machine_change_cdrom). */
 #pragma once
 
 #include <adwaita.h>

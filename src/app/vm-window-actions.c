@@ -115,6 +115,7 @@ void hgr_vm_window_update_actions(HgrVmWindow *win)
     gtk_widget_action_set_enabled(w, "win.force-off", idle && live);
     gtk_widget_action_set_enabled(w, "win.reset", idle && live);
     gtk_widget_action_set_enabled(w, "win.send-cad", state == HGR_MACHINE_RUNNING && here);
+    hgr_vm_window_update_media_actions(win);
 }
 
 static void on_close_response(AdwMessageDialog *dialog, const char *response, gpointer data)

@@ -11,7 +11,7 @@ struct _HgrVmWindow {
 
     HgrMachine *machine;
     GtkWidget *power_button;
-    gulong state_handler, here_handler;
+    gulong state_handler, here_handler, cdrom_handler;
     gulong busy_handler;
     guint activity_timer;
     guint state_poll;             /* asks another process for the state */
@@ -22,6 +22,7 @@ struct _HgrVmWindow {
     AdwToastOverlay *toasts;
     AdwHeaderBar *header_bar;
     GtkButton *pause_button;
+    GtkWidget *cd_button;
     AdwViewStack *stack;
     GtkScrolledWindow *display_scroller;
     HgrDisplayView *display;
@@ -45,6 +46,12 @@ gboolean hgr_vm_window_start(HgrVmWindow *win);
 /* vm-window-actions.c */
 void hgr_vm_window_class_add_actions(GtkWidgetClass *widget_class);
 void hgr_vm_window_update_actions(HgrVmWindow *win);
+/* vm-window-media.c: the CD/DVD menu (win.cd-insert, win.cd-eject). */
+void hgr_vm_window_class_add_media_actions(GtkWidgetClass *widget_class);
+void hgr_vm_window_update_media_actions(HgrVmWindow *win);
+/* Puts iso (NULL: nothing) in the VM's drive without waiting; a refusal
+ * is shown over the window (a locked drive asks whether to force it). */
+void hgr_vm_window_change_disc(HgrVmWindow *win, const char *iso, gboolean force);
 /* Asks what to do with a running VM when its window closes. */
 void hgr_vm_window_ask_close(HgrVmWindow *win);
 /* The user chose what happens to the VM: the window goes. */

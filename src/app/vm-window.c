@@ -220,6 +220,12 @@ static void on_busy_notify(GObject *obj, GParamSpec *pspec, gpointer data)
     hgr_vm_window_update_actions(data);
 }
 
+/* A disc changed here, by hangarctl or another window: Eject follows. */
+static void on_cdrom_notify(GObject *obj, GParamSpec *pspec, gpointer data)
+{
+    hgr_vm_window_update_actions(data);
+}
+
 /* Keys reach the window before its accelerators and the application's:
  * while the guest has the keyboard they all go to it (Ctrl+Q is the
  * guest's then, not Hangar's). */
@@ -343,6 +349,8 @@ static void hgr_vm_window_constructed(GObject *obj)
                                          G_CALLBACK(on_state_notify), win);
     win->busy_handler = g_signal_connect(win->machine, "notify::busy",
                                          G_CALLBACK(on_busy_notify), win);
+    win->cdrom_handler = g_signal_connect(win->machine, "notify::cdrom",
+                                          G_CALLBACK(on_cdrom_notify), win);
     on_state(win);
     update_hint(win);
     poll_state(win);
@@ -361,6 +369,7 @@ static void hgr_vm_window_dispose(GObject *obj)
         g_clear_signal_handler(&win->state_handler, win->machine);
         g_clear_signal_handler(&win->here_handler, win->machine);
         g_clear_signal_handler(&win->busy_handler, win->machine);
+        g_clear_signal_handler(&win->cdrom_handler, win->machine);
         if (g_object_get_data(G_OBJECT(win->machine), WINDOW_KEY) == win)
             g_object_set_data(G_OBJECT(win->machine), WINDOW_KEY, NULL);
         g_clear_object(&win->machine);
@@ -430,6 +439,7 @@ static void hgr_vm_window_class_init(HgrVmWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, header_bar);
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, power_button);
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, pause_button);
+    gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, cd_button);
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, stack);
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, display_scroller);
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, display);
@@ -441,6 +451,7 @@ static void hgr_vm_window_class_init(HgrVmWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, net_light);
     gtk_widget_class_bind_template_child(widget_class, HgrVmWindow, hint_label);
     hgr_vm_window_class_add_actions(widget_class);
+    hgr_vm_window_class_add_media_actions(widget_class);
 }
 
 /* libadwaita 1.2's split button gives its arrow (a GtkMenuButton inside)

@@ -105,8 +105,17 @@ int hgr_cmd_set(int argc, char **argv)
         if (status)
             return status;
     }
-    if (!hgr_machine_set_config(m, c, &error))
+    if (!hgr_machine_set_config(m, c, &error)) {
+        /* The one setting that can change while it runs has its own command. */
+        if (g_error_matches(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY)
+            && g_strcmp0(c->cdrom, hgr_machine_get_config(m)->cdrom) != 0) {
+            g_autoptr(GError) hint = g_error_new(error->domain, error->code,
+                                                 "%s; its disc changes while it runs with "
+                                                 "hangarctl cd", error->message);
+            return hgr_cli_fail("set", hint);
+        }
         return hgr_cli_fail("set", error);
+    }
     printf("Saved the settings of \"%s\"\n", hgr_machine_get_name(m));
     return 0;
 }

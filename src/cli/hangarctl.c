@@ -25,6 +25,7 @@ static const struct {
     { "set",        hgr_cmd_set,        "Change settings: set NAME KEY=VALUE..." },
     { "screenshot", hgr_cmd_screenshot, "Save a running machine's screen: screenshot NAME PNG" },
     { "delete",     hgr_cmd_delete,     "Delete a machine (--keep-files keeps its folder)" },
+    { "cd",         hgr_cmd_cd,         "Change a running machine's disc: cd NAME ISO | NAME --eject" },
 };
 
 static void usage(FILE *out)

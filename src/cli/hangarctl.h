@@ -24,3 +24,4 @@ int hgr_cmd_info(int argc, char **argv);
 int hgr_cmd_set(int argc, char **argv);
 int hgr_cmd_screenshot(int argc, char **argv);
 int hgr_cmd_delete(int argc, char **argv);
+int hgr_cmd_cd(int argc, char **argv);

@@ -24,6 +24,8 @@ static const char introspection_xml[] =
     "    <method name='ForceOff'/>"
     "    <method name='Reset'/>"
     "    <method name='Screenshot'><arg type='s' name='path' direction='in'/></method>"
+    "    <method name='ChangeCdrom'><arg type='s' name='path' direction='in'/>"
+    "      <arg type='b' name='force' direction='in'/></method>"
     "    <property name='State' type='s' access='read'/>"
     "    <property name='Failure' type='s' access='read'/>"
     "    <property name='Name' type='s' access='read'/>"
@@ -55,6 +57,7 @@ void hgr_control_register_errors(void)
         { HGR_LIBRARY_ERROR_NOT_RUNNING, "org.hangar.Error.NotRunning" },
         { HGR_LIBRARY_ERROR_MEDIA, "org.hangar.Error.Media" },
         { HGR_LIBRARY_ERROR_CONTROL, "org.hangar.Error.Control" },
+        { HGR_LIBRARY_ERROR_MEDIA_LOCKED, "org.hangar.Error.MediaLocked" },
     };
 
     if (g_once_init_enter(&once)) {
@@ -345,6 +348,11 @@ static void do_method(HgrControlServer *s, GDBusConnection *connection, const ch
             return;
         }
         ok = hgr_machine_screenshot(m, path, &e);
+    } else if (!strcmp(method, "ChangeCdrom")) {
+        const char *path;
+        gboolean force;
+        g_variant_get(params, "(&sb)", &path, &force);
+        ok = hgr_machine_change_cdrom(m, *path ? path : NULL, force, &e);
     } else {
         g_dbus_method_invocation_return_error(inv, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
                                               "No method %s", method);

@@ -2,7 +2,8 @@
  * $XDG_RUNTIME_DIR/hangar/<uuid>.sock, interface org.hangar.Machine1
  * (properties State "running"/"paused"/"stopped"/"failed", Failure (why, when
  * failed), Name; methods Pause, Resume, Shutdown, ForceOff, Reset,
- * Screenshot(absolute path)). Errors come back as org.hangar.Error.* names,
+ * Screenshot(absolute path), ChangeCdrom(path, force): '' ejects, a
+ * relative path is relative to the machine's folder). Errors come back as org.hangar.Error.* names,
  * which map to HgrLibraryError codes.
  * The process that runs the VM serves it; machine.c is the client. */
 #pragma once

@@ -267,6 +267,15 @@ static bool check_disc_image(const char *path, GError **error)
     return ok;
 }
 
+char *hgr_machine_config_resolve_iso(const char *path, const char *dir, GError **error)
+{
+    g_autofree char *full = resolve_media(path, dir, _("ISO image"), error);
+
+    if (!full || !check_disc_image(full, error))
+        return NULL;
+    return g_steal_pointer(&full);
+}
+
 HgrVmConfig *hgr_machine_config_to_vm(const HgrMachineConfig *c, const char *dir,
                                       GError **error)
 {
@@ -297,11 +306,10 @@ HgrVmConfig *hgr_machine_config_to_vm(const HgrMachineConfig *c, const char *dir
             return NULL;
         hgr_vm_config_add_disk(vm, path, d->format, d->readonly)->bus = d->bus;
     }
-    if (c->cdrom) {
-        vm->cdrom = resolve_media(c->cdrom, dir, _("ISO image"), error);
-        if (!vm->cdrom || !check_disc_image(vm->cdrom, error))
-            return NULL;
-    }
+    /* Always a drive, empty or not: a disc can go in while the VM runs. */
+    vm->cdrom_drive = true;
+    if (c->cdrom && !(vm->cdrom = hgr_machine_config_resolve_iso(c->cdrom, dir, error)))
+        return NULL;
     if (c->network) {
         HgrNetConfig *net = hgr_vm_config_add_net(vm);
         for (guint i = 0; i < c->port_forwards->len; i++) {

@@ -28,6 +28,7 @@ typedef enum {
     HGR_LIBRARY_ERROR_NOT_RUNNING,    /* the operation needs a running VM */
     HGR_LIBRARY_ERROR_MEDIA,          /* an ISO that is not an ISO, a disk that vanished */
     HGR_LIBRARY_ERROR_CONTROL,        /* the running VM's control socket failed */
+    HGR_LIBRARY_ERROR_MEDIA_LOCKED,   /* the guest locked the CD tray (force ejects anyway) */
 } HgrLibraryError;
 
 #define HGR_MACHINE_CONFIG_VERSION 1
@@ -93,6 +94,11 @@ HgrMachineConfig *hgr_machine_config_from_data(const char *data, gsize length, G
  * file otherwise). */
 HgrVmConfig *hgr_machine_config_to_vm(const HgrMachineConfig *c, const char *dir,
                                       GError **error);
+
+/* The ISO a VM can put in its drive: path (relative to dir unless
+ * absolute) made absolute, after checking it is a readable file with an
+ * ISO 9660 or UDF header (HGR_LIBRARY_ERROR_MEDIA naming it otherwise). */
+char *hgr_machine_config_resolve_iso(const char *path, const char *dir, GError **error);
 
 const char *hgr_firmware_name(HgrFirmware f);          /* "bios", "uefi" */
 bool hgr_firmware_from_name(const char *s, HgrFirmware *out);

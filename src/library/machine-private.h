@@ -41,11 +41,16 @@ enum {
     PROP_STATE,
     PROP_RUNNING_HERE,
     PROP_BUSY,
+    PROP_CDROM,
     N_PROPS,
 };
 extern GParamSpec *hgr_machine_props[N_PROPS];
 
 void hgr_machine_set_state(HgrMachine *m, HgrMachineState state, const char *failure);
+/* Another HgrMachine of this process that runs m's VM (a new reference), or NULL. */
+HgrMachine *hgr_machine_runner(HgrMachine *m);
+/* A vmm-core error in the library's terms. */
+void hgr_machine_translate_vm_error(GError **error, GError *e);
 
 /* machine-remote.c: true when the VM answers on its control socket
  * (m->remote is then set and m->state follows it). Waits for the answer

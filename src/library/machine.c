@@ -60,6 +60,11 @@ static HgrMachine *runner(HgrMachine *m)
     return r;
 }
 
+HgrMachine *hgr_machine_runner(HgrMachine *m)
+{
+    return runner(m);
+}
+
 const char *hgr_machine_state_name(HgrMachineState s)
 {
     switch (s) {
@@ -112,6 +117,9 @@ static void hgr_machine_get_property(GObject *object, guint id, GValue *value,
         break;
     case PROP_BUSY:
         g_value_set_boolean(value, m->acting > 0);
+        break;
+    case PROP_CDROM:
+        g_value_set_string(value, m->config->cdrom);
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -172,6 +180,8 @@ static void hgr_machine_class_init(HgrMachineClass *klass)
     hgr_machine_props[PROP_BUSY] =
         g_param_spec_boolean("busy", NULL, NULL, FALSE,
                              G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+    hgr_machine_props[PROP_CDROM] =
+        g_param_spec_string("cdrom", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
     g_object_class_install_properties(oc, N_PROPS, hgr_machine_props);
 }
 
@@ -215,8 +225,11 @@ void hgr_machine_update_config(HgrMachine *m, const char *dir, HgrMachineConfig 
     }
     bool name_changed = g_strcmp0(m->config->name, config->name) != 0;
     bool os_changed = g_strcmp0(m->config->os_name, config->os_name) != 0;
+    bool cd_changed = g_strcmp0(m->config->cdrom, config->cdrom) != 0;
     hgr_machine_config_free(m->config);
     m->config = config;
+    if (cd_changed)
+        g_object_notify_by_pspec(G_OBJECT(m), hgr_machine_props[PROP_CDROM]);
     if (name_changed)
         g_object_notify_by_pspec(G_OBJECT(m), hgr_machine_props[PROP_NAME]);
     if (os_changed)
@@ -386,8 +399,11 @@ bool hgr_machine_set_config(HgrMachine *m, const HgrMachineConfig *config, GErro
             return false;
     }
     bool os_changed = g_strcmp0(m->config->os_name, c->os_name) != 0;
+    bool cd_changed = g_strcmp0(m->config->cdrom, c->cdrom) != 0;
     hgr_machine_config_free(m->config);
     m->config = g_steal_pointer(&c);
+    if (cd_changed)
+        g_object_notify_by_pspec(G_OBJECT(m), hgr_machine_props[PROP_CDROM]);
     if (renamed) {
         g_object_notify_by_pspec(G_OBJECT(m), hgr_machine_props[PROP_NAME]);
         if (m->library)
@@ -488,6 +504,11 @@ static void translate_vm_error(GError **error, GError *e)
         g_set_error_literal(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA, e->message);
     else
         g_propagate_error(error, g_error_copy(e));
+}
+
+void hgr_machine_translate_vm_error(GError **error, GError *e)
+{
+    translate_vm_error(error, e);
 }
 
 static bool connect_serial(HgrMachine *m, HgrVmConfig *vc, const HgrMachineStartOptions *opts,

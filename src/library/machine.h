@@ -33,7 +33,9 @@ G_DECLARE_FINAL_TYPE(HgrMachine, hgr_machine, HGR, MACHINE, GObject)
 /* Properties (all read-only, notify on change): "name" (string),
  * "os-name" (string), "state" (int, HgrMachineState), "running-here"
  * (boolean: the VM runs in this process, hgr_machine_get_vm() works),
- * "busy" (boolean: an action is under way, see hgr_machine_is_busy()). */
+ * "busy" (boolean: an action is under way, see hgr_machine_is_busy()),
+ * "cdrom" (string: the ISO in the CD/DVD drive as the file says, NULL:
+ * empty; notifies when a disc is changed here or the file is read again). */
 
 const char *hgr_machine_get_name(HgrMachine *m);
 const char *hgr_machine_get_uuid(HgrMachine *m);
@@ -75,6 +77,22 @@ bool hgr_machine_shutdown(HgrMachine *m, GError **error);
 bool hgr_machine_force_off(HgrMachine *m, GError **error);
 bool hgr_machine_reset(HgrMachine *m, GError **error);
 bool hgr_machine_screenshot(HgrMachine *m, const char *png_path, GError **error);
+
+/* Puts the ISO at iso in the running machine's CD/DVD drive (NULL: ejects
+ * the disc), here or in another process, and writes it to the machine's
+ * file (its `cdrom` key), so the next start has the same disc. A relative
+ * iso is relative to the machine's folder, as in the file. Refused, with
+ * the old disc left in and the file unchanged: not running
+ * (HGR_LIBRARY_ERROR_NOT_RUNNING), no drive (CONFIG), a tray the guest
+ * has locked (MEDIA_LOCKED, unless force), a file that is missing,
+ * unreadable, a folder or not a CD/DVD image (MEDIA, naming it). */
+bool hgr_machine_change_cdrom(HgrMachine *m, const char *iso, bool force, GError **error);
+/* The same without waiting on another process; the callback comes on the
+ * thread-default context. */
+void hgr_machine_change_cdrom_async(HgrMachine *m, const char *iso, bool force,
+                                    GCancellable *cancellable, GAsyncReadyCallback callback,
+                                    gpointer user_data);
+bool hgr_machine_change_cdrom_finish(HgrMachine *m, GAsyncResult *result, GError **error);
 
 /* The calls above without waiting on another process (for a UI): the
  * callback comes when it has answered, on the thread-default context. */

@@ -189,7 +189,7 @@ try:
     if not kvm_ok:
         for n in ("boot sector run in the foreground", "start in the background",
                   "state from another process", "screenshot over the socket", "pause/resume",
-                  "stop --force", "stale socket", "vanished disk"):
+                  "stop --force", "stale socket", "vanished disk", "cd"):
             skip(n, "needs /dev/kvm and the seabios package")
     else:
         # A VM started headless in another process. Its disk is empty, so
@@ -242,6 +242,49 @@ try:
         rc, out, err = run("delete", name)
         check("delete is refused while it runs", one_line_error(rc, err, 1, "running")
               and os.path.isdir(folder), err)
+        # The disc, changed in the running VM from this process: a real ISO
+        # (xorriso), or what the library checks of one, the volume
+        # descriptor at 32 KiB.
+        iso = os.path.join(tmp, "driver.iso")
+        content = os.path.join(tmp, "driver")
+        os.makedirs(content)
+        open(os.path.join(content, "README.TXT"), "w").write("drivers\n")
+        if not shutil.which("xorriso") or subprocess.run(
+                ["xorriso", "-as", "mkisofs", "-quiet", "-V", "DRIVERS", "-o", iso, content],
+                capture_output=True).returncode != 0:
+            with open(iso, "wb") as f:
+                f.write(bytes(32768) + b"\x01CD001\x01" + bytes(32761))
+        notes = os.path.join(tmp, "notes.iso")
+        open(notes, "w").write("not a disc\n")
+        p = subprocess.run([HANGARCTL, "cd", name, "driver.iso"], cwd=tmp, capture_output=True,
+                           text=True, timeout=60)
+        info = run("info", name)[1]
+        check("cd puts an ISO (relative to the caller) in the running VM; info shows it",
+              p.returncode == 0 and f"CD-ROM:     {iso}\n" in info, f"{p.stderr!r} {info!r}")
+        rc, out, err = run("cd", name, notes)
+        rc2, out2, err2 = run("cd", name, os.path.join(tmp, "missing.iso"))
+        info = run("info", name)[1]
+        check("cd with a file that is not a disc, or missing: one line naming it, the disc "
+              "stays", one_line_error(rc, err, 1, notes, "not a CD/DVD image")
+              and one_line_error(rc2, err2, 1, "missing.iso") and f"CD-ROM:     {iso}\n" in info,
+              f"{err!r} {err2!r} {info!r}")
+        rc, out, err = run("cd", name)
+        rc2, out2, err2 = run("cd", name, iso, "--eject")
+        check("cd without an ISO or --eject, or with both, is a usage error",
+              one_line_error(rc, err, 2, "--eject") and one_line_error(rc2, err2, 2, "--eject"),
+              f"{err!r} {err2!r}")
+        rc, out, err = run("cd", name, "--eject")
+        info = run("info", name)[1]
+        check("cd --eject empties the drive; info shows it empty",
+              rc == 0 and "CD-ROM:     empty" in info and state_of(name) == "Running",
+              f"{err!r} {info!r}")
+        if shutil.which("xorriso"):
+            rc, out, err = run("set", name, f"cdrom={iso}")
+            check("set cdrom= while it runs is refused, pointing at hangarctl cd",
+                  one_line_error(rc, err, 1, "running", "hangarctl cd"), err)
+        else:
+            skip("set cdrom= while it runs", "xorriso is not installed")
+        run("cd", name, iso)                  # the next start has it again
         rc, out, err = run("stop", "--force", name)
         try:
             code = bg.wait(timeout=60)
@@ -252,6 +295,9 @@ try:
         rc, out, err = run("pause", name)
         check("pause of a stopped machine says it is not running",
               one_line_error(rc, err, 1, "not running"), err)
+        rc, out, err = run("cd", name, "--eject")
+        check("cd on a stopped machine says it is not running; the disc stays for its start",
+              one_line_error(rc, err, 1, "not running") and iso in run("info", name)[1], err)
 
         # A VM process that crashes leaves its socket file: it is recognised.
         bg = subprocess.Popen([HANGARCTL, "start", name], stdin=subprocess.DEVNULL,

@@ -207,6 +207,24 @@ def run_names(ctx):
         raise AssertionError("controls without an accessible name: " + "; ".join(bad))
 
 
+def run_eject(ctx):
+    """The CD/DVD menu's Eject takes the test ISO out of the running VM: its
+    settings say the drive is empty, and the guest runs on."""
+    win = ctx.vars["vmwin"]
+    a11y.click(button(win, re.compile(r"^CD/DVD$", re.I)))
+    a11y.click(button(ctx.app, re.compile(r"^Eject$", re.I)))
+
+    def empty():
+        rc, out, err = ctx.hangarctl("info", RUN)
+        ctx.vars["info"] = out + err
+        return rc == 0 and re.search(r"^CD-ROM: +empty$", out, re.M)
+    try:
+        wait_for("hangarctl info saying the CD/DVD drive is empty", empty, 40, step=1)
+    except Missing as e:
+        raise Missing(f"{e}; it said: {ctx.vars.get('info', '')!r}") from None
+    state_of(ctx, RUN, r"running")
+
+
 def typed_line_answered(ctx, xid, text):
     term = ctx.vars["terminal"]
     a11y.click_at(ctx.s, xid, term)
@@ -284,6 +302,7 @@ def run_manager_shutdown(ctx):
 RUNNING = Scenario("vm window", [
     ("a VM made by hangarctl is started from the manager; its window opens", run_started),
     ("every control of the VM window and the manager has an accessible name", run_names),
+    ("Eject in the CD/DVD menu empties the running VM's drive (hangarctl info)", run_eject),
     ("Pause: the list and the window say Paused; Resume: the guest answers again",
      run_pause_resume),
     ("a key typed into the display reaches the guest as its scan code", run_display_keys),

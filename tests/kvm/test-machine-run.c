@@ -278,6 +278,30 @@ static void test_two_libraries(Fixture *f, gconstpointer data)
     g_assert_false(f->notified_off_main);
 }
 
+/* A file the library takes for a disc: an ISO 9660 volume descriptor at
+ * 32 KiB (what it checks; nothing here boots from it). */
+static char *make_iso(const char *dir, const char *name)
+{
+    g_autofree char *data = g_malloc0(64 * 1024);
+    char *path = g_build_filename(dir, name, NULL);
+
+    memcpy(data + 32 * 1024, "\001CD001\001", 7);
+    g_assert_true(g_file_set_contents(path, data, 64 * 1024, NULL));
+    return path;
+}
+
+/* The cdrom key of the machine's file as it is on disk now. */
+static char *cdrom_in_file(HgrMachine *m)
+{
+    g_autofree char *file = g_strconcat(hgr_machine_get_dir(m), "/", hgr_machine_get_name(m),
+                                        ".hangar", NULL);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HgrMachineConfig) c = hgr_machine_config_load(file, &error);
+
+    g_assert_no_error(error);
+    return g_strdup(c->cdrom);
+}
+
 static bool saw_state(Fixture *f, HgrMachineState s)
 {
     for (guint i = 0; i < f->states->len; i++)
@@ -329,6 +353,19 @@ static void test_other_process(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     g_assert_true(wait_for_state(f, HGR_MACHINE_PAUSED));   /* PropertiesChanged */
     g_assert_true(hgr_machine_resume(m, &error));
+
+    /* Its disc, changed in the other process: the refusal keeps its code. */
+    g_autofree char *iso = make_iso(f->root, "elsewhere.iso");
+    g_autofree char *missing = g_build_filename(f->root, "missing.iso", NULL);
+    g_assert_true(hgr_machine_change_cdrom(m, iso, false, &error));
+    g_assert_no_error(error);
+    g_autofree char *saved = cdrom_in_file(m);
+    g_assert_cmpstr(saved, ==, iso);
+    g_assert_false(hgr_machine_change_cdrom(m, missing, false, &error));
+    g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA);
+    g_assert_nonnull(strstr(error->message, missing));
+    g_clear_error(&error);
+
     g_assert_false(hgr_machine_start(m, NULL, &error));
     g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_BUSY);
     g_clear_error(&error);
@@ -372,6 +409,132 @@ static void test_media_named(Fixture *f, gconstpointer data)
     g_assert_false(hgr_machine_is_running_here(a));
     g_autofree char *sock = hgr_control_socket_path(hgr_machine_get_uuid(a));
     g_assert_false(g_file_test(sock, G_FILE_TEST_EXISTS));
+}
+
+typedef struct {
+    char *uuid;
+    const char *path;             /* what ChangeCdrom gets */
+    char *error_name;             /* the D-Bus error, NULL when it worked */
+    int done;
+} CdJob;
+
+static gpointer cd_client_thread(gpointer data)
+{
+    CdJob *job = data;
+    g_autoptr(GMainContext) ctx = g_main_context_new();
+    g_autoptr(GError) error = NULL;
+
+    g_main_context_push_thread_default(ctx);
+    g_autoptr(GDBusConnection) c = hgr_control_connect(job->uuid, &error);
+    g_autoptr(GVariant) r = c ? g_dbus_connection_call_sync(
+        c, NULL, "/org/hangar/Machine", "org.hangar.Machine1", "ChangeCdrom",
+        g_variant_new("(sb)", job->path, FALSE), NULL, G_DBUS_CALL_FLAGS_NONE, 30000, NULL,
+        &error) : NULL;
+    if (!r)
+        job->error_name = g_dbus_error_is_remote_error(error) ? g_dbus_error_get_remote_error(error)
+                                                               : g_strdup(error->message);
+    g_main_context_pop_thread_default(ctx);
+    g_atomic_int_set(&job->done, 1);
+    g_main_context_wakeup(g_main_context_default());
+    return NULL;
+}
+
+/* ChangeCdrom called by another "process" on the control socket. */
+static char *call_change_cdrom(HgrMachine *m, const char *path)
+{
+    CdJob job = { .uuid = g_strdup(hgr_machine_get_uuid(m)), .path = path };
+    GThread *t = g_thread_new("cd-client", cd_client_thread, &job);
+
+    while (!g_atomic_int_get(&job.done))
+        g_main_context_iteration(NULL, TRUE);
+    g_thread_join(t);
+    g_free(job.uuid);
+    return job.error_name;
+}
+
+static void on_changed(GObject *source, GAsyncResult *res, gpointer data)
+{
+    GError **error = data;
+    bool ok = hgr_machine_change_cdrom_finish(HGR_MACHINE(source), res, error);
+    g_assert_true(ok == (*error == NULL));
+    *(int *)g_object_get_data(source, "test-done") = 1;
+}
+
+static void count_notify(gpointer counter)
+{
+    (*(int *)counter)++;
+}
+
+/* The disc of a machine running here: changed by the library call, the
+ * asynchronous one and the control socket, the file following each time;
+ * refusals name the file and change nothing. */
+static void test_change_cdrom(Fixture *f, gconstpointer data)
+{
+    HgrMachine *m = make_machine(f, "Disc", false);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *iso1 = make_iso(f->root, "one.iso");
+    g_autofree char *iso2 = make_iso(hgr_machine_get_dir(m), "two.iso");
+    g_autofree char *missing = g_build_filename(f->root, "missing.iso", NULL);
+    g_autofree char *text = g_build_filename(f->root, "notes.iso", NULL);
+    g_assert_true(g_file_set_contents(text, "not a disc", -1, NULL));
+
+    /* Not running: nothing to change (the settings do that). */
+    g_assert_false(hgr_machine_change_cdrom(m, iso1, false, &error));
+    g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NOT_RUNNING);
+    g_clear_error(&error);
+
+    int notified = 0;
+    g_signal_connect_swapped(m, "notify::cdrom", G_CALLBACK(count_notify), &notified);
+
+    /* The drive is there although the machine was made with it empty. */
+    g_assert_true(hgr_machine_start(m, NULL, &error));
+    g_assert_no_error(error);
+    g_assert_true(hgr_vm_has_cdrom_drive(hgr_machine_get_vm(m)));
+    g_assert_true(hgr_machine_change_cdrom(m, iso1, false, &error));
+    g_assert_no_error(error);
+    g_assert_cmpstr(hgr_machine_get_config(m)->cdrom, ==, iso1);
+    g_autofree char *saved = cdrom_in_file(m);
+    g_assert_cmpstr(saved, ==, iso1);
+    g_assert_cmpint(notified, ==, 1);
+
+    const char *bad[] = { missing, text, f->root };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_assert_false(hgr_machine_change_cdrom(m, bad[i], false, &error));
+        g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA);
+        g_test_message("%s", error->message);
+        g_assert_nonnull(strstr(error->message, bad[i]));
+        g_clear_error(&error);
+        g_free(saved);
+        saved = cdrom_in_file(m);
+        g_assert_cmpstr(saved, ==, iso1);
+    }
+
+    /* Relative to the machine's folder, and kept so in the file. */
+    int done = 0;
+    g_object_set_data(G_OBJECT(m), "test-done", &done);
+    hgr_machine_change_cdrom_async(m, "two.iso", false, NULL, on_changed, &error);
+    while (!done)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_no_error(error);
+    g_free(saved);
+    saved = cdrom_in_file(m);
+    g_assert_cmpstr(saved, ==, "two.iso");
+
+    /* Over the control socket: a refusal comes back as its error name,
+     * then the eject. */
+    g_autofree char *refused = call_change_cdrom(m, missing);
+    g_assert_cmpstr(refused, ==, "org.hangar.Error.Media");
+    g_autofree char *ejected = call_change_cdrom(m, "");
+    g_assert_null(ejected);
+    g_assert_null(hgr_machine_get_config(m)->cdrom);
+    g_free(saved);
+    saved = cdrom_in_file(m);
+    g_assert_null(saved);
+    g_assert_cmpint(notified, ==, 3);           /* refusals notify nothing */
+
+    g_assert_true(hgr_machine_force_off(m, &error));
+    g_assert_false(hgr_machine_change_cdrom(m, iso2, false, &error));
+    g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_NOT_RUNNING);
 }
 
 /* Without its control socket nobody else would know it runs: no run. */
@@ -418,6 +581,7 @@ int main(int argc, char **argv)
     ADD("/library/machine/other-process", test_other_process);
     ADD("/library/machine/media-named", test_media_named);
     ADD("/library/machine/no-socket-no-run", test_no_socket_no_run);
+    ADD("/library/machine/change-cdrom", test_change_cdrom);
     int status = g_test_run();
     hgr_library_remove_tree(run, NULL);
     return status;

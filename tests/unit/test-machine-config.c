@@ -367,12 +367,23 @@ static void test_to_vm(void)
     g_assert_no_error(error);
     g_assert_cmpstr(vm->cdrom, ==, notiso);
     g_clear_pointer(&vm, hgr_vm_config_free);
+    /* What a disc changed while it runs goes through: the same checks. */
+    g_autofree char *resolved = hgr_machine_config_resolve_iso("notes.iso", dir, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(resolved, ==, notiso);       /* relative to the machine's folder */
     g_unlink(notiso);
+    g_assert_null(hgr_machine_config_resolve_iso("notes.iso", dir, &error));
+    g_assert_error(error, HGR_LIBRARY_ERROR, HGR_LIBRARY_ERROR_MEDIA);
+    g_assert_nonnull(strstr(error->message, notiso));
+    g_clear_error(&error);
 
     g_clear_pointer(&c->cdrom, g_free);
     hgr_machine_config_add_port_forward(c, false, 2222, 22);
     vm = hgr_machine_config_to_vm(c, dir, &error);
     g_assert_no_error(error);
+    /* An empty drive is still a drive: a disc can go in while it runs. */
+    g_assert_null(vm->cdrom);
+    g_assert_true(vm->cdrom_drive);
     g_assert_cmpstr(vm->uuid, ==, "4a1f09c2-8b3e-4d5a-9f61-0c7e2b8d3a55");   /* the guest's */
     g_assert_cmpuint(vm->memory_mib, ==, 64);
     g_assert_cmpuint(vm->disks->len, ==, 1);

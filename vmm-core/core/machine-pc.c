@@ -37,6 +37,10 @@ struct HgrMachine {
     HgrChardev *console;
     GPtrArray *blocks;             /* HgrBlock *, one per config disk */
     HgrBlock *cdrom;               /* the ISO in the SATA CD-ROM drive, or NULL */
+    GMutex media_lock;             /* guards cdrom (and config->cdrom) against a change */
+    bool cd_drive;                 /* made with a CD-ROM drive (fixed) */
+    unsigned cd_port;              /* the drive's AHCI port */
+    uint64_t cd_read_before;       /* bytes read from discs since taken out */
     GPtrArray *nets;               /* HgrNetBackend *, one per config net */
     HgrPciBus *pci;
     uint32_t *apic_ids;
@@ -90,9 +94,13 @@ static HgrDevice *note_disk_dev(HgrVm *vm, HgrDiskBus bus, unsigned i, HgrDevice
 
 static unsigned n_virtio_disks(const HgrVm *vm) { return n_disks_on(vm, HGR_DISK_BUS_VIRTIO); }
 static unsigned n_nvme_disks(const HgrVm *vm) { return n_disks_on(vm, HGR_DISK_BUS_NVME); }
+static bool has_cd_drive(const HgrVmConfig *c)
+{
+    return c->cdrom || c->cdrom_drive;
+}
 static unsigned has_ahci(const HgrVm *vm)
 {
-    return n_disks_on(vm, HGR_DISK_BUS_SATA) > 0 || vm->config->cdrom ? 1 : 0;
+    return n_disks_on(vm, HGR_DISK_BUS_SATA) > 0 || has_cd_drive(vm->config) ? 1 : 0;
 }
 static unsigned n_nets(const HgrVm *vm) { return vm->config->nets->len; }
 static unsigned has_console(const HgrVm *vm) { return vm->machine->console ? 1 : 0; }
@@ -155,8 +163,11 @@ static HgrDevice *make_ahci(HgrVm *vm, unsigned i)
 
     for (unsigned k = 0; k < n; k++)
         hgr_ahci_attach_disk(dev, port++, disk_on(vm, HGR_DISK_BUS_SATA, k), NULL);
-    if (vm->config->cdrom)
+    if (has_cd_drive(vm->config)) {
+        vm->machine->cd_drive = true;
+        vm->machine->cd_port = port;
         hgr_ahci_attach_cdrom(dev, port, vm->machine->cdrom, NULL);
+    }
     vm->machine->ahci = dev;
     return dev;
 }
@@ -286,7 +297,7 @@ static bool open_backends(HgrVm *vm, GError **error)
             return false;
         g_ptr_array_add(m->blocks, b);
     }
-    if (n_disks_on(vm, HGR_DISK_BUS_SATA) + (c->cdrom ? 1 : 0) > HGR_AHCI_PORTS) {
+    if (n_disks_on(vm, HGR_DISK_BUS_SATA) + (has_cd_drive(c) ? 1 : 0) > HGR_AHCI_PORTS) {
         g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_CONFIG,
                     "at most %u SATA drives (disks and the CD-ROM) fit on the controller",
                     HGR_AHCI_PORTS);
@@ -367,12 +378,12 @@ static bool add_firmware_files(HgrVm *vm, GError **error)
 
     for (guint k = 0; k < c->disks->len; k++)
         disks[k] = fw_drive(vm, k);
-    if (c->cdrom)
+    if (has_cd_drive(c))
         cd = (HgrFwDrive){ HGR_DISK_BUS_SATA, pci_slot(vm->machine->ahci),
                            n_disks_on(vm, HGR_DISK_BUS_SATA) };
     HgrFwMachine fm = {
         .ram_size = vm->ram_size, .mem = &vm->mem, .acpi = acpi_config(vm), .disks = disks, .n_disks = c->disks->len,
-        .cdrom = c->cdrom ? &cd : NULL, .boot = c->boot, .uuid = vm->uuid };
+        .cdrom = has_cd_drive(c) ? &cd : NULL, .boot = c->boot, .uuid = vm->uuid };
     return hgr_fw_add_tables(vm->machine->fw, vm->machine->fw_cfg, &fm, error);
 }
 
@@ -382,7 +393,7 @@ static bool check_boot_choice(const HgrVmConfig *c, GError **error)
 
     if (c->boot != HGR_BOOT_DEFAULT && c->firmware == HGR_FIRMWARE_NONE)
         why = "a boot device can only be chosen for a firmware boot";
-    else if (c->boot == HGR_BOOT_CDROM && !c->cdrom)
+    else if (c->boot == HGR_BOOT_CDROM && !has_cd_drive(c))
         why = "booting from the CD-ROM needs an ISO in the drive";
     else if (c->boot == HGR_BOOT_DISK && c->disks->len == 0)
         why = "booting from a disk needs a disk";
@@ -396,6 +407,7 @@ bool hgr_machine_create(HgrVm *vm, GError **error)
     HgrMachine *m = g_new0(HgrMachine, 1);
 
     vm->machine = m;
+    g_mutex_init(&m->media_lock);
     m->blocks = g_ptr_array_new();
     m->nets = g_ptr_array_new();
     m->disk_devs = g_ptr_array_new();
@@ -485,10 +497,55 @@ void hgr_machine_board_pause(HgrVm *vm)
 {
     HgrMachine *m = vm->machine;
 
-    for (guint i = 0; m && i < m->blocks->len; i++)
+    if (!m)
+        return;
+    for (guint i = 0; i < m->blocks->len; i++)
         hgr_block_drain(m->blocks->pdata[i]);
-    if (m && m->cdrom)
+    g_mutex_lock(&m->media_lock);
+    if (m->cdrom)
         hgr_block_drain(m->cdrom);
+    g_mutex_unlock(&m->media_lock);
+}
+
+bool hgr_machine_has_cd_drive(HgrVm *vm)
+{
+    return vm->machine && vm->machine->cd_drive;
+}
+
+/* The drive's port is quiesced inside hgr_ahci_change_media, so no request
+ * of the guest still uses the old disc when it comes back in *old. */
+bool hgr_machine_swap_cdrom(HgrVm *vm, HgrBlock *blk, bool force, HgrBlock **old,
+                            GError **error)
+{
+    HgrMachine *m = vm->machine;
+    g_autoptr(GError) e = NULL;
+
+    *old = NULL;
+    g_return_val_if_fail(hgr_machine_has_cd_drive(vm), false);   /* the caller checked */
+    g_mutex_lock(&m->media_lock);
+    bool ok = hgr_ahci_change_media(m->ahci, m->cd_port, blk, force, &e);
+    if (ok) {
+        if (m->cdrom) {
+            uint64_t rd, wr;
+            hgr_block_get_traffic(m->cdrom, &rd, &wr);
+            m->cd_read_before += rd;
+        }
+        *old = m->cdrom;
+        m->cdrom = blk;
+        g_free(vm->config->cdrom);
+        vm->config->cdrom = blk ? g_strdup(hgr_block_path(blk)) : NULL;
+        vm->config->cdrom_drive = true;
+    }
+    g_mutex_unlock(&m->media_lock);
+    if (ok)
+        return true;
+    if (g_error_matches(e, HGR_VM_ERROR, HGR_VM_ERROR_STATE_INVALID))
+        g_set_error(error, HGR_VM_ERROR, HGR_VM_ERROR_MEDIA_LOCKED,
+                    "the guest has locked the CD/DVD tray (its system is using the disc): "
+                    "eject it from inside the guest, or force the eject");
+    else
+        g_propagate_error(error, g_steal_pointer(&e));
+    return false;
 }
 
 void hgr_machine_free(HgrVm *vm)
@@ -501,6 +558,7 @@ void hgr_machine_free(HgrVm *vm)
     for (guint i = 0; i < m->blocks->len; i++)
         hgr_block_free(m->blocks->pdata[i]);
     g_clear_pointer(&m->cdrom, hgr_block_free);
+    g_mutex_clear(&m->media_lock);
     for (guint i = 0; i < m->nets->len; i++)
         hgr_net_free(m->nets->pdata[i]);
     g_ptr_array_unref(m->blocks);
@@ -539,11 +597,14 @@ void hgr_machine_activity(HgrVm *vm, HgrVmActivity *out)
         out->disk_read_bytes += rd;
         out->disk_write_bytes += wr;
     }
+    g_mutex_lock(&m->media_lock);
+    out->disk_read_bytes += m->cd_read_before;
     if (m->cdrom) {
         uint64_t rd, wr;
         hgr_block_get_traffic(m->cdrom, &rd, &wr);
         out->disk_read_bytes += rd;
     }
+    g_mutex_unlock(&m->media_lock);
     for (guint i = 0; i < m->nets->len; i++) {
         HgrNetStats st;
         hgr_net_get_stats(m->nets->pdata[i], &st);

@@ -149,6 +149,14 @@ HgrDevice *hgr_machine_display(HgrVm *vm);
 HgrDevice *hgr_machine_input(HgrVm *vm);
 /* The ACPI power-management device (power button), or NULL. */
 HgrDevice *hgr_machine_power(HgrVm *vm);
+/* A CD-ROM drive is there (fixed at creation). */
+bool hgr_machine_has_cd_drive(HgrVm *vm);
+/* Puts blk (NULL: nothing) in the CD-ROM drive; the disc taken out comes
+ * back in *old, no longer used by the device, for the caller to free.
+ * Errors as hgr_vm_change_cdrom's; nothing changes then. */
+struct HgrBlock;
+bool hgr_machine_swap_cdrom(HgrVm *vm, struct HgrBlock *blk, bool force,
+                            struct HgrBlock **old, GError **error);
 /* Sums the traffic of the VM's disks and network cards. */
 void hgr_machine_activity(HgrVm *vm, HgrVmActivity *out);
 void hgr_machine_free(HgrVm *vm);

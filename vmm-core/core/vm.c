@@ -364,6 +364,7 @@ static HgrVmConfig *config_copy(const HgrVmConfig *c)
     d->cmdline = g_strdup(c->cmdline);
     d->flat_image = g_strdup(c->flat_image);
     d->cdrom = g_strdup(c->cdrom);
+    d->cdrom_drive = c->cdrom_drive;
     d->flat_addr = c->flat_addr;
     d->flat_64bit = c->flat_64bit;
     for (guint i = 0; i < c->disks->len; i++) {

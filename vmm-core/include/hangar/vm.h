@@ -30,6 +30,7 @@ typedef enum {
     HGR_VM_ERROR_STATE,           /* saved state rejected */
     HGR_VM_ERROR_STATE_INVALID,   /* operation not allowed in the current run state */
     HGR_VM_ERROR_FIRMWARE,        /* firmware image missing, unreadable or malformed */
+    HGR_VM_ERROR_MEDIA_LOCKED,    /* the guest locked the CD tray (force ejects anyway) */
 } HgrVmError;
 
 typedef enum {
@@ -135,6 +136,8 @@ typedef struct {
 
     GPtrArray *disks;     /* of HgrDiskConfig *, in bus order */
     char *cdrom;          /* an ISO in the SATA CD-ROM drive, or NULL: no drive */
+    bool cdrom_drive;     /* a CD-ROM drive even when cdrom is NULL (an empty one),
+                           * so that hgr_vm_change_cdrom can insert a disc later */
     GPtrArray *nets;      /* of HgrNetConfig * */
 
     HgrSerialKind serial;
@@ -207,6 +210,20 @@ void hgr_vm_set_boot_callback(HgrVm *vm, HgrVmBootFn fn, void *user_data);
 /* Writes what the VM's display shows now as a PNG. Fails when the VM has no
  * display or the guest has not set a mode yet. Any thread. */
 bool hgr_vm_screenshot(HgrVm *vm, const char *path, GError **error);
+
+/* Puts another disc in the CD-ROM drive (iso NULL: ejects it), from any
+ * thread, while the VM is created, runs or is paused. The ISO is opened as
+ * at startup (read-only, raw, locked against writers) and must carry an ISO
+ * 9660 or UDF volume descriptor. The guest hears of it as a media change
+ * (UNIT ATTENTION); a reset keeps the new disc. The old disc is closed
+ * once no request of the guest uses it any more. Refused, with the old disc
+ * left in: a VM without a drive (HGR_VM_ERROR_CONFIG), a tray the guest has
+ * locked (HGR_VM_ERROR_MEDIA_LOCKED, unless force), a file that cannot be
+ * used (HGR_VM_ERROR_DISK, naming it), a VM that has ended
+ * (HGR_VM_ERROR_STATE_INVALID). */
+bool hgr_vm_change_cdrom(HgrVm *vm, const char *iso, bool force, GError **error);
+/* Whether the VM has a CD-ROM drive (fixed when it is made). Any thread. */
+bool hgr_vm_has_cdrom_drive(HgrVm *vm);
 
 /* Console input, from any thread, never blocking: a key by its Linux evdev
  * code (KEY_*; GTK's hardware keycode minus 8) pressed or released, and
