@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@ typedef struct {
     HgrVmPreview *preview;
     int child_status;             /* of hangarctl start, once child_done */
     gboolean child_done;
+    gboolean shot_done, shot_ok;  /* a screenshot asked for by the test */
 } Fixture;
 
 static void setup(Fixture *f, gconstpointer data)
@@ -166,6 +168,21 @@ static gboolean child_gone(Fixture *f)
     return f->child_done;
 }
 
+static void on_shot(GObject *source, GAsyncResult *result, gpointer data)
+{
+    Fixture *f = data;
+    g_autoptr(GError) error = NULL;
+
+    f->shot_ok = hgr_machine_screenshot_finish(HGR_MACHINE(source), result, &error);
+    g_assert_no_error(error);
+    f->shot_done = TRUE;
+}
+
+static gboolean shot_done(Fixture *f)
+{
+    return f->shot_done;
+}
+
 /* Asks the process running it, waiting (a few seconds at most). */
 static gboolean running(Fixture *f)
 {
@@ -222,6 +239,19 @@ static void test_running_elsewhere(Fixture *f, gconstpointer data)
     g_assert_cmpuint(fw, <, sw);
     /* Each screenshot's file is gone once read. */
     g_assert_cmpuint(screenshot_files(), ==, 0);
+
+    /* Such a file, written by the other process, is the user's alone. */
+    g_autofree char *path = hgr_machine_screenshot_file_new(&error);
+    g_assert_no_error(error);
+    hgr_machine_screenshot_async(f->m, path, NULL, on_shot, f);
+    g_assert_true(spin_until(shot_done, f, 30));
+    g_assert_true(f->shot_ok);
+    GStatBuf st;
+    g_assert_cmpint(g_lstat(path, &st), ==, 0);
+    g_assert_true(S_ISREG(st.st_mode));
+    g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+    g_assert_cmpint(st.st_size, >, 100);
+    g_unlink(path);
 
     /* Stopped (by whoever): the icon again, and no resolution. */
     g_assert_true(hgr_machine_force_off(f->m, &error));

@@ -2,7 +2,10 @@
  * modes at 8, 16 and 32 bpp (with panning, the framebuffer BAR and the
  * change tracking of frame comparison), text mode against the console font,
  * and PNG screenshots checked by decoders independent of ours. */
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hw/vga-font.h"
 #include "vga-fixture.h"
@@ -236,11 +239,49 @@ static void test_png(void)
     fixture_fini(&f);
 }
 
+/* A screenshot written over a file keeps that file's permissions: one
+ * into a private file (0600) is never readable by others, not even for a
+ * moment; a new file gets the usual mode. */
+static void test_png_keeps_mode(void)
+{
+    Fixture f;
+    fixture_init(&f);
+    g_autoptr(GError) err = NULL;
+    GStatBuf st;
+
+    set_mode(&f, 16, 8, 32);
+    const HgrConsoleSurface *s = update(&f, NULL, NULL);
+    g_autofree char *dir = g_dir_make_tmp("hangar-vga-XXXXXX", &err);
+    g_assert_no_error(err);
+    g_autofree char *png = g_build_filename(dir, "private.png", NULL);
+    int fd = g_open(png, O_CREAT | O_WRONLY | O_EXCL | O_CLOEXEC, 0600);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    g_assert_true(hgr_console_write_png(s, png, &err));
+    g_assert_no_error(err);
+    g_assert_cmpint(g_stat(png, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+    g_assert_cmpint(st.st_size, >, 8);
+
+    mode_t old = umask(022);
+    g_autofree char *fresh = g_build_filename(dir, "fresh.png", NULL);
+    g_assert_true(hgr_console_write_png(s, fresh, &err));
+    umask(old);
+    g_assert_no_error(err);
+    g_assert_cmpint(g_stat(fresh, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 0777, ==, 0644);
+    g_unlink(png);
+    g_unlink(fresh);
+    g_rmdir(dir);
+    fixture_fini(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/vmm/vga/vbe-modes", test_vbe_mode);
     g_test_add_func("/vmm/vga/text-hangar", test_text_mode);
     g_test_add_func("/vmm/vga/png-decoded", test_png);
+    g_test_add_func("/vmm/vga/png-keeps-mode", test_png_keeps_mode);
     return g_test_run();
 }

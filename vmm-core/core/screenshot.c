@@ -1,6 +1,7 @@
 /* screenshot.c — console surfaces as RGBA and as PNG (8-bit RGB, one
  * IDAT, zlib's deflate and CRC-32). */
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "hangar/console.h"
@@ -106,5 +107,14 @@ bool hgr_console_write_png(const HgrConsoleSurface *s, const char *path, GError 
     if (!png)
         return false;
     data = g_bytes_get_data(png, &len);
-    return g_file_set_contents(path, data, (gssize)len, error);
+    /* Written whole or not at all (a new file renamed over the old), but a
+     * file that is replaced keeps its permissions: a screenshot asked for
+     * into a private file (mode 0600, the app's thumbnails of a VM that
+     * another process runs) stays private. */
+    struct stat st;
+    int mode = lstat(path, &st) == 0 && S_ISREG(st.st_mode) ? (int)(st.st_mode & 0777) : 0666;
+    return g_file_set_contents_full(path, data, (gssize)len,
+                                    G_FILE_SET_CONTENTS_CONSISTENT |
+                                    G_FILE_SET_CONTENTS_ONLY_EXISTING,
+                                    mode, error);
 }
