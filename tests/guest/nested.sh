@@ -29,7 +29,10 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] && [ -n "$out" ] || { echo "nested: need -o OUTDIR and a command" >&2; exit 2; }
 kver=$(hgr_guest_kver) || { echo "nested: no kernel in /boot with modules (apt-get install linux-image-amd64)" >&2; exit 2; }
-command -v qemu-system-x86_64 >/dev/null || { echo "nested: qemu-system-x86_64 missing (apt-get install qemu-system-x86)" >&2; exit 2; }
+# The outer QEMU: Debian's, or HANGAR_OUTER_QEMU (build-outer-qemu.sh makes
+# one with the fix the UEFI test needs).
+outer_qemu=${HANGAR_OUTER_QEMU:-qemu-system-x86_64}
+command -v "$outer_qemu" >/dev/null || { echo "nested: $outer_qemu missing (apt-get install qemu-system-x86)" >&2; exit 2; }
 mkdir -p "$out"; out=$(cd "$out" && pwd)
 cache=${cache:-$out}; mkdir -p "$cache"; cache=$(cd "$cache" && pwd)
 log=${log:-$out/nested-console.log}
@@ -71,7 +74,8 @@ fi
 
 printf '%q ' "$@" > "$out/.nested-cmd"; echo >> "$out/.nested-cmd"
 rm -f "$log"
-qemu-system-x86_64 -accel tcg,thread=${NESTED_TCG_THREAD:-multi} -M q35 -cpu "${NESTED_CPU:-max}" \
+"$outer_qemu" ${HANGAR_OUTER_QEMU:+-L /usr/share/qemu -L /usr/share/seabios} \
+    -accel tcg,thread=${NESTED_TCG_THREAD:-multi} -M q35 -cpu "${NESTED_CPU:-max}" \
     -smp "$cpus" -m "$mem" -nodefaults -no-user-config -display none -serial "file:$log" -no-reboot \
     -kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
     -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
