@@ -53,7 +53,8 @@ static inline TestBoard *test_board_new(uint8_t *ram)
                             .irqchip = &tb->irqchip, .vm_fd = -1 };
     tb->bus = hgr_pci_bus_new();
     tb->board.pci = tb->bus;
-    g_assert_true(hgr_pci_bus_realize(tb->bus, &tb->board, hgr_mem_top(&tb->mem), NULL));
+    g_assert_true(hgr_pci_bus_realize(tb->bus, &tb->board, hgr_mem_top(&tb->mem),
+                                        HGR_PCI_MMIO64_SIZE, NULL));
     tb->host_bridge = hgr_pci_host_bridge_new();
     g_assert_true(tb->host_bridge->ops->realize(tb->host_bridge, &tb->board, NULL));
     return tb;

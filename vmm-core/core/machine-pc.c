@@ -22,6 +22,7 @@
 #include "../pci/pci.h"
 #include "../virtio/virtio-blk.h"
 #include "../virtio/virtio-console.h"
+#include "../x86/cpuid.h"
 #include "../virtio/virtio-net.h"
 #include "../virtio/virtio-pci.h"
 #include "../virtio/virtio-rng.h"
@@ -351,6 +352,16 @@ static HgrFwDrive fw_drive(HgrVm *vm, guint k)
 }
 
 /* What the ACPI tables describe; the APIC IDs live on the machine. */
+/* The 64-bit BAR window: from the top of RAM to the top of the guest's
+ * physical address space, wherever a firmware puts its BARs there. */
+static uint64_t mmio64_size(HgrVm *vm)
+{
+    uint64_t top = hgr_mem_top(&vm->mem);
+    uint64_t limit = 1ull << hgr_x86_phys_bits(vm->cpuid);
+
+    return limit > top + HGR_PCI_MMIO64_SIZE ? limit - top : HGR_PCI_MMIO64_SIZE;
+}
+
 static HgrAcpiConfig acpi_config(HgrVm *vm)
 {
     HgrMachine *m = vm->machine;
@@ -365,7 +376,7 @@ static HgrAcpiConfig acpi_config(HgrVm *vm)
         .mmio32_base = HGR_PCI_MMIO_BASE,
         .mmio32_size = HGR_PCI_MMIO_SIZE,
         .mmio64_base = hgr_mem_top(&vm->mem),
-        .mmio64_size = HGR_PCI_MMIO64_SIZE,
+        .mmio64_size = mmio64_size(vm),
     };
 }
 
@@ -417,7 +428,7 @@ bool hgr_machine_create(HgrVm *vm, GError **error)
 
     m->pci = hgr_pci_bus_new();
     vm->board.pci = m->pci;
-    if (!hgr_pci_bus_realize(m->pci, &vm->board, hgr_mem_top(&vm->mem), error))
+    if (!hgr_pci_bus_realize(m->pci, &vm->board, hgr_mem_top(&vm->mem), mmio64_size(vm), error))
         return false;
     for (size_t row = 0; row < G_N_ELEMENTS(pc_devices); row++) {
         unsigned n = pc_devices[row].count(vm);

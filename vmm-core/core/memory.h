@@ -39,7 +39,11 @@ typedef struct {
 #define HGR_IOAPIC_BASE       0xFEC00000ULL
 #define HGR_LAPIC_BASE        0xFEE00000ULL
 #define HGR_HIGHMEM_BASE      0x100000000ULL
-#define HGR_PCI_MMIO64_SIZE   0x4000000000ULL /* 256 GiB above RAM for 64-bit BARs */
+/* The 64-bit BAR window starts above RAM and reaches the top of the guest's
+ * physical address space (hgr_pc_mmio64_size), at least this far: OVMF puts
+ * its 64-bit aperture at the very top (1/8 of the space below 2^phys_bits),
+ * SeaBIOS right above RAM. */
+#define HGR_PCI_MMIO64_SIZE   0x4000000000ULL /* 256 GiB */
 
 /* Lays out `ram_size` bytes as the PC map above says, backed by `hva`
  * (one contiguous host mapping of ram_size bytes). */

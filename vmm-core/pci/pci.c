@@ -391,14 +391,13 @@ static void window_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len
 }
 
 bool hgr_pci_bus_realize(HgrPciBus *bus, HgrBoard *board, uint64_t mmio64_base,
-                         GError **error)
+                         uint64_t mmio64_size, GError **error)
 {
     bus->windows[WIN_IO] = (PciWindow){ bus, HGR_PCI_IO_BASE, HGR_PCI_IO_SIZE,
                                         HGR_PCI_IO_BASE, true };
     bus->windows[WIN_MMIO32] = (PciWindow){ bus, HGR_PCI_MMIO_BASE, HGR_PCI_MMIO_SIZE,
                                             HGR_PCI_MMIO_BASE, false };
-    bus->windows[WIN_MMIO64] = (PciWindow){ bus, mmio64_base, HGR_PCI_MMIO64_SIZE,
-                                            mmio64_base, false };
+    bus->windows[WIN_MMIO64] = (PciWindow){ bus, mmio64_base, mmio64_size, mmio64_base, false };
     const struct {
         HgrIoBus *io;
         uint64_t base, size;
@@ -413,7 +412,7 @@ bool hgr_pci_bus_realize(HgrPciBus *bus, HgrBoard *board, uint64_t mmio64_base,
           "pci-io" },
         { board->mmio, HGR_PCI_MMIO_BASE, HGR_PCI_MMIO_SIZE, window_io,
           &bus->windows[WIN_MMIO32], "pci-mmio32" },
-        { board->mmio, mmio64_base, HGR_PCI_MMIO64_SIZE, window_io,
+        { board->mmio, mmio64_base, mmio64_size, window_io,
           &bus->windows[WIN_MMIO64], "pci-mmio64" },
     };
     for (size_t i = 0; i < G_N_ELEMENTS(ranges); i++) {

@@ -102,7 +102,7 @@ void hgr_pci_bus_free(HgrPciBus *bus);
  * CONFIG_DATA (0xcfc) on board->pio, ECAM at HGR_PCI_ECAM_BASE and the BAR
  * windows on board->mmio/pio. Call before realizing PCI devices. */
 bool hgr_pci_bus_realize(HgrPciBus *bus, HgrBoard *board, uint64_t mmio64_base,
-                         GError **error);
+                         uint64_t mmio64_size, GError **error);
 /* Config access as the guest sees it (tests; the bus handlers use these). */
 void hgr_pci_bus_config_read(HgrPciBus *bus, unsigned devfn, uint32_t offset, uint8_t *data,
                              unsigned len);

@@ -114,3 +114,13 @@ bool hgr_x86_setup_cpuid(HgrVm *vm, HgrVcpu *vcpu, GError **error)
     }
     return true;
 }
+
+unsigned hgr_x86_phys_bits(const struct kvm_cpuid2 *supported)
+{
+    for (uint32_t i = 0; supported && i < supported->nent; i++) {
+        unsigned bits = supported->entries[i].eax & 0xff;
+        if (supported->entries[i].function == 0x80000008 && bits >= 32 && bits <= 52)
+            return bits;
+    }
+    return 36;
+}
