@@ -712,6 +712,15 @@ bool hgr_acpi_build_firmware(const HgrAcpiConfig *cfg, HgrAcpiBlobs *out, GError
      * and the firmware adds where it put the file. */
     builder_init(&b, 0);
     if (build_tables(&b, cfg, &r, error)) {
+        /* Checksums are the loader's to fill in, over fields that start at
+         * zero: OVMF stores the sum of the range as the checksum (SeaBIOS
+         * subtracts it from what is there), so a byte left over from here
+         * makes every table fail OVMF's check, and it installs none. */
+        for (guint i = 0; i < b.tables->len; i++) {
+            const Span *t = &g_array_index(b.tables, Span, i);
+            b.area->data[t->offset + offsetof(AcpiHeader, checksum)] = 0;
+        }
+        r.checksum = r.ext_checksum = 0;
         out->rsdp = g_bytes_new(&r, sizeof(r));
         out->loader = loader_script(&b);
         out->tables = g_byte_array_free_to_bytes(g_steal_pointer(&b.area));
