@@ -48,8 +48,23 @@ echo "bench: KVM $mode$( [ "$mode" = emulated ] && echo ", running in the nested
 # The disk image goes to L1's /tmp (tmpfs) so 9p does not cap the disk figure.
 scratch=$work/scratch
 [ "$mode" = emulated ] && scratch=/tmp/hangar-bench
+# OVMF's hand-over: a CD whose GRUB writes the boot timer port first thing.
+# In the nested harness only with an outer QEMU that survives an inner OVMF
+# (tests/run builds one: tests/guest/build-outer-qemu.sh).
+iso=""
+if [ "$mode" = emulated ] && [ -z "${HANGAR_OUTER_QEMU:-}" ]; then
+    echo "bench: OVMF hand-over not measured: KVM is emulated and HANGAR_OUTER_QEMU names no fixed outer QEMU (tests/guest/build-outer-qemu.sh)" >&2
+elif command -v grub-mkrescue >/dev/null && [ -d /usr/lib/grub/x86_64-efi ]; then
+    iso=$build/handover-uefi.iso
+    isodir=$(mktemp -d)
+    mkdir -p "$isodir/boot/grub"
+    printf 'insmod iorw\noutb 0x501 0x21\nhalt\n' > "$isodir/boot/grub/grub.cfg"
+    grub-mkrescue -o "$iso" "$isodir" >/dev/null 2>&1 || { echo "bench: grub-mkrescue failed" >&2; iso=""; }
+    rm -rf "$isodir"
+fi
 hgr_run "$mode" "$work" "$build" "$here/bench-inner.sh" --kernel "$kernel" --initrd "$initrd" \
-    --workdir "$scratch" --runs "$runs" ${mbr:+--handover-mbr "$mbr"} "${vmms[@]}"
+    --workdir "$scratch" --runs "$runs" ${mbr:+--handover-mbr "$mbr"} ${iso:+--handover-iso "$iso"} \
+    "${vmms[@]}"
 rc=$?
 cat "$work/stderr" >&2
 cat "$work/stdout"

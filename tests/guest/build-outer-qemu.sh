@@ -15,9 +15,9 @@
 # virtfs; no display, no network), in about 15 minutes on two cores.
 #
 # usage: build-outer-qemu.sh DIR    prints the path of the built binary
-# Needs deb-src lines for apt (.ci/install-deps adds them) and the build
-# dependencies listed in .ci/install-deps.  A build whose source version and
-# patch match is reused.
+# Adds deb-src entries for apt when the source is not found (Debian only),
+# needs the build dependencies listed in .ci/install-deps.  A build whose
+# source version and patch match is reused.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 dir=${1:?usage: build-outer-qemu.sh DIR}
@@ -32,12 +32,27 @@ if [ -x "$bin" ] && [ "$(cat "$dir/stamp" 2>/dev/null)" = "$stamp" ]; then
     echo "$bin"; exit 0
 fi
 
-echo "build-outer-qemu: building QEMU $version with $(basename "$patch") in $dir" >&2
+# The source of the QEMU installed here: apt needs deb-src entries for it.
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+if ! apt-cache showsrc qemu 2>/dev/null | grep -qx "Version: $version"; then
+    . /etc/os-release
+    echo "build-outer-qemu: adding deb-src entries for Debian $VERSION_CODENAME (/etc/apt/sources.list.d/hangar-deb-src.sources)" >&2
+    printf '%s\n' "Types: deb-src" "URIs: http://deb.debian.org/debian" \
+        "Suites: $VERSION_CODENAME $VERSION_CODENAME-updates" "Components: main" \
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" "" \
+        "Types: deb-src" "URIs: http://deb.debian.org/debian-security" \
+        "Suites: $VERSION_CODENAME-security" "Components: main" \
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" |
+        $SUDO tee /etc/apt/sources.list.d/hangar-deb-src.sources >/dev/null
+    $SUDO apt-get update -qq >&2
+fi
+
+echo "build-outer-qemu: building QEMU $version with $(basename "$patch") in $dir (about 15 minutes)" >&2
 rm -rf "$dir/src" "$dir/build" "$dir/stamp"
 mkdir -p "$dir/src"
 # apt-get source unpacks with dpkg-source, which applies Debian's patches.
 (cd "$dir/src" && apt-get source -qq "qemu=$version" >&2) ||
-    { echo "build-outer-qemu: apt-get source qemu=$version failed (deb-src lines for apt? .ci/install-deps adds them)" >&2; exit 1; }
+    { echo "build-outer-qemu: apt-get source qemu=$version failed" >&2; exit 1; }
 src=$(find "$dir/src" -maxdepth 1 -mindepth 1 -type d -name 'qemu-*' | head -1)
 patch -d "$src" -p1 --forward < "$patch" >&2
 mkdir -p "$dir/build"

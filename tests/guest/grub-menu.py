@@ -73,12 +73,34 @@ class Row:
         return mask.bit_count()
 
 
+def is_blue(row, x):
+    return row.b[x] >= 0x80 and row.r[x] < 0x40 and row.g[x] < 0x40
+
+
+def box_extent(rows, w):
+    """The menu box's left and right edge: where its blue begins and ends on
+    the box's middle row.  The box spans the screen in VGA text mode, and is
+    centred with black around it when a UEFI text console is drawn on a
+    larger GOP mode (OVMF at 1280x800)."""
+    box = [y for y, r in enumerate(rows) if r.count("blue") >= 0.25 * w]
+    if not box:
+        return None
+    row = rows[box[len(box) // 2]]
+    xs = [x for x in range(w) if is_blue(row, x)]
+    return xs[0], xs[-1] + 1
+
+
 def judge(path):
     w, h, rows = decode(path)
+    extent = box_extent(rows, w)
+    if not extent:
+        return "no-menu (no blue menu box)"
+    x0, x1 = extent
+    bw = x1 - x0
     # A text row is 14 to 19 pixels tall: the VGA 80x25 text mode as Hangar
     # renders it has 16 (640x400), OVMF's text console on GOP 19, GRUB's
-    # gfxterm 16.  The highlighted bar must be one such row.
-    red_rows = [y for y in range(h) if rows[y].count("red") >= 0.6 * w]
+    # gfxterm 16.  The highlighted bar must be one such row, across the box.
+    red_rows = [y for y in range(h) if rows[y].count("red", x0, x1) >= 0.6 * bw]
     if not red_rows:
         return "no-menu (no highlighted red bar)"
     bands, start = [], red_rows[0]
@@ -93,29 +115,27 @@ def judge(path):
     if not 14 <= height <= 19:
         return f"no-menu (red bar {height} px tall, not one text row)"
     cell = height
-    yellow = sum(rows[y].count("yellow") for y in range(top, bottom + 1))
+    yellow = sum(rows[y].count("yellow", x0, x1) for y in range(top, bottom + 1))
     if yellow < 50:
         return f"no-menu (no yellow text on the red bar: {yellow} px)"
     # Entries below: text rows in the blue box with white text on them,
-    # counted inside the box's border (its lines are white too): from the
-    # third text column to the third last (80 columns).
-    col = w // 80
+    # counted inside the box's border (its lines are white too).
+    margin = bw // 40 + 4
     entries, y = 1, bottom + 1
     while y + cell <= h:
         cells = rows[y:y + cell]
-        blue = sum(r.count("blue") for r in cells)
-        white = sum(r.count("white", 2 * col + 4, w - 2 * col - 4) for r in cells)
-        if blue < 0.5 * w * cell:
+        blue = sum(r.count("blue", x0, x1) for r in cells)
+        white = sum(r.count("white", x0 + margin, x1 - margin) for r in cells)
+        if blue < 0.5 * bw * cell:
             break                   # left the box
         if white < 20:
             break                   # an empty row of the box: no more entries
         entries += 1
         y += cell
-    box_rows = sum(1 for r in rows if r.count("blue") >= 0.6 * w)
+    box_rows = sum(1 for r in rows if r.count("blue", x0, x1) >= 0.6 * bw)
     if box_rows < 8 * cell:
         return f"no-menu (blue menu box only {box_rows} px tall)"
-    return f"menu row={top // cell + 1} entries={entries}"
-
+    return f"menu row={top // cell + 1} entries={entries} box={x0}..{x1}"
 
 
 def main():

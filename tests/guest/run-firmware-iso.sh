@@ -71,7 +71,7 @@ wait $vmm_pid; rc=$?
 [ $timed_out = 1 ] && rc=timeout
 end=$(date +%s.%N)
 
-echo "1..11"
+echo "1..12"
 echo "# firmware $firmware: GRUB's menu at ${seen[grub-menu]:-?}s, GRUB loading Linux at ${seen[grub-loading]:-?}s," \
      "init at ${seen[init]:-?}s, bochs fb drawn at ${seen[fb-drawn]:-?}s, powered off at $(elapsed "$start" "$end")s (wall clock from the VMM's start)"
 sed -n 's/^\(boot-time-ms: .*\)/# hangarctl reported \1 (init'"'"'s write to the boot timer port)/p' vmm.err
@@ -84,6 +84,11 @@ tap "$( [ $rc = 0 ] && [ -n "$(report poweroff)" ] && echo 1 || echo 0)" \
 tap "$( [ "$(report dmi)" = "Hangar|$uuid" ] && echo 1 || echo 0)" \
     "Linux reads the VM's UUID from SMBIOS (/sys/class/dmi/id/product_uuid), made by Hangar" \
     "want Hangar|$uuid; guest read: $(report dmi)"
+tables=" $(report acpi-tables)"
+tap "$(for t in FACP DSDT APIC MCFG; do case "$tables" in *" $t"*) ;; *) exit 0;; esac; done
+       [ "$(report acpi-dsdt-oem)" = HANGAR ] && echo 1 || echo 0)" \
+    "Linux finds Hangar's ACPI tables through the firmware (FACP, DSDT, APIC, MCFG; the DSDT made by HANGAR)" \
+    "tables:$tables; DSDT by: $(report acpi-dsdt-oem)"
 tap "$( [ "$(report sata-host-sha)" = "$(sha256sum < sata-host-data | cut -d' ' -f1)" ] &&
         [ "$(report sata-guest-sha)" = "$(sha_at sata.img 2)" ] && echo 1 || echo 0)" \
     "the SATA disk ($(report sata-dev)) reads the host's data and keeps what the guest wrote"

@@ -5,6 +5,10 @@
 if [ -d /sys/firmware/efi ]; then say firmware uefi; else say firmware bios; fi
 # The machine's identity as Linux reads it from the firmware's SMBIOS.
 say dmi "$(cat /sys/class/dmi/id/sys_vendor 2>/dev/null)|$(cat /sys/class/dmi/id/product_uuid 2>/dev/null)"
+# The ACPI tables Linux found (Hangar's, handed over by the firmware), and
+# the maker of the DSDT that says how to power off.
+say acpi-tables "$(ls /sys/firmware/acpi/tables 2>/dev/null | tr '\n' ' ')"
+say acpi-dsdt-oem "$(dd if=/sys/firmware/acpi/tables/DSDT bs=1 skip=10 count=6 2>/dev/null | tr -d ' \0')"
 disk_roundtrip sata sda
 disk_roundtrip nvme nvme0n1
 # The CD the guest booted from: its first MiB, and its volume label
