@@ -19,12 +19,10 @@ typedef struct {
     GMutex sq_lock;
     unsigned queued;                 /* SQEs prepared, not yet submitted */
     gint active;                     /* jobs started, not finished */
-    GThread *batching;               /* reaping there: its submissions wait for the end */
     guint watch;
 } UringAio;
 
 #define RING_ENTRIES 256
-#define ASYNC_MIN_BYTES (16 * 1024)
 
 static void flush_locked(UringAio *u)
 {
@@ -65,18 +63,6 @@ static bool prep_locked(UringAio *u, HgrAioJob *j)
         io_uring_prep_fallocate(sqe, u->fd, j->falloc_mode, j->offset, j->falloc_len);
         break;
     }
-    /* Images are opened buffered, and a buffered transfer that hits the page
-     * cache is done inline by io_uring_submit: every copy on the I/O thread,
-     * one core (a perf profile of 64k reads: 90% in copy_page_to_iter under
-     * io_uring_enter). Large ones go to the kernel's workers instead, which
-     * copy in parallel, as qemu's thread pool does; small reads cost more to
-     * hand over than to copy. Buffered writes go to the workers whatever
-     * their size: ext4 cannot do them without blocking, so the inline try
-     * only fails with EAGAIN before the same hand-over (4k random writes:
-     * 1.48 s -> 0.95 s). */
-    if ((j->action == HGR_AIO_PREADV && j->req->len >= ASYNC_MIN_BYTES) ||
-        j->action == HGR_AIO_PWRITEV)
-        sqe->flags |= IOSQE_ASYNC;
     io_uring_sqe_set_data(sqe, j);
     u->queued++;
     return true;
@@ -113,20 +99,10 @@ static void start(UringAio *u, HgrAioJob *j, bool flush)
     }
 }
 
-static void uring_kick(HgrAio *a);
-
 static void reap(UringAio *u)
 {
     struct io_uring_cqe *cqe;
-    /* A done callback often submits the next request (a guest's queue, the
-     * bench): those are batched into one io_uring_submit at the end instead
-     * of one each. Only submissions from this thread wait for that; another
-     * thread's submit flushes its own. Without an I/O thread a submission
-     * waits for itself and must not be held back. */
-    bool batch = u->base.iothread && !g_atomic_pointer_get(&u->batching);
 
-    if (batch)
-        g_atomic_pointer_set(&u->batching, g_thread_self());
     while (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
         HgrAioJob *j = io_uring_cqe_get_data(cqe);
         int res = cqe->res;
@@ -134,11 +110,7 @@ static void reap(UringAio *u)
         if (hgr_aio_job_step(j, res))
             finish(u, j);
         else
-            start(u, j, !batch);
-    }
-    if (batch) {
-        g_atomic_pointer_set(&u->batching, NULL);
-        uring_kick(&u->base);
+            start(u, j, true);
     }
 }
 
@@ -163,9 +135,6 @@ static void uring_poll(HgrAio *a)
 {
     UringAio *u = (UringAio *)a;
 
-    /* A drain from inside a done callback must not wait for entries that
-     * the batch around that callback still holds. */
-    uring_kick(a);
     clear_eventfd(u);
     reap(u);
 }
@@ -192,7 +161,7 @@ static void uring_submit(HgrAio *a, HgrBlockReq *req)
     hgr_aio_job_init(j, req);
     j->link.data = j;
     g_atomic_int_inc(&u->active);
-    start(u, j, !a->plugged && g_atomic_pointer_get(&u->batching) != g_thread_self());
+    start(u, j, !a->plugged);
     if (!a->iothread)
         wait_inline(u);
 }
